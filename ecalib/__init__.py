@@ -1,0 +1,26 @@
+"""ecalib: faithful ECA-Net models (CVPR 2020), official checkpoints and the tools to check the paper."""
+
+__version__ = "0.1.0"
+
+from ecalib.checkpoint import (  # noqa: E402
+    CheckpointError,
+    load_official_checkpoint,
+    read_official_checkpoint,
+    save_official_checkpoint,
+)
+from ecalib.layers import EcaLayer, create_attention, eca_kernel_size  # noqa: E402
+from ecalib.models import create_model, list_models, model_info  # noqa: E402
+
+__all__ = [
+    "CheckpointError",
+    "EcaLayer",
+    "__version__",
+    "create_attention",
+    "create_model",
+    "eca_kernel_size",
+    "list_models",
+    "load_official_checkpoint",
+    "model_info",
+    "read_official_checkpoint",
+    "save_official_checkpoint",
+]

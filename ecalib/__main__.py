@@ -1,0 +1,5 @@
+import sys
+
+from ecalib.cli import main
+
+sys.exit(main())

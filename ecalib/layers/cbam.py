@@ -1,0 +1,53 @@
+"""CBAM (Woo et al., ECCV 2018): a channel gate followed by a spatial gate."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def channel_pool(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Stack max and mean over ``dim`` into two channels (CBAM's and Triplet's "Z-pool")."""
+    return torch.stack((x.amax(dim=dim), x.mean(dim=dim)), dim=1)
+
+
+class SpatialGate(nn.Module):
+    """[max, mean] over channels -> k x k conv (2 -> 1) -> BN -> sigmoid -> rescale."""
+
+    def __init__(self, kernel_size: int = 7):
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"spatial kernel_size must be a positive odd integer, got {kernel_size}")
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+        self.bn = nn.BatchNorm2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.bn(self.conv(channel_pool(x))))
+
+
+class ChannelGate(nn.Module):
+    """Shared MLP over average- and max-pooled descriptors, summed, then sigmoid."""
+
+    def __init__(self, channels: int, reduction: int = 16):
+        super().__init__()
+        if reduction < 1:
+            raise ValueError(f"reduction must be >= 1, got {reduction}")
+        hidden = max(1, channels // reduction)
+        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[:2]
+        y = self.mlp(x.mean(dim=(2, 3))) + self.mlp(x.amax(dim=(2, 3)))
+        return x * torch.sigmoid(y).view(n, c, 1, 1)
+
+
+class Cbam(nn.Module):
+    """Channel gate then spatial gate; ``spatial_kernel`` is 7 in the CBAM paper, 3 in RC2020."""
+
+    def __init__(self, channels: int, reduction: int = 16, spatial_kernel: int = 7):
+        super().__init__()
+        self.channel = ChannelGate(channels, reduction)
+        self.spatial = SpatialGate(spatial_kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.spatial(self.channel(x))

@@ -1,0 +1,24 @@
+"""Squeeze-and-Excitation (Hu et al., CVPR 2018), the paper's main point of comparison."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SqueezeExcite(nn.Module):
+    """Average pool -> FC(C, C/r) -> ReLU -> FC(C/r, C) -> sigmoid -> rescale (FC layers with bias)."""
+
+    def __init__(self, channels: int, reduction: int = 16):
+        super().__init__()
+        if reduction < 1:
+            raise ValueError(f"reduction must be >= 1, got {reduction}")
+        hidden = max(1, channels // reduction)
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Linear(channels, hidden)
+        self.fc2 = nn.Linear(hidden, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[:2]
+        y = torch.sigmoid(self.fc2(torch.relu(self.fc1(self.avg_pool(x).flatten(1)))))
+        return x * y.view(n, c, 1, 1)

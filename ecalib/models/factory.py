@@ -1,0 +1,109 @@
+"""``create_model``: build a registered model, optionally from an official checkpoint or as a feature extractor."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ecalib.models.registry import model_info
+
+
+class FeatureListNet(nn.Module):
+    """Returns the feature maps listed in ``feature_info`` (channels and strides) instead of logits."""
+
+    def __init__(self, model: nn.Module, out_indices: Sequence[int] | None = None):
+        super().__init__()
+        from torchvision.models.feature_extraction import create_feature_extractor
+
+        levels = model.feature_info
+        out_indices = tuple(range(len(levels))) if out_indices is None else tuple(out_indices)
+        bad = [i for i in out_indices if not -len(levels) <= i < len(levels)]
+        if bad:
+            raise ValueError(f"out_indices {bad} out of range; this model has {len(levels)} feature levels")
+        self.feature_info = [levels[i] for i in out_indices]
+        nodes = {info["module"]: str(i) for i, info in enumerate(self.feature_info)}
+        self.body = create_feature_extractor(model, return_nodes=nodes)
+
+    @property
+    def channels(self) -> list[int]:
+        return [f["num_chs"] for f in self.feature_info]
+
+    @property
+    def reductions(self) -> list[int]:
+        return [f["reduction"] for f in self.feature_info]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.body(x).values())
+
+
+def create_model(
+    name: str,
+    pretrained: str | os.PathLike | bool | None = None,
+    num_classes: int | None = None,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
+    allow_pickle: bool = False,
+    **kwargs,
+) -> nn.Module:
+    """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`).
+
+    Args:
+        pretrained: path of an official ``.pth.tar`` (or any state dict of this architecture).
+            Weights are never downloaded. The checkpoint's ECA kernels must match the variant's
+            (or an explicit ``k_size``); ``num_classes`` different from the checkpoint's replaces
+            the classifier after loading, for fine-tuning.
+        features_only: return a :class:`FeatureListNet` giving the feature maps of ``out_indices``.
+        allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
+        **kwargs: architecture overrides, e.g. ``k_size='3377'`` or ``attn_kwargs={'spatial_kernel': 3}``.
+    """
+    info = model_info(name)
+    if pretrained is True:
+        raise ValueError(
+            "ecalib never downloads weights: pass pretrained=<path to the official .pth.tar>"
+            + (f" (released file: {info.checkpoint_file})" if info.checkpoint_file else "")
+        )
+    if info.source == "timm":
+        if pretrained:
+            raise ValueError(
+                f"{name} is built by timm; load its weights with timm, ecalib only reads official ECANet files"
+            )
+        extra = {"num_classes": num_classes} if num_classes is not None else {}
+        return info.builder(
+            features_only=features_only, **({"out_indices": out_indices} if out_indices else {}), **extra, **kwargs
+        )
+
+    if pretrained:
+        model = _from_checkpoint(name, pretrained, num_classes, allow_pickle, kwargs)
+    else:
+        model = info.builder(num_classes=info.num_classes if num_classes is None else num_classes, **kwargs)
+    model.model_info = info
+    return FeatureListNet(model, out_indices) if features_only else model
+
+
+def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module:
+    from ecalib.checkpoint import CheckpointError, load_weights_strict, read_official_checkpoint
+
+    info = model_info(name)
+    ckpt = read_official_checkpoint(path, allow_pickle=allow_pickle)
+    found = model_info(ckpt.model_name)
+    same_arch = (found.family, found.depth, found.stem) == (info.family, info.depth, info.stem)
+    same_attn = found.attention == info.attention or {found.attention, info.attention} == {"eca", "ceca"}
+    if not (same_arch and same_attn):
+        raise CheckpointError(f"{path} holds a {ckpt.model_name} (by its weights), not a {name}")
+    model = info.builder(num_classes=ckpt.num_classes, **kwargs)
+    model_k = getattr(model, "k_per_stage", None)
+    if ckpt.k_per_stage is not None and model_k is not None and tuple(ckpt.k_per_stage) != tuple(model_k):
+        hint = "".join(map(str, ckpt.k_per_stage))
+        raise CheckpointError(
+            f"{path} has ECA kernel sizes {list(ckpt.k_per_stage)}, but {name} is built with {list(model_k)}. "
+            f"Use create_model({name!r}, k_size={hint!r}, pretrained=...) or ecalib.load_official_checkpoint(path), "
+            "which builds the matching model."
+        )
+    load_weights_strict(model, ckpt.state_dict, str(path))
+    model.checkpoint_meta = ckpt.meta
+    if num_classes is not None and num_classes != ckpt.num_classes:
+        model.reset_classifier(num_classes)
+    return model

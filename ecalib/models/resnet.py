@@ -1,0 +1,248 @@
+"""One ResNet family with a pluggable attention module (ECA-Net paper Fig. 2 / official eca_resnet.py).
+
+The attention module sits after the last BN of the residual branch, before the addition.
+Module names follow torchvision (``conv1``, ``layer{S}.{B}.bn2``, ``downsample.0``, ``fc``) plus
+``layer{S}.{B}.eca.conv.weight``, so the official checkpoints, torchvision and MMDetection
+backbones share key names.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ecalib.layers import check_attention, create_attention, eca_kernel_size
+
+ECA_TYPES = ("eca", "ceca")
+
+
+def attention_attribute(attn: str) -> str:
+    """Attribute (and state-dict key) under which a block stores its attention module."""
+    return "eca" if attn in ECA_TYPES else attn
+
+
+def resolve_kernel_sizes(k_size, stage_channels: Sequence[int]) -> tuple[int, ...]:
+    """Per-stage ECA kernel sizes from ``k_size``.
+
+    Accepts ``None``/``'adaptive'`` (paper Eq. 12 on each stage's output channels), one int for
+    every stage, a digit string such as ``'3557'`` (the official file-name suffix) or a sequence
+    with one odd int per stage.
+    """
+    n = len(stage_channels)
+    if k_size is None or k_size == "adaptive":
+        return tuple(eca_kernel_size(c) for c in stage_channels)
+    if isinstance(k_size, int):
+        ks = (k_size,) * n
+    elif isinstance(k_size, str) and k_size.isdigit():
+        ks = tuple(int(ch) for ch in k_size)
+    elif isinstance(k_size, Sequence) and not isinstance(k_size, str):
+        ks = tuple(int(k) for k in k_size)
+    else:
+        raise ValueError(
+            f"k_size must be None/'adaptive', an odd int, a digit string like '3557' or a list; got {k_size!r}"
+        )
+    if len(ks) != n or any(k < 1 or k % 2 == 0 for k in ks):
+        raise ValueError(f"k_size needs {n} positive odd kernel sizes (one per stage), got {list(ks)}")
+    return ks
+
+
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+class _AttentionBlock(nn.Module):
+    """Shared by both block types: attach the attention module under its key name."""
+
+    expansion = 1
+    attn_attr: str | None
+
+    def _attach_attention(self, attn: str, channels: int, attn_kwargs: dict) -> None:
+        module = create_attention(attn, channels, **attn_kwargs)
+        self.attn_attr = None if module is None else attention_attribute(attn)
+        if module is not None:
+            self.add_module(self.attn_attr, module)
+
+    def _attend(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.attn_attr is None else getattr(self, self.attn_attr)(x)
+
+
+class BasicBlock(_AttentionBlock):
+    """conv3x3 -> BN -> ReLU -> conv3x3 -> BN -> attention -> + shortcut -> ReLU."""
+
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, attn="none", attn_kwargs=None):
+        super().__init__()
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self._attach_attention(attn, planes, attn_kwargs or {})
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self._attend(self.bn2(self.conv2(out)))
+        return self.relu(out + identity)
+
+
+class Bottleneck(_AttentionBlock):
+    """1x1 -> 3x3 (stride here, "ResNet v1.5") -> 1x1 (x4) -> BN -> attention -> + shortcut -> ReLU."""
+
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, attn="none", attn_kwargs=None):
+        super().__init__()
+        width = planes
+        self.conv1 = conv1x1(inplanes, width)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self._attach_attention(attn, planes * self.expansion, attn_kwargs or {})
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self._attend(self.bn3(self.conv3(out)))
+        return self.relu(out + identity)
+
+
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+STEMS = ("imagenet", "cifar")
+
+
+class ResNet(nn.Module):
+    """ResNet with optional attention in every block.
+
+    Args:
+        block: ``'basic'`` or ``'bottleneck'``.
+        layers: blocks per stage, e.g. ``[3, 4, 6, 3]``.
+        attn: one of :data:`ecalib.layers.ATTENTION_TYPES`.
+        k_size: ECA kernel sizes (see :func:`resolve_kernel_sizes`); only for ``eca``/``ceca``.
+        attn_kwargs: extra arguments for the attention module (``reduction``, ``spatial_kernel``...).
+        stem: ``'imagenet'`` (7x7/2 conv + max-pool) or ``'cifar'`` (3x3/1 conv, no pool).
+        widths: base width of each stage (64, 128, 256, 512 for the ImageNet ResNets).
+    """
+
+    def __init__(
+        self,
+        block: str,
+        layers: Sequence[int],
+        num_classes: int = 1000,
+        attn: str = "none",
+        k_size=None,
+        attn_kwargs: dict | None = None,
+        stem: str = "imagenet",
+        widths: Sequence[int] = (64, 128, 256, 512),
+        in_chans: int = 3,
+        drop_rate: float = 0.0,
+    ):
+        super().__init__()
+        if block not in BLOCKS:
+            raise ValueError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
+        if stem not in STEMS:
+            raise ValueError(f"unknown stem {stem!r}; valid: {', '.join(STEMS)}")
+        if len(layers) != len(widths):
+            raise ValueError(f"layers {list(layers)} and widths {list(widths)} must have the same length")
+        block_cls = BLOCKS[block]
+        self.attn = check_attention(attn)
+        if k_size is not None and self.attn not in ECA_TYPES:
+            raise ValueError(f"k_size only applies to attention 'eca' or 'ceca', not {self.attn!r}")
+        stage_channels = [w * block_cls.expansion for w in widths]
+        self.k_per_stage = resolve_kernel_sizes(k_size, stage_channels) if self.attn in ECA_TYPES else None
+        self.stem = stem
+        self.num_classes = num_classes
+        self.drop_rate = drop_rate
+        self.inplanes = widths[0]
+
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(in_chans, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            self.conv1 = conv3x3(in_chans, self.inplanes)
+            self.maxpool = nn.Identity()
+        self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+
+        stem_reduction = 2 if stem == "imagenet" else 1
+        self.feature_info = [dict(num_chs=self.inplanes, reduction=stem_reduction, module="relu")]
+        reduction = stem_reduction * (2 if stem == "imagenet" else 1)
+        for i, (n_blocks, width) in enumerate(zip(layers, widths)):
+            stride = 1 if i == 0 else 2
+            reduction *= stride
+            kwargs = dict(attn_kwargs or {})
+            if self.k_per_stage is not None:
+                kwargs["k_size"] = self.k_per_stage[i]
+            self.add_module(f"layer{i + 1}", self._make_layer(block_cls, width, n_blocks, stride, kwargs))
+            self.feature_info.append(
+                dict(num_chs=width * block_cls.expansion, reduction=reduction, module=f"layer{i + 1}")
+            )
+        self.num_stages = len(layers)
+        self.num_features = widths[-1] * block_cls.expansion
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self._init_weights()
+
+    def _make_layer(self, block, planes, blocks, stride, attn_kwargs) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
+            )
+        layers = [block(self.inplanes, planes, stride, downsample, self.attn, attn_kwargs)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes, attn=self.attn, attn_kwargs=attn_kwargs) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def _init_weights(self) -> None:
+        # Official init: conv ~ N(0, sqrt(2 / (kh * kw * out))), BN weight 1 / bias 0;
+        # ECA's Conv1d and all Linear layers keep PyTorch's defaults.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / n))
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def stages(self) -> list[nn.Sequential]:
+        return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier for fine-tuning (``0`` removes it: the model returns pooled features)."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for stage in self.stages():
+            x = stage(x)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        if self.drop_rate > 0:
+            x = nn.functional.dropout(x, p=self.drop_rate, training=self.training)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

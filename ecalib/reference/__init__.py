@@ -1,0 +1,46 @@
+"""Reference numbers: the paper's tables, the official README and RC2020, as shipped CSV data.
+
+``paper_tables.csv`` has one row per (source, table, task, backbone, method, metric, value),
+values as printed (``24.37M``, ``3.86G``, ``77.42``).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import lru_cache
+from importlib import resources
+
+UNIT_SCALE = {"": 1.0, "K": 2.0**10, "M": 2.0**20, "G": 2.0**30}
+_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([KMG]?)\s*$")
+
+
+@lru_cache(maxsize=1)
+def paper_table_rows() -> tuple[dict[str, str], ...]:
+    """All rows of ``paper_tables.csv`` as dicts."""
+    with resources.files(__package__).joinpath("paper_tables.csv").open(encoding="utf-8") as f:
+        return tuple(csv.DictReader(f))
+
+
+def paper_table():
+    """``paper_tables.csv`` as a pandas DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(paper_table_rows())
+
+
+def reference_metrics(source: str, backbone: str, method: str) -> dict[str, str]:
+    """Metric -> printed value for one row group, e.g. ``('official README', 'ECA-Net50', 'ECA')``."""
+    rows = [r for r in paper_table_rows() if (r["source"], r["backbone"], r["method"]) == (source, backbone, method)]
+    if not rows:
+        raise KeyError(f"no reference rows for source={source!r}, backbone={backbone!r}, method={method!r}")
+    return {r["metric"]: r["value"] for r in rows}
+
+
+def parse_binary_quantity(text: str) -> float | None:
+    """``'24.37M'`` -> 24.37 * 2**20 (the paper's binary units, official issue #35); ``'N/A'`` -> None."""
+    match = _NUMBER.match(text)
+    if match is None:
+        return None
+    value, unit = match.groups()
+    return float(value) * UNIT_SCALE[unit]

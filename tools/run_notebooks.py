@@ -1,0 +1,56 @@
+"""Execute the notebooks with papermill under a named parameter profile (notebooks/profiles.yaml).
+
+    python tools/run_notebooks.py --profile default --out book/executed [--only complexity]
+
+Each notebook is written to OUT/<name>.ipynb; the book's table of contents points there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import papermill as pm
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_profile(name: str) -> dict[str, dict]:
+    profiles = yaml.safe_load((ROOT / "notebooks" / "profiles.yaml").read_text())
+    if name not in profiles:
+        raise SystemExit(f"unknown profile {name!r}; profiles: {', '.join(profiles)}")
+    return profiles[name]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--out", type=Path, default=ROOT / "book" / "executed")
+    parser.add_argument("--only", nargs="*", help="notebook names to run (default: all in the profile)")
+    args = parser.parse_args(argv)
+    profile = load_profile(args.profile)
+    names = args.only or list(profile)
+    unknown = [n for n in names if n not in profile]
+    if unknown:
+        raise SystemExit(f"notebooks {unknown} are not in profile {args.profile!r}: {', '.join(profile)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        start = time.time()
+        print(f"[{args.profile}] {name} ...", flush=True)
+        pm.execute_notebook(
+            ROOT / "notebooks" / f"{name}.ipynb",
+            args.out / f"{name}.ipynb",
+            parameters=profile[name] or {},
+            cwd=ROOT,
+            kernel_name="python3",
+            progress_bar=False,
+        )
+        print(f"[{args.profile}] {name} done in {time.time() - start:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
