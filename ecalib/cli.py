@@ -85,6 +85,73 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `train cifar10` and `sweep` (values left as None keep the protocol's)."""
+    p.add_argument("--profile", default="full", help="full | smoke (tiny synthetic run)")
+    p.add_argument("--data", choices=("cifar10", "synthetic"), help="data set (default: cifar10; smoke: synthetic)")
+    p.add_argument("--data-dir", help="folder holding cifar-10-batches-py")
+    p.add_argument("--download", action="store_true", help="download CIFAR-10 into --data-dir if missing")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--amp", choices=("none", "bf16", "fp16"))
+    p.add_argument("--channels-last", action="store_true", default=None)
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
+
+
+def _cmd_train_cifar10(args) -> int:
+    from ecalib.tasks import cifar10
+
+    seeds = args.seeds if args.seeds is not None else ([args.seed] if args.seed is not None else None)
+    seeds = seeds if seeds is not None else cifar10.protocol_seeds(args.protocol)[:1]
+    for seed in seeds:
+        run = cifar10.make_run(
+            args.model,
+            args.protocol,
+            args.profile,
+            seed=seed,
+            data=args.data,
+            data_dir=args.data_dir,
+            download=args.download,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            optimizer=args.optimizer,
+            device=args.device,
+            amp=args.amp,
+            channels_last=args.channels_last,
+            compile=args.compile,
+            checkpoint_every=args.checkpoint_every,
+            wandb_mode=args.wandb_mode,
+        )
+        result = cifar10.train(run, args.results_dir, resume=not args.no_resume, progress=not args.no_progress)
+        print(json.dumps({"run_dir": str(result.run_dir), **result.final}))
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from ecalib.sweep import run_sweep
+
+    table = run_sweep(
+        args.sweep,
+        args.results_dir,
+        method=args.method,
+        n_trials=args.trials,
+        seed=args.seed,
+        profile=args.profile,
+        data=args.data,
+        data_dir=args.data_dir,
+        download=args.download,
+        device=args.device,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        wandb_mode=args.wandb_mode,
+    )
+    print(table.to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecalib", description="ECA-Net models, checkpoints and paper checks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +176,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.set_defaults(func=_cmd_classify)
 
+    p = sub.add_parser("train", help="train a model (experiments: cifar10)")
+    tasks = p.add_subparsers(dest="task", required=True)
+    t = tasks.add_parser("cifar10", help="the CIFAR-10 attention study (RC2020 protocol and others)")
+    t.add_argument(
+        "--model",
+        "--att",
+        dest="model",
+        default="eca",
+        type=str.lower,
+        help="attention: none | se | cbam | triplet | eca (W&B sweeps pass --att=ECA)",
+    )
+    t.add_argument("--protocol", default="rc2020", help="rc2020 | standard | rc2020_sweep")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--seeds", type=int, nargs="+", help="several runs, one per seed")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--optimizer", type=str.lower, help="sgd | adam")
+    t.add_argument("--checkpoint-every", type=int)
+    t.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
+    t.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    _add_run_options(t)
+    t.set_defaults(func=_cmd_train_cifar10)
+
+    p = sub.add_parser("sweep", help="run a W&B sweep file offline (grid, random or Bayesian via Optuna)")
+    p.add_argument("sweep", help="e.g. configs/sweep.yaml")
+    p.add_argument("--method", choices=("grid", "random", "bayes"), help="default: the file's method")
+    p.add_argument("--trials", type=int, help="number of trials (default: the whole grid)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random/Bayesian sampler")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_sweep)
+
     p = sub.add_parser("inspect", help="what an official checkpoint holds (architecture, k per stage)")
     p.add_argument("checkpoint")
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
@@ -120,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, KeyError) as err:  # user errors: one line, no traceback
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:  # user errors: one line, no traceback
         print(f"ecalib {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,69 @@
+"""A self-describing result folder per run: params, environment, per-epoch history, final metrics.
+
+<run>/params.json     configuration + data source + protocol/profile
+<run>/env.json        versions, device, git commit (ecalib.provenance)
+<run>/history.csv     one row per finished epoch
+<run>/final.json      final metrics; written last, so its presence marks a complete run
+<run>/resume_log.jsonl  every resume, with the hyper-parameters that changed
+<run>/checkpoints/last.pt  training state (ignored by git)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "last.pt"
+
+    def is_complete(self) -> bool:
+        return (self.path / "final.json").exists()
+
+    def write_json(self, name: str, payload: dict) -> None:
+        atomic_write_text(self.path / name, json.dumps(payload, indent=2, default=str) + "\n")
+
+    def read_json(self, name: str) -> dict:
+        return json.loads((self.path / name).read_text())
+
+    def write_history(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path / "history.csv", buf.getvalue())
+
+    def read_history(self):
+        import pandas as pd
+
+        return pd.read_csv(self.path / "history.csv")
+
+    def append_log(self, name: str, record: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / name, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, default=str) + "\n")

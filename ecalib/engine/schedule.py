@@ -1,0 +1,26 @@
+"""Learning rate as a pure function of the epoch, so that a resumed run applies the lr it is given.
+
+Equivalent to torch's MultiStepLR, CosineAnnealingLR (eta_min 0, T_max = epochs) and
+ExponentialLR stepped once per epoch (tests compare against them), but recomputed from the
+configuration at every epoch instead of restored from a saved scheduler state: RC2020's
+resumed Mask R-CNN run kept its old lr because the scheduler state won over the new config.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ecalib.engine.config import TrainConfig
+
+
+def lr_at(epoch: int, cfg: TrainConfig) -> float:
+    """Learning rate for (0-based) ``epoch``."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "multistep":
+        return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+    if cfg.schedule == "exponential":
+        return cfg.lr * cfg.gamma**epoch
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / cfg.epochs))
+    raise ValueError(f"unknown schedule {cfg.schedule!r}")

@@ -1,0 +1,219 @@
+"""The CIFAR-10 attention study (RC2020's comparison, SPEC section 4), as protocols x profiles.
+
+Protocols fix the experiment: ``rc2020`` is the reproduction's train_cifar.py exactly (an
+ImageNet-stem ResNet-18 on 32x32 images, 50 epochs, MultiStepLR milestones that are never
+reached); ``standard`` is a conventional CIFAR recipe (CIFAR stem, 200 epochs, cosine);
+``rc2020_sweep`` is the model and budget of the reproduction's W&B sweep (CIFAR ResNet-20, 10
+epochs). Profiles scale a protocol: ``full`` runs it as written, ``smoke`` shrinks it to a
+few hundred synthetic images and 2 epochs so that it runs on a CPU in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ecalib.data import DATA_SOURCES, DeviceBatches, load_cifar10
+from ecalib.engine import RunDir, TrainConfig, Trainer, TrainResult
+from ecalib.models.registry import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
+
+ATTENTIONS = ("none", "se", "cbam", "triplet", "eca")
+PROTOCOLS = {
+    "rc2020": dict(
+        epochs=50,
+        batch_size=128,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="multistep",
+        milestones=[100, 150],
+        gamma=0.1,
+        mean=list(IMAGENET_MEAN),
+        std=list(IMAGENET_STD),
+        seeds=[0, 1, 2, 3, 4],
+        cbam_spatial_kernel=3,
+    ),
+    "standard": dict(
+        epochs=200,
+        batch_size=128,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="cosine",
+        milestones=[],
+        gamma=0.1,
+        mean=list(CIFAR10_MEAN),
+        std=list(CIFAR10_STD),
+        seeds=[0],
+        cbam_spatial_kernel=7,
+    ),
+    "rc2020_sweep": dict(
+        epochs=10,
+        batch_size=128,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="multistep",
+        milestones=[100, 150],
+        gamma=0.1,
+        mean=list(IMAGENET_MEAN),
+        std=list(IMAGENET_STD),
+        seeds=[0],
+        cbam_spatial_kernel=3,
+    ),
+}
+PROFILES = {
+    "full": {},
+    "smoke": dict(data="synthetic", epochs=2, batch_size=64, synthetic=dict(n_train=320, n_test=160)),
+}
+DEFAULT_DATA_DIR = {"cifar10": "data/cifar10", "synthetic": "data/synthetic-cifar10"}
+
+
+def model_name(protocol: str, attention: str) -> str:
+    """The registered network a protocol trains for one attention mechanism."""
+    prefix = "" if attention == "none" else f"{attention}_"
+    if protocol == "rc2020":  # torchvision-style ResNet-18; ECA by the adaptive rule -> k = 3, 5, 5, 5
+        return "eca_resnet18_adaptive" if attention == "eca" else f"{prefix}resnet18"
+    if protocol == "rc2020_sweep":
+        return f"{prefix}resnet20_cifar"
+    return f"{prefix}resnet18_cifar"
+
+
+@dataclass
+class CifarRun:
+    """One run of the study: the training config plus where its data comes from."""
+
+    attention: str
+    protocol: str
+    profile: str
+    train: TrainConfig
+    data: str
+    data_dir: str
+    download: bool = False
+    synthetic: dict = field(default_factory=dict)
+
+    tag: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.tag or f"{self.profile}-{self.protocol}-{self.attention}-seed{self.train.seed}"
+
+
+def _check(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+
+
+def make_run(
+    attention: str,
+    protocol: str = "rc2020",
+    profile: str = "full",
+    seed: int | None = None,
+    data: str | None = None,
+    data_dir: str | None = None,
+    download: bool = False,
+    **overrides,
+) -> CifarRun:
+    """A run of ``protocol`` for one attention mechanism; ``overrides`` change TrainConfig fields
+    (``epochs``, ``batch_size``, ``lr``, ``optimizer``, ``device``, ``amp``, ``wandb_mode``...)."""
+    _check("model", str(attention).lower(), ATTENTIONS)
+    _check("protocol", protocol, PROTOCOLS)
+    _check("profile", profile, PROFILES)
+    attention = str(attention).lower()
+    settings = {**PROTOCOLS[protocol], **PROFILES[profile]}
+    data = data or settings.pop("data", "cifar10")
+    settings.pop("data", None)
+    _check("data", data, DATA_SOURCES)
+    synthetic = settings.pop("synthetic", {"n_train": 5000, "n_test": 1000})
+    seeds = settings.pop("seeds")
+    spatial = settings.pop("cbam_spatial_kernel")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    model_kwargs = {"attn_kwargs": {"spatial_kernel": spatial}} if attention == "cbam" else {}
+    cfg = TrainConfig.from_dict(
+        {
+            **settings,
+            "model": model_name(protocol, attention),
+            "num_classes": 10,
+            "model_kwargs": model_kwargs,
+            "seed": seeds[0] if seed is None else int(seed),
+            **overrides,
+        }
+    )
+    return CifarRun(
+        attention,
+        protocol,
+        profile,
+        cfg,
+        data,
+        data_dir or DEFAULT_DATA_DIR[data],
+        download,
+        synthetic if data == "synthetic" else {},
+    )
+
+
+def protocol_seeds(protocol: str) -> list[int]:
+    _check("protocol", protocol, PROTOCOLS)
+    return list(PROTOCOLS[protocol]["seeds"])
+
+
+def run_dir_for(run: CifarRun, results_dir: str | Path = "results") -> Path:
+    return Path(results_dir) / "cifar10" / run.name
+
+
+def is_complete(path: str | Path, epochs: int) -> bool:
+    """A result folder whose final metrics cover ``epochs`` epochs."""
+    folder = RunDir(path)
+    return folder.is_complete() and folder.read_json("final.json").get("epoch") == epochs
+
+
+def train(
+    run: CifarRun,
+    results_dir: str | Path = "results",
+    resume: bool = True,
+    skip_complete: bool = True,
+    progress: bool = True,
+    verbose: bool = True,
+    wandb_group: str | None = None,
+    run_dir: str | Path | None = None,
+) -> TrainResult:
+    """Train one run into ``results_dir/cifar10/<run.name>`` (or ``run_dir``), skipped when complete."""
+    path = Path(run_dir) if run_dir is not None else run_dir_for(run, results_dir)
+    folder = RunDir(path)
+    if skip_complete and is_complete(path, run.train.epochs):
+        if verbose:
+            print(f"{path} is complete; skipping (delete it to re-run)")
+        return TrainResult(path, folder.read_json("final.json"), folder.read_history().to_dict("records"))
+    train_set, test_set = load_cifar10(run.data_dir, run.data, run.download, run.synthetic or None)
+
+    def make_batches(cfg: TrainConfig, device: torch.device):
+        common = dict(
+            batch_size=cfg.batch_size, mean=cfg.mean, std=cfg.std, device=device, channels_last=cfg.channels_last
+        )
+        return (
+            DeviceBatches(train_set, train=True, pad=cfg.crop_padding, flip=cfg.flip, seed=cfg.seed, **common),
+            DeviceBatches(test_set, **common),
+        )
+
+    info = {
+        "task": "cifar10",
+        "attention": run.attention,
+        "protocol": run.protocol,
+        "profile": run.profile,
+        "data_source": train_set.source | {"n_test": len(test_set)},
+    }
+    trainer = Trainer(
+        run.train,
+        make_batches,
+        path,
+        info,
+        wandb_project="ecalib-cifar10",
+        wandb_group=wandb_group or f"{run.profile}-{run.protocol}",
+        progress=progress,
+        verbose=verbose,
+    )
+    return trainer.fit(resume=resume)

@@ -1,0 +1,97 @@
+import pickle
+
+import pytest
+import torch
+import torchvision
+from torchvision.transforms import functional as TF
+
+from ecalib.data import DeviceBatches, load_cifar10, read_cifar10_folder, write_synthetic_cifar10
+from ecalib.data.cifar import FOLDER, TEST_FILE, TRAIN_FILES
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("syn")
+    write_synthetic_cifar10(root, n_train=250, n_test=60, seed=3)
+    return root
+
+
+def test_genuine_on_disk_format(synthetic_dir):
+    folder = synthetic_dir / FOLDER
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*TRAIN_FILES, TEST_FILE, "batches.meta"])
+    with open(folder / "data_batch_1", "rb") as f:
+        entry = pickle.load(f, encoding="latin1")
+    assert set(entry) == {"batch_label", "labels", "data", "filenames"}
+    assert entry["data"].dtype.name == "uint8" and entry["data"].shape == (50, 3072)
+
+
+def test_torchvision_reads_the_generated_files(synthetic_dir, monkeypatch):
+    # torchvision's own CIFAR10 parser (md5 check bypassed: the files are not the official ones)
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda path, md5=None: True)
+    ds = torchvision.datasets.CIFAR10(str(synthetic_dir), train=True)
+    ours = read_cifar10_folder(synthetic_dir / FOLDER, train=True)
+    assert len(ds) == len(ours) == 250
+    img, label = ds[7]
+    assert torch.equal(TF.pil_to_tensor(img), ours.images[7]) and label == int(ours.labels[7])
+    assert ds.classes == list(ours.classes)
+
+
+def test_load_records_the_source(synthetic_dir):
+    train, test = load_cifar10(synthetic_dir, data="synthetic")
+    assert train.images.shape == (250, 3, 32, 32) and test.images.shape == (60, 3, 32, 32)
+    assert train.source["kind"] == "synthetic" and train.source["generator"]["seed"] == 3
+    assert torch.bincount(train.labels).tolist() == [25] * 10
+
+
+def test_nothing_falls_back_silently(tmp_path, synthetic_dir):
+    with pytest.raises(FileNotFoundError, match="download=True.*data='synthetic'"):
+        load_cifar10(tmp_path / "empty", data="cifar10")
+    with pytest.raises(ValueError, match="synthetic look-alike"):
+        load_cifar10(synthetic_dir, data="cifar10")
+    with pytest.raises(ValueError, match="choose one of: cifar10, synthetic"):
+        load_cifar10(synthetic_dir, data="imagenet")
+    with pytest.raises(ValueError, match="generated with"):
+        load_cifar10(synthetic_dir, data="synthetic", synthetic_kwargs={"n_train": 500})
+
+
+def test_real_data_is_checked_against_official_md5(tmp_path):
+    write_synthetic_cifar10(tmp_path, n_train=50, n_test=10)
+    (tmp_path / "SYNTHETIC.json").unlink()  # pretend these are real files
+    with pytest.raises(ValueError, match="not the official CIFAR-10 files"):
+        load_cifar10(tmp_path, data="cifar10")
+
+
+def test_device_batches_crop_and_flip(synthetic_dir):
+    train, _ = load_cifar10(synthetic_dir, data="synthetic")
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    batches = DeviceBatches(train, batch_size=32, mean=mean, std=std, train=True, seed=5)
+    x, y = next(batches.epoch(2))
+    # recompute the first sample from the same per-epoch draws
+    gen = torch.Generator().manual_seed(5 * 1_000_003 + 2)
+    order = torch.randperm(250, generator=gen)
+    dx, dy = torch.randint(0, 9, (250,), generator=gen), torch.randint(0, 9, (250,), generator=gen)
+    flip = torch.rand(250, generator=gen) < 0.5
+    i = order[0]
+    padded = torch.nn.functional.pad(train.images[i], (4, 4, 4, 4))
+    crop = padded[:, dy[i] : dy[i] + 32, dx[i] : dx[i] + 32]
+    if flip[i]:
+        crop = crop.flip(-1)
+    expected = (crop.float() / 255 - 0.5) / 0.25
+    torch.testing.assert_close(x[0], expected)
+    assert y[0] == train.labels[i]
+    # deterministic per (seed, epoch), different across epochs, every sample once per epoch
+    again = torch.cat([b for _, b in batches.epoch(2)])
+    assert torch.equal(
+        again, torch.cat([b for _, b in DeviceBatches(train, 32, mean, std, train=True, seed=5).epoch(2)])
+    )
+    assert not torch.equal(again, torch.cat([b for _, b in batches.epoch(3)]))
+    assert sorted(again.tolist()) == sorted(train.labels.tolist())
+    assert len(batches) == 8
+
+
+def test_test_batches_are_plain(synthetic_dir):
+    _, test = load_cifar10(synthetic_dir, data="synthetic")
+    batches = DeviceBatches(test, batch_size=25, mean=(0, 0, 0), std=(1, 1, 1))
+    xs = torch.cat([x for x, _ in batches.epoch(0)])
+    torch.testing.assert_close(xs, test.images.float() / 255)
