@@ -19,11 +19,11 @@ $(STAMP): requirements.txt pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check ecalib tests tools
+	$(PY) -m ruff check ecalib tests tools benchmarks
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check ecalib tests tools
+	$(PY) -m ruff check ecalib tests tools benchmarks
 
 book: $(STAMP)
 	$(PY) tools/run_notebooks.py --profile $(PROFILE) --out book/executed

@@ -69,3 +69,142 @@ def test_complexity_notebook_rejects_unknown_models(tmp_path):
 def test_unknown_profile_is_an_error(tmp_path):
     result = run_notebook(tmp_path, "--profile", "nope")
     assert result.returncode != 0 and "profiles: default, smoke" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def cifar_results(tmp_path_factory):
+    """The cifar10 notebook in the smoke profile (two mechanisms), shared by the compare test."""
+    out = tmp_path_factory.mktemp("nb")
+    results = out / "results"
+    data_dir = out / "data"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "cifar10.ipynb"),
+            str(out / "cifar10.ipynb"),
+            "-p",
+            "model",
+            "none,eca",
+            "-p",
+            "profile",
+            "smoke",
+            "-p",
+            "wandb_mode",
+            "disabled",
+            "-p",
+            "results_dir",
+            str(results),
+            "-p",
+            "data_dir",
+            str(data_dir),
+            "--cwd",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out, results
+
+
+def test_cifar10_notebook_smoke(cifar_results):
+    out, results = cifar_results
+    text = outputs_text(out / "cifar10.ipynb")
+    assert "2 run(s): smoke-rc2020-none-seed0, smoke-rc2020-eca-seed0" in text
+    assert "'kind': 'synthetic'" in text and "image/png" in (out / "cifar10.ipynb").read_text()
+    assert (results / "cifar10" / "smoke-rc2020-eca-seed0" / "final.json").exists()
+
+
+def test_cifar10_notebook_rejects_bad_parameters(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "cifar10.ipynb"),
+            str(tmp_path / "bad.ipynb"),
+            "-p",
+            "model",
+            "gc",
+            "-p",
+            "profile",
+            "smoke",
+            "--cwd",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stderr + result.stdout)
+    assert "model='gc' is not allowed; choose one of: none, se, cbam, triplet, eca" in text
+
+
+def test_cifar10_compare_notebook(cifar_results, tmp_path):
+    _, results = cifar_results
+    out = tmp_path / "compare.ipynb"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "cifar10_compare.ipynb"),
+            str(out),
+            "-p",
+            "results_dirs",
+            f"{results}/cifar10,{tmp_path}/nothing-here",
+            "--cwd",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = outputs_text(out)
+    assert "2 complete run(s)" in text and "synthetic" in text and "RC2020 reproduction" in text
+    assert "throughput vs none" in text and "image/png" in out.read_text()
+
+
+def test_cifar10_sweep_notebook_two_trials(tmp_path):
+    out = tmp_path / "sweep.ipynb"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "cifar10_sweep.ipynb"),
+            str(out),
+            "-p",
+            "profile",
+            "smoke",
+            "-p",
+            "method",
+            "grid",
+            "-p",
+            "trials",
+            "2",
+            "-p",
+            "wandb_mode",
+            "disabled",
+            "-p",
+            "results_dir",
+            str(tmp_path / "results"),
+            "-p",
+            "data_dir",
+            str(tmp_path / "data"),
+            "--cwd",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    sweep_csv = tmp_path / "results" / "cifar10-sweeps" / "rc2020-attention" / "sweep.csv"
+    assert len(sweep_csv.read_text().splitlines()) == 3
+    assert "image/png" in out.read_text()

@@ -6,7 +6,16 @@ from pathlib import Path
 
 
 class WandbLogger:
-    def __init__(self, mode: str, project: str, name: str, config: dict, directory: Path, group: str | None = None):
+    def __init__(
+        self,
+        mode: str,
+        project: str,
+        name: str,
+        config: dict,
+        directory: Path,
+        group: str | None = None,
+        quiet: bool = True,
+    ):
         self.run = None
         if mode == "disabled":
             return
@@ -22,6 +31,7 @@ class WandbLogger:
                 config=config,
                 dir=str(directory),
                 reinit="finish_previous",
+                settings=wandb.Settings(silent=quiet, quiet=quiet),
             )
         except Exception as err:  # noqa: BLE001 - wandb raises several types for a missing login
             raise RuntimeError(

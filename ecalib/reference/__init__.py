@@ -44,3 +44,9 @@ def parse_binary_quantity(text: str) -> float | None:
         return None
     value, unit = match.groups()
     return float(value) * UNIT_SCALE[unit]
+
+
+def rc2020_cifar10_bands() -> list[dict[str, str]]:
+    """RC2020's reported CIFAR-10 end values (ranges over mechanisms), from its README figures."""
+    with resources.files(__package__).joinpath("rc2020_cifar10.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))

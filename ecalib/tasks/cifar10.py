@@ -69,7 +69,7 @@ PROTOCOLS = {
 }
 PROFILES = {
     "full": {},
-    "smoke": dict(data="synthetic", epochs=2, batch_size=64, synthetic=dict(n_train=320, n_test=160)),
+    "smoke": dict(data="synthetic", epochs=2, batch_size=64, seeds=[0], synthetic=dict(n_train=320, n_test=160)),
 }
 DEFAULT_DATA_DIR = {"cifar10": "data/cifar10", "synthetic": "data/synthetic-cifar10"}
 
@@ -156,9 +156,32 @@ def make_run(
     )
 
 
-def protocol_seeds(protocol: str) -> list[int]:
+def protocol_seeds(protocol: str, profile: str = "full") -> list[int]:
     _check("protocol", protocol, PROTOCOLS)
-    return list(PROTOCOLS[protocol]["seeds"])
+    _check("profile", profile, PROFILES)
+    return list(PROFILES[profile].get("seeds", PROTOCOLS[protocol]["seeds"]))
+
+
+def plan_runs(model="eca", protocol="rc2020", profile="full", seeds=None, **kwargs) -> list[CifarRun]:
+    """Every run a notebook or CLI call asks for: mechanisms x seeds, all validated before any training.
+
+    ``model`` and ``seeds`` may be lists or papermill strings (``'none,eca'``, ``'[0, 1]'``); ``seeds``
+    may also be a count (``5`` -> seeds 0..4); ``None`` takes the protocol's (or profile's) seeds.
+    """
+    from ecalib.params import as_list
+
+    mechanisms = as_list(model)
+    if not mechanisms:
+        raise ValueError(f"model must name at least one of: {', '.join(ATTENTIONS)}")
+    if seeds is None or seeds == "":
+        seed_list = protocol_seeds(protocol, profile)
+    elif isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"seeds={seeds}: give a positive count or a list of seeds")
+        seed_list = list(range(seeds))
+    else:
+        seed_list = [int(s) for s in as_list(seeds)]
+    return [make_run(m, protocol, profile, seed=s, **kwargs) for m in mechanisms for s in seed_list]
 
 
 def run_dir_for(run: CifarRun, results_dir: str | Path = "results") -> Path:

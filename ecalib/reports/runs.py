@@ -1,0 +1,95 @@
+"""Collect training result folders (``params.json`` + ``history.csv`` + ``final.json``) into tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+
+def collect_runs(*roots: str | Path, task: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every complete run under ``roots``: (one row per run, one row per run and epoch).
+
+    Runs are labelled with their protocol, profile, attention, seed, data source and device, so
+    synthetic smoke runs can never be mistaken for real ones.
+    """
+    runs, histories = [], []
+    for root in roots:
+        for final_path in sorted(Path(root).glob("*/final.json")):
+            folder = final_path.parent
+            params = json.loads((folder / "params.json").read_text())
+            if task and params.get("task") != task:
+                continue
+            env = json.loads((folder / "env.json").read_text()) if (folder / "env.json").exists() else {}
+            cfg = params.get("config", {})
+            source = params.get("data_source", {})
+            row = {
+                "run": folder.name,
+                "path": str(folder),
+                "attention": params.get("attention"),
+                "protocol": params.get("protocol"),
+                "profile": params.get("profile"),
+                "seed": cfg.get("seed"),
+                "model": cfg.get("model"),
+                "data": source.get("kind", "unknown"),
+                "n_train": source.get("n"),
+                "device": env.get("device", "unknown"),
+                "commit": env.get("git_commit"),
+                "epochs": cfg.get("epochs"),
+                "batch_size": cfg.get("batch_size"),
+                **json.loads(final_path.read_text()),
+            }
+            runs.append(row)
+            history = pd.read_csv(folder / "history.csv")
+            for key in ("run", "attention", "protocol", "profile", "seed", "data", "device"):
+                history[key] = row[key]
+            histories.append(history)
+    runs_df = pd.DataFrame(runs)
+    history_df = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    return runs_df, history_df
+
+
+def confidence_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean (NaN-wide for a single value)."""
+    import numpy as np
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    if n < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+GROUP = ["protocol", "profile", "data", "device"]
+
+
+def summary_table(runs: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
+    """Final accuracy per mechanism: mean, std, 95 % CI, loss, parameters and throughput vs the baseline."""
+    rows = []
+    for keys, group in runs.groupby(GROUP + ["attention"], dropna=False):
+        low, high = confidence_interval(group["test_top1"])
+        rows.append(
+            {
+                **dict(zip(GROUP + ["attention"], keys)),
+                "runs": len(group),
+                "top-1 mean": group["test_top1"].mean(),
+                "top-1 std": group["test_top1"].std(ddof=1) if len(group) > 1 else float("nan"),
+                "top-1 95% CI": f"[{low:.2f}, {high:.2f}]" if len(group) > 1 else "n/a (1 run)",
+                "loss mean": group["test_loss"].mean(),
+                "params": int(group["params"].iloc[0]),
+                "train img/s": group["mean_images_per_s"].mean(),
+            }
+        )
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    for _, group in table.groupby(GROUP, dropna=False):
+        base = group[group["attention"] == baseline]
+        if len(base):
+            idx = group.index
+            table.loc[idx, "params overhead %"] = 100 * (group["params"] / base["params"].iloc[0] - 1)
+            table.loc[idx, "throughput vs none"] = group["train img/s"] / base["train img/s"].iloc[0]
+    return table

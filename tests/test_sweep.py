@@ -1,0 +1,80 @@
+import pandas as pd
+import pytest
+import yaml
+
+from ecalib.sweep import grid_trials, load_sweep, normalise_params, run_sweep, search_space
+
+SWEEP = "configs/sweep.yaml"
+
+
+def test_sweep_file_is_the_reproductions_space():
+    spec = load_sweep(SWEEP)
+    assert spec["method"] == "bayes" and spec["metric"] == {"name": "loss", "goal": "minimize"}
+    space = search_space(spec)
+    assert space["att"] == ["ECA", "CBAM", "SE", "Triplet"]
+    assert space["optimizer"] == ["adam", "sgd"] and space["batch_size"] == [64, 128, 256]
+    assert len(grid_trials(space)) == 24
+    assert spec["command"][-3:] == ["train", "cifar10", "${args}"]
+
+
+def test_normalise_params():
+    assert normalise_params({"att": "Triplet", "optimizer": "SGD", "batch_size": 64}) == {
+        "attention": "triplet",
+        "optimizer": "sgd",
+        "batch_size": 64,
+    }
+
+
+def test_bad_sweep_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_sweep(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "method": "hyperband",
+                "metric": {"name": "loss", "goal": "minimize"},
+                "parameters": {"att": {"values": ["ECA"]}},
+            }
+        )
+    )
+    with pytest.raises(ValueError, match="method 'hyperband'"):
+        load_sweep(bad)
+    bad.write_text(
+        yaml.safe_dump(
+            {"method": "grid", "metric": {"name": "acc", "goal": "up"}, "parameters": {"att": {"values": ["ECA"]}}}
+        )
+    )
+    with pytest.raises(ValueError, match="metric must name one of"):
+        load_sweep(bad)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["grid", "bayes"])
+def test_two_trial_offline_sweep(tmp_path, method):
+    table = run_sweep(
+        SWEEP,
+        tmp_path / "results",
+        method=method,
+        n_trials=2,
+        profile="smoke",
+        data_dir=str(tmp_path / "data"),
+        wandb_mode="disabled",
+    )
+    assert len(table) == 2 and {"att", "optimizer", "batch_size", "test_loss", "run"} <= set(table.columns)
+    assert (table["data"] == "synthetic").all()
+    folder = tmp_path / "results" / "cifar10-sweeps" / "rc2020-attention"
+    assert pd.read_csv(folder / "sweep.csv").shape[0] == 2
+    for run in table["run"]:
+        assert (folder / run / "final.json").exists()
+    # an interrupted/finished sweep is not re-trained: the same trials come back from their folders
+    again = run_sweep(
+        SWEEP,
+        tmp_path / "results",
+        method=method,
+        n_trials=2,
+        profile="smoke",
+        data_dir=str(tmp_path / "data"),
+        wandb_mode="disabled",
+    )
+    assert again["test_loss"].tolist() == table["test_loss"].tolist()
