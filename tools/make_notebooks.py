@@ -254,6 +254,7 @@ parameters and training throughput relative to the plain network.
             """
 # Parameters (papermill -p NAME VALUE)
 results_dirs = "results/cifar10"  # comma-separated folders that hold run folders
+benchmarks_dir: str = "results/benchmarks/cifar10-speed"  # result folders of benchmarks/cifar10_speed.py
 """,
             tags=["parameters"],
         ),
@@ -311,6 +312,30 @@ bands = pd.DataFrame(rc2020_cifar10_bands())
 ours = summary[["protocol", "profile", "data", "device", "attention", "runs", "top-1 mean", "loss mean"]] if len(summary) else summary
 display(bands)
 display(ours.round(3))
+""",
+            tags=["remove-input"],
+        ),
+        md(
+            """
+## Speed per mechanism (benchmark result folders)
+
+Training (forward, backward, SGD step) and inference images/s on synthetic 32x32 input, measured
+by `benchmarks/cifar10_speed.py`, and each mechanism's rate relative to the plain network on the
+same device. `study minutes` projects the whole protocol (5 mechanisms x seeds x epochs) at
+those rates on one device.
+"""
+        ),
+        code(
+            """
+from ecalib.reports.runs import collect_speed_benchmarks
+
+speed = collect_speed_benchmarks(benchmarks_dir)
+if speed.empty:
+    print(f"no benchmark results in {benchmarks_dir}")
+else:
+    columns = ["device", "protocol", "amp", "batch_size", "mechanism", "mode", "images_per_s", "vs none",
+               "peak_memory_mb", "study minutes (projected)", "commit"]
+    display(speed[columns].set_index(["device", "protocol", "amp", "batch_size", "mechanism", "mode"]).round(3))
 """,
             tags=["remove-input"],
         ),

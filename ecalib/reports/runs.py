@@ -93,3 +93,23 @@ def summary_table(runs: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
             table.loc[idx, "params overhead %"] = 100 * (group["params"] / base["params"].iloc[0] - 1)
             table.loc[idx, "throughput vs none"] = group["train img/s"] / base["train img/s"].iloc[0]
     return table
+
+
+def collect_speed_benchmarks(root: str | Path) -> pd.DataFrame:
+    """Every ``benchmarks/cifar10_speed.py`` result folder under ``root``, with ratios to the plain network."""
+    frames = []
+    for results in sorted(Path(root).glob("*/results.csv")):
+        folder = results.parent
+        params = json.loads((folder / "params.json").read_text())
+        env = json.loads((folder / "env.json").read_text())
+        table = pd.read_csv(results)
+        base = table[table["mechanism"] == "none"].set_index("mode")["images_per_s"]
+        table["vs none"] = table["images_per_s"] / table["mode"].map(base)
+        table["folder"] = folder.name
+        table["device"] = env.get("device")
+        table["commit"] = (env.get("git_commit") or "")[:10]
+        table["protocol"] = params.get("protocol")
+        table["amp"] = params.get("amp")
+        table["study minutes (projected)"] = params.get("projection", {}).get("study_minutes")
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
