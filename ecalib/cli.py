@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 DEFAULT_COMPLEXITY_MODELS = [
@@ -125,7 +126,49 @@ def _cmd_train_cifar10(args) -> int:
             wandb_mode=args.wandb_mode,
         )
         result = cifar10.train(run, args.results_dir, resume=not args.no_resume, progress=not args.no_progress)
-        print(json.dumps({"run_dir": str(result.run_dir), **result.final}))
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
+            print(json.dumps({"run_dir": str(result.run_dir), **result.final}))
+    return 0
+
+
+def _cmd_train_imagenet(args) -> int:
+    from ecalib.tasks import imagenet
+
+    run = imagenet.make_run(
+        args.model,
+        args.data_dir,
+        args.profile,
+        data=args.data,
+        k_size=args.k_size,
+        workers=args.workers,
+        run_name=args.run_name,
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        checkpoint_every=args.checkpoint_every,
+        wandb_mode=args.wandb_mode,
+    )
+    resume_from = None if args.resume in (None, "auto") else args.resume
+    result = imagenet.train(
+        run, args.results_dir, resume=not args.no_resume, resume_from=resume_from, progress=not args.no_progress
+    )
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
+        print(json.dumps({"run_dir": str(result.run_dir), "lr_rule": run.lr_rule, **result.final}))
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from ecalib.tasks import imagenet
+
+    result = imagenet.evaluate_checkpoint(
+        args.checkpoint, args.data, args.model, args.batch_size, args.workers, args.device, args.allow_pickle
+    )
+    print(json.dumps(result, default=str) if args.format == "json" else imagenet.format_evaluation(result))
     return 0
 
 
@@ -199,6 +242,44 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     _add_run_options(t)
     t.set_defaults(func=_cmd_train_cifar10)
+
+    t = tasks.add_parser("imagenet", help="ImageNet with the official recipes (torchrun for many GPUs/nodes)")
+    t.add_argument("--model", default="eca_resnet50", help="ImageNet model: eca_resnet50, eca_mobilenet_v2, ...")
+    t.add_argument("--k-size", help="ECA kernels per stage, e.g. 3557 (default: the variant's)")
+    t.add_argument("--data-dir", help="ImageNet folder with train/ and val/ (smoke profile: generated)")
+    t.add_argument("--data", choices=("imagenet", "synthetic"))
+    t.add_argument("--profile", default="full", help="full | smoke")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int, help="global batch over all processes (lr scales linearly)")
+    t.add_argument("--lr", type=float, help="default: the recipe's, scaled linearly with the batch")
+    t.add_argument("--workers", type=int, help="data loader processes per GPU (default 8)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    t.add_argument("--amp", choices=("none", "bf16", "fp16"))
+    t.add_argument("--channels-last", action="store_true", default=None)
+    t.add_argument("--compile", action="store_true", default=None)
+    t.add_argument("--checkpoint-every", type=int)
+    t.add_argument(
+        "--resume",
+        help="'auto' (default: continue the run folder) or a checkpoint path, e.g. one written by the official main.py",
+    )
+    t.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
+    t.add_argument("--run-name", help="result folder name (default: <profile>-<model>-seed<k>)")
+    t.add_argument("--results-dir", default="results")
+    t.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_train_imagenet)
+
+    p = sub.add_parser("evaluate", help="top-1/top-5 of an official checkpoint on an ImageNet val folder")
+    p.add_argument("--checkpoint", required=True, help="e.g. eca_resnet50_k3557.pth.tar")
+    p.add_argument("--data", required=True, help="<imagenet>/val (or the folder holding val/)")
+    p.add_argument("--model", help="check the checkpoint against this variant (default: infer from weights)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--workers", type=int, help="loader processes (default: up to 8)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("sweep", help="run a W&B sweep file offline (grid, random or Bayesian via Optuna)")
     p.add_argument("sweep", help="e.g. configs/sweep.yaml")

@@ -101,7 +101,7 @@ def test_nan_guard_stops_and_keeps_the_last_checkpoint(tmp_path, data_dir):
     run = smoke_run(data_dir, epochs=3)
     # run one good epoch, then inject an infinite output in epoch 2, iteration 3
     cifar10.train(smoke_run(data_dir, epochs=1), tmp_path, progress=False, verbose=False)
-    ckpt = tmp_path / "cifar10" / run.name / "checkpoints" / "last.pt"
+    ckpt = tmp_path / "cifar10" / run.name / "checkpoints" / "checkpoint.pth.tar"
     before = ckpt.read_bytes()
 
     calls = {"n": 0}
@@ -136,7 +136,7 @@ def test_changed_lr_on_resume_takes_effect(tmp_path, data_dir, capsys):
     assert [r["lr"] for r in result.history] == [0.1, 0.01]
     out = capsys.readouterr().out
     assert "lr: 0.1 -> 0.01 (applied from epoch 2)" in out
-    state = torch.load(result.run_dir / "checkpoints" / "last.pt", weights_only=True)
+    state = torch.load(result.run_dir / "checkpoints" / "checkpoint.pth.tar", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["lr"] == 0.01
     with pytest.raises(ValueError, match="cannot change mid-run.*model"):
         cifar10.train(
@@ -210,3 +210,16 @@ def test_protocol_models_and_cbam_kernel():
     assert (std.epochs, std.schedule, std.mean[0]) == (200, "cosine", 0.4914)
     assert cifar10.protocol_seeds("rc2020") == [0, 1, 2, 3, 4]
     assert config_changes({"a": 1, "b": 2}, {"a": 1, "b": 3}) == {"b": (2, 3)}
+
+
+def test_checkpoints_are_in_the_official_layout(reference):
+    from ecalib.checkpoint import load_official_checkpoint
+
+    folder = reference.run_dir / "checkpoints"
+    state = torch.load(folder / "checkpoint.pth.tar", weights_only=True)
+    assert {"epoch", "arch", "state_dict", "best_prec1", "optimizer"} <= set(state)
+    assert state["epoch"] == 3 and state["arch"] == "eca_resnet18_adaptive"
+    assert all(k.startswith("module.") for k in state["state_dict"])
+    assert float(state["best_prec1"]) == max(r["test_top1"] for r in reference.history)
+    model = load_official_checkpoint(folder / "model_best.pth.tar")
+    assert model.k_per_stage == (3, 5, 5, 5) and model.fc.out_features == 10

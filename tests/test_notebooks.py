@@ -208,3 +208,41 @@ def test_cifar10_sweep_notebook_two_trials(tmp_path):
     sweep_csv = tmp_path / "results" / "cifar10-sweeps" / "rc2020-attention" / "sweep.csv"
     assert len(sweep_csv.read_text().splitlines()) == 3
     assert "image/png" in out.read_text()
+
+
+def test_imagenet_notebook_smoke(tmp_path):
+    out = tmp_path / "imagenet.ipynb"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "imagenet.ipynb"),
+            str(out),
+            "-p",
+            "model",
+            "eca_resnet18",
+            "-p",
+            "profile",
+            "smoke",
+            "-p",
+            "wandb_mode",
+            "disabled",
+            "-p",
+            "data_dir",
+            str(tmp_path / "data"),
+            "-p",
+            "results_dir",
+            str(tmp_path / "results"),
+            "--cwd",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = outputs_text(out)
+    assert "ECA-Net50" in text and "Table 3" in text and "1805" in text  # both reference tables
+    assert "linear scaling: 0.1 x 16/256" in text and "synthetic data: the published ImageNet values" in text
+    assert "image/png" in out.read_text()

@@ -1,17 +1,20 @@
 """The training engine shared by every classification task."""
 
 from ecalib.engine.config import TrainConfig, config_changes
+from ecalib.engine.distributed import DistInfo, init_distributed
 from ecalib.engine.results import RunDir
 from ecalib.engine.schedule import lr_at
 from ecalib.engine.trainer import NonFiniteLossError, Trainer, TrainResult, resolve_device
 
 __all__ = [
+    "DistInfo",
     "NonFiniteLossError",
     "RunDir",
     "TrainConfig",
     "TrainResult",
     "Trainer",
     "config_changes",
+    "init_distributed",
     "lr_at",
     "resolve_device",
 ]

@@ -5,7 +5,7 @@
 <run>/history.csv     one row per finished epoch
 <run>/final.json      final metrics; written last, so its presence marks a complete run
 <run>/resume_log.jsonl  every resume, with the hyper-parameters that changed
-<run>/checkpoints/last.pt  training state (ignored by git)
+<run>/checkpoints/checkpoint.pth.tar, model_best.pth.tar  official layout (ignored by git)
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ class RunDir:
 
     @property
     def checkpoint(self) -> Path:
-        return self.path / "checkpoints" / "last.pt"
+        return self.path / "checkpoints" / "checkpoint.pth.tar"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "model_best.pth.tar"
 
     def is_complete(self) -> bool:
         return (self.path / "final.json").exists()

@@ -1,17 +1,24 @@
-"""The training engine: one loop for every classification task (CIFAR-10 now, ImageNet later).
+"""The training engine: one loop for every classification task (CIFAR-10, ImageNet).
 
 What it guarantees:
-- exact resume: model, optimizer (and fp16 scaler) state are checkpointed atomically every
-  ``checkpoint_every`` epochs and at the end; data order and augmentation depend only on
-  ``(seed, epoch)``, so a resumed run ends where an uninterrupted one does;
+- checkpoints in the official ECANet layout (``checkpoint.pth.tar``: ``epoch``, ``arch``,
+  ``module.``-prefixed ``state_dict``, ``best_prec1``, ``optimizer``; plus ecalib's ``config``,
+  ``history`` and fp16 ``scaler``), written atomically every ``checkpoint_every`` epochs and at the
+  end, with ``model_best.pth.tar`` copied when the held-out top-1 improves;
+- exact resume: the data order, augmentation and dropout of epoch ``e`` depend only on
+  ``(seed, e)``, so a resumed run ends where an uninterrupted one does; a checkpoint written by
+  the official code resumes too;
 - hyper-parameters changed on resume (lr, schedule, epochs, ...) are applied and logged,
   because the lr is recomputed from the config every epoch;
 - a non-finite loss stops the run naming the epoch and iteration; nothing is written after it,
-  so the last checkpoint stays the last good one.
+  so the last checkpoint stays the last good one;
+- distributed data parallel under ``torchrun``: metrics are reduced over ranks and only rank 0
+  writes checkpoints, results and W&B.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -24,22 +31,41 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ecalib.checkpoint import atomic_torch_save
+from ecalib.checkpoint import atomic_torch_save, load_state_file
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
+from ecalib.engine.distributed import DistInfo, all_reduce_sum, any_rank, barrier, init_distributed
 from ecalib.engine.results import RunDir
 from ecalib.engine.schedule import lr_at
 from ecalib.engine.wandb_logger import WandbLogger
 from ecalib.provenance import environment
 
+# history keys -> W&B names; tasks pass the names their reference code logged
+DEFAULT_WANDB_NAMES = {
+    "lr": "lr",
+    "test_top1": "Top-1 accuracy",
+    "test_top5": "Top-5 accuracy",
+    "test_loss": "loss",
+    "train_top1": "train Top-1 accuracy",
+    "train_top5": "train Top-5 accuracy",
+    "train_loss": "train loss",
+    "images_per_s": "images/s",
+}
+
 
 class Batches(Protocol):
-    """What the engine needs from a data source (see :class:`ecalib.data.DeviceBatches`)."""
+    """What the engine needs from a data source (see :class:`ecalib.data.DeviceBatches`).
+
+    ``epoch(e)`` yields this rank's batches of epoch ``e``; ``num_samples`` counts them.
+    """
 
     num_samples: int
 
     def __len__(self) -> int: ...
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+
+
+MakeBatches = Callable[[TrainConfig, torch.device, DistInfo], tuple[Batches, Batches]]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -53,11 +79,13 @@ class TrainResult:
     history: list[dict]
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but no CUDA GPU is available; use device='cpu' or 'auto'")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device='cuda' was requested but no CUDA GPU is available; use device='cpu' or 'auto'")
+        return torch.device("cuda", local_rank)
     return torch.device(name)
 
 
@@ -76,20 +104,27 @@ def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks=(1, 5)) -> list[
     return [hits[:, :k].any(dim=1).sum() for k in ks]
 
 
-class Trainer:
-    """Train ``cfg.model`` on ``make_batches(cfg, device) -> (train, test)`` into ``run_dir``.
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """The seed of everything random in one epoch on one rank (augmentation, dropout, order)."""
+    return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729) % (2**63 - 1)
 
+
+class Trainer:
+    """Train ``cfg.model`` on ``make_batches(cfg, device, dist) -> (train, test)`` into ``run_dir``.
+
+    ``cfg.batch_size`` is the global batch; each of the ``world_size`` ranks takes an equal share.
     ``run_info`` (data source, protocol, ...) is stored with the config in ``params.json``.
     """
 
     def __init__(
         self,
         cfg: TrainConfig,
-        make_batches: Callable[[TrainConfig, torch.device], tuple[Batches, Batches]],
+        make_batches: MakeBatches,
         run_dir: str | Path,
         run_info: dict | None = None,
         wandb_project: str = "ecalib",
         wandb_group: str | None = None,
+        wandb_names: dict[str, str] | None = None,
         progress: bool = True,
         verbose: bool = True,
     ):
@@ -98,10 +133,19 @@ class Trainer:
         self.run_info = dict(run_info or {})
         self.make_batches = make_batches
         self.wandb_project, self.wandb_group = wandb_project, wandb_group
-        self.progress, self.verbose = progress, verbose
+        self.wandb_names = wandb_names or DEFAULT_WANDB_NAMES
         self.device = resolve_device(cfg.device)
+        self.dist = init_distributed(self.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.progress = progress and self.dist.is_main
+        self.verbose = verbose and self.dist.is_main
         if cfg.amp == "fp16" and self.device.type != "cuda":
             raise ValueError("amp='fp16' needs a CUDA device; use amp='bf16' or 'none' on CPU")
+        if cfg.batch_size % self.dist.world_size:
+            raise ValueError(
+                f"batch_size {cfg.batch_size} (global) must be divisible by the {self.dist.world_size} processes"
+            )
         from ecalib.models import create_model
 
         torch.manual_seed(cfg.seed)
@@ -113,43 +157,75 @@ class Trainer:
         self.history: list[dict] = []
         self.start_epoch = 0
         self.saved_epoch = 0  # epoch of the checkpoint on disk, for error messages
+        self.best_top1 = float("-inf")
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run.checkpoint
+
+    @property
+    def best_path(self) -> Path:
+        return self.run.best_checkpoint
 
     # -- state -------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
         if self.verbose:
             tqdm.write(text)
 
-    def _restore(self) -> None:
-        state = torch.load(self.run.checkpoint, map_location=self.device, weights_only=True)
-        changes = config_changes(state["config"], self.cfg.to_dict())
+    def _restore(self, path: Path) -> None:
+        state = load_state_file(path)
+        if not isinstance(state, dict) or "state_dict" not in state or "optimizer" not in state:
+            raise ValueError(f"{path} is not a training checkpoint (needs 'state_dict', 'optimizer' and 'epoch')")
+        saved_config = state.get("config")
+        changes = config_changes(saved_config, self.cfg.to_dict()) if saved_config else {}
         fixed = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
         if fixed:
             raise ValueError(
-                f"cannot resume {self.run.path}: these settings differ from the checkpoint and cannot change "
+                f"cannot resume from {path}: these settings differ from the checkpoint and cannot change "
                 f"mid-run: {fixed} (old, new). Use another run folder for a new run."
             )
-        self.model.load_state_dict(state["model"])
+        from ecalib.checkpoint import extract_state_dict, load_weights_strict
+
+        load_weights_strict(self.model, extract_state_dict(state, path), str(path))
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        self.start_epoch, self.history = int(state["epoch"]), list(state["history"])
-        self.run.append_log(
-            "resume_log.jsonl", {"at_epoch": self.start_epoch, "changes": changes, "date": environment()["date"]}
-        )
-        self._say(f"resumed {self.run.path} after epoch {self.start_epoch}")
+        self.start_epoch = int(state["epoch"])
+        self.history = list(state.get("history", []))
+        best = state.get("best_prec1")
+        self.best_top1 = float(best) if best is not None else float("-inf")
+        if self.dist.is_main:
+            record = {
+                "at_epoch": self.start_epoch,
+                "from": str(path),
+                "changes": changes,
+                "date": environment()["date"],
+            }
+            if not saved_config:
+                record["note"] = "checkpoint without an ecalib config (e.g. written by the official main.py)"
+            self.run.append_log("resume_log.jsonl", record)
+        self._say(f"resumed from {path} after epoch {self.start_epoch}")
         for key, (old, new) in changes.items():
             self._say(f"  {key}: {old} -> {new} (applied from epoch {self.start_epoch + 1})")
 
-    def _save(self, epoch: int) -> None:
+    def _save(self, epoch: int, is_best: bool) -> None:
+        if not self.dist.is_main:
+            return
         state = {
             "epoch": epoch,
-            "config": self.cfg.to_dict(),
-            "model": self.model.state_dict(),
+            "arch": self.cfg.model,
+            "state_dict": {f"module.{k}": v for k, v in self.model.state_dict().items()},
+            "best_prec1": torch.tensor(self.best_top1),
             "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "config": self.cfg.to_dict(),
             "history": self.history,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
         }
-        atomic_torch_save(state, self.run.checkpoint)
+        atomic_torch_save(state, self.checkpoint_path)
+        if is_best:
+            tmp = self.best_path.with_suffix(".tmp")
+            shutil.copyfile(self.checkpoint_path, tmp)
+            tmp.replace(self.best_path)
 
     def _apply_hyperparameters(self, epoch: int) -> float:
         lr = lr_at(epoch, self.cfg)
@@ -169,10 +245,10 @@ class Trainer:
 
     def _train_epoch(self, model: nn.Module, batches: Batches, epoch: int) -> dict:
         model.train()
+        torch.manual_seed(epoch_seed(self.cfg.seed, epoch, self.dist.rank))  # dropout, loader workers
         n = len(batches)
         losses = torch.zeros(n, device=self.device)
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        sums = torch.zeros(4, device=self.device, dtype=torch.float64)  # loss*n, top1, top5, n
         check_every = 1 if self.device.type == "cpu" else 25
         bar = tqdm(total=n, desc=f"epoch {epoch + 1}/{self.cfg.epochs}", leave=False, disable=not self.progress)
         if self.device.type == "cuda":
@@ -191,8 +267,15 @@ class Trainer:
                 loss.backward()
                 self.optimizer.step()
             losses[i] = loss.detach().float()
-            loss_sum += losses[i] * y.shape[0]
-            correct += (out.argmax(dim=1) == y).sum()
+            c1, c5 = topk_correct(out.detach(), y)
+            sums += torch.stack(
+                [
+                    losses[i].double() * y.shape[0],
+                    c1.double(),
+                    c5.double(),
+                    torch.tensor(float(y.shape[0]), device=self.device, dtype=torch.float64),
+                ]
+            )
             if (i + 1) % check_every == 0 or i + 1 == n:
                 self._check_finite(losses[: i + 1], epoch, n)
             bar.update()
@@ -200,106 +283,128 @@ class Trainer:
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
         bar.close()
-        samples = batches.num_samples
+        all_reduce_sum(sums, info=self.dist)
+        total = sums[3].item()
         return {
-            "train_loss": loss_sum.item() / samples,
-            "train_top1": 100.0 * correct.item() / samples,
+            "train_loss": sums[0].item() / total,
+            "train_top1": 100.0 * sums[1].item() / total,
+            "train_top5": 100.0 * sums[2].item() / total,
             "train_time": elapsed,
-            "images_per_s": samples / elapsed,
+            "images_per_s": total / elapsed,
         }
 
     def _check_finite(self, losses: torch.Tensor, epoch: int, n: int) -> None:
         bad = ~torch.isfinite(losses)
-        if bool(bad.any()):
-            first = int(bad.nonzero()[0, 0])
+        if any_rank(bool(bad.any()), self.device, self.dist):
+            where = f"iteration {int(bad.nonzero()[0, 0]) + 1}/{n}" if bool(bad.any()) else "another rank"
+            value = losses[bad][0].item() if bool(bad.any()) else float("nan")
             last = (
-                f"{self.run.checkpoint} (after epoch {self.saved_epoch})"
-                if self.run.checkpoint.exists()
+                f"{self.checkpoint_path} (after epoch {self.saved_epoch})"
+                if self.checkpoint_path.exists()
                 else "none yet"
             )
             raise NonFiniteLossError(
-                f"training loss is {losses[first].item()} at epoch {epoch + 1}, iteration {first + 1}/{n} "
+                f"training loss is {value} at epoch {epoch + 1}, {where} "
                 f"(lr {self.optimizer.param_groups[0]['lr']:g}). The run stopped without saving; the last good "
                 f"checkpoint is {last} and is intact. Resume from it with a lower lr."
             )
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches: Batches) -> dict:
+        """Loss, top-1 and top-5 over the held-out split (CIFAR test / ImageNet val), summed over ranks."""
         model.eval()
-        loss_sum = torch.zeros((), device=self.device)
-        top1 = torch.zeros((), device=self.device, dtype=torch.long)
-        top5 = torch.zeros_like(top1)
+        sums = torch.zeros(4, device=self.device, dtype=torch.float64)
         for x, y in batches.epoch(0):
             with self._autocast():
                 out = model(x)
-            loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
             c1, c5 = topk_correct(out, y)
-            top1 += c1
-            top5 += c5
-        n = batches.num_samples
+            sums += torch.stack(
+                [
+                    F.cross_entropy(out.float(), y, reduction="sum").double(),
+                    c1.double(),
+                    c5.double(),
+                    torch.tensor(float(y.shape[0]), device=self.device, dtype=torch.float64),
+                ]
+            )
+        all_reduce_sum(sums, info=self.dist)
+        n = sums[3].item()
         return {
-            "test_loss": loss_sum.item() / n,
-            "test_top1": 100.0 * top1.item() / n,
-            "test_top5": 100.0 * top5.item() / n,
+            "test_loss": sums[0].item() / n,
+            "test_top1": 100.0 * sums[1].item() / n,
+            "test_top5": 100.0 * sums[2].item() / n,
         }
 
     # -- driver ------------------------------------------------------------------------------
-    def fit(self, resume: bool = True) -> TrainResult:
+    def fit(self, resume: bool = True, resume_from: str | Path | None = None) -> TrainResult:
+        """Train to ``cfg.epochs``; continue from the run folder's checkpoint (``resume``) or from
+        ``resume_from`` (any checkpoint in the official layout, e.g. written by the official code)."""
         cfg = self.cfg
-        if self.run.checkpoint.exists():
+        if resume_from is not None:
+            self._restore(Path(resume_from))
+        elif self.checkpoint_path.exists():
             if not resume:
-                raise FileExistsError(f"{self.run.path} already holds a run; pass resume=True or use another folder")
-            self._restore()
+                raise FileExistsError(f"{self.run.path} already holds a run; resume it or use another folder")
+            self._restore(self.checkpoint_path)
         self.saved_epoch = self.start_epoch
-        self.run.write_json("params.json", {"config": cfg.to_dict(), **self.run_info})
-        self.run.write_json("env.json", environment(self.device, self.run_info.get("data_source", {}).get("kind")))
-        train, test = self.make_batches(cfg, self.device)
-        model = torch.compile(self.model) if cfg.compile else self.model
-        logger = WandbLogger(
-            cfg.wandb_mode,
-            self.wandb_project,
-            self.run.path.name,
-            {**cfg.to_dict(), **self.run_info},
-            self.run.path,
-            self.wandb_group,
+        if self.dist.is_main:
+            info = {"config": cfg.to_dict(), "world_size": self.dist.world_size, **self.run_info}
+            self.run.write_json("params.json", info)
+            self.run.write_json("env.json", environment(self.device, self.run_info.get("data_source", {}).get("kind")))
+        train, test = self.make_batches(cfg, self.device, self.dist)
+        model: nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.dist.local_rank] if self.device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:
+            model = torch.compile(model)
+        logger = (
+            WandbLogger(
+                cfg.wandb_mode,
+                self.wandb_project,
+                self.run.path.name,
+                {**cfg.to_dict(), **self.run_info},
+                self.run.path,
+                self.wandb_group,
+            )
+            if self.dist.is_main
+            else None
         )
         try:
             for epoch in range(self.start_epoch, cfg.epochs):
                 lr = self._apply_hyperparameters(epoch)
                 start = time.perf_counter()
                 row = {"epoch": epoch + 1, "lr": lr, **self._train_epoch(model, train, epoch)}
-                row.update(self.evaluate(model, test))
+                row.update(self.evaluate(self.model, test))  # unwrapped: no collectives per batch
                 row["epoch_time"] = time.perf_counter() - start
                 self.history.append(row)
-                self.run.write_history(self.history)
-                # the reproduction's metric names (train_cifar.py), plus train-side metrics
-                logger.log(
-                    {
-                        "epoch": epoch,
-                        "lr": lr,
-                        "Top-1 accuracy": row["test_top1"],
-                        "loss": row["test_loss"],
-                        "Top-5 accuracy": row["test_top5"],
-                        "train loss": row["train_loss"],
-                        "train Top-1 accuracy": row["train_top1"],
-                        "images/s": row["images_per_s"],
-                    },
-                    step=epoch,
-                )
+                is_best = row["test_top1"] > self.best_top1
+                self.best_top1 = max(self.best_top1, row["test_top1"])
+                if self.dist.is_main:
+                    self.run.write_history(self.history)
+                    logger.log(
+                        {"epoch": epoch, **{name: row[key] for key, name in self.wandb_names.items()}}, step=epoch
+                    )
                 self._say(
                     f"epoch {epoch + 1}/{cfg.epochs} lr {lr:.4g} train loss {row['train_loss']:.4f} "
                     f"test loss {row['test_loss']:.4f} top-1 {row['test_top1']:.2f}% "
                     f"({row['images_per_s']:.0f} img/s)"
                 )
                 if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
-                    self._save(epoch + 1)
+                    self._save(epoch + 1, is_best)
                     self.saved_epoch = epoch + 1
         finally:
-            logger.finish()
+            if logger is not None:
+                logger.finish()
+        barrier(self.dist)
+        final = self._final()
+        if self.dist.is_main:
+            self.run.write_json("final.json", final)
+        return TrainResult(self.run.path, final, self.history)
+
+    def _final(self) -> dict:
         last = self.history[-1]
         final = {k: last[k] for k in ("epoch", "test_top1", "test_top5", "test_loss", "train_loss", "train_top1")}
         final["best_test_top1"] = max(r["test_top1"] for r in self.history)
         final["mean_images_per_s"] = sum(r["images_per_s"] for r in self.history) / len(self.history)
         final["params"] = sum(p.numel() for p in self.model.parameters())
-        self.run.write_json("final.json", final)
-        return TrainResult(self.run.path, final, self.history)
+        return final

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from ecalib.data import DATA_SOURCES, DeviceBatches, load_cifar10
-from ecalib.engine import RunDir, TrainConfig, Trainer, TrainResult
+from ecalib.engine import DistInfo, RunDir, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine.distributed import barrier
 from ecalib.models.registry import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 
 ATTENTIONS = ("none", "se", "cbam", "triplet", "eca")
@@ -211,11 +212,21 @@ def train(
         if verbose:
             print(f"{path} is complete; skipping (delete it to re-run)")
         return TrainResult(path, folder.read_json("final.json"), folder.read_history().to_dict("records"))
-    train_set, test_set = load_cifar10(run.data_dir, run.data, run.download, run.synthetic or None)
+    dist = init_distributed(resolve_device(run.train.device))
+    if dist.is_main:  # generate or download once, before the other ranks read
+        load_cifar10(run.data_dir, run.data, run.download, run.synthetic or None)
+    barrier(dist)
+    train_set, test_set = load_cifar10(run.data_dir, run.data, False, run.synthetic or None)
 
-    def make_batches(cfg: TrainConfig, device: torch.device):
+    def make_batches(cfg: TrainConfig, device: torch.device, dist: DistInfo):
         common = dict(
-            batch_size=cfg.batch_size, mean=cfg.mean, std=cfg.std, device=device, channels_last=cfg.channels_last
+            batch_size=cfg.batch_size // dist.world_size,
+            mean=cfg.mean,
+            std=cfg.std,
+            device=device,
+            channels_last=cfg.channels_last,
+            rank=dist.rank,
+            world_size=dist.world_size,
         )
         return (
             DeviceBatches(train_set, train=True, pad=cfg.crop_padding, flip=cfg.flip, seed=cfg.seed, **common),
