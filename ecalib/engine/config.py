@@ -27,6 +27,8 @@ RESUMABLE_CHANGES = (
     "compile",
     "batch_size",
     "wandb_mode",
+    "warmup_iters",
+    "warmup_ratio",
 )
 
 
@@ -58,6 +60,8 @@ class TrainConfig:
     compile: bool = False
     checkpoint_every: int = 1
     wandb_mode: str = "offline"
+    warmup_iters: int = 0  # linear warm-up of the lr over the first iterations (detection recipes)
+    warmup_ratio: float = 0.001  # lr factor at iteration 0 of the warm-up
 
     def __post_init__(self):
         self.milestones = [int(m) for m in self.milestones]
@@ -80,6 +84,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.warmup_iters < 0 or not 0 < self.warmup_ratio <= 1:
+            raise ValueError(
+                f"warmup_iters must be >= 0 and 0 < warmup_ratio <= 1, got {self.warmup_iters}, {self.warmup_ratio}"
+            )
         if self.weight_decay < 0 or self.momentum < 0 or self.gamma <= 0:
             raise ValueError("weight_decay and momentum must be >= 0 and gamma > 0")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:

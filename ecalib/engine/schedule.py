@@ -24,3 +24,10 @@ def lr_at(epoch: int, cfg: TrainConfig) -> float:
     if cfg.schedule == "cosine":
         return cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / cfg.epochs))
     raise ValueError(f"unknown schedule {cfg.schedule!r}")
+
+
+def warmup_factor(iteration: int, cfg: TrainConfig) -> float:
+    """Linear warm-up (MMDetection's ``linear``): ``warmup_ratio`` at iteration 0 rising to 1."""
+    if iteration >= cfg.warmup_iters:
+        return 1.0
+    return cfg.warmup_ratio + (1 - cfg.warmup_ratio) * iteration / cfg.warmup_iters

@@ -1,4 +1,6 @@
-"""The training engine: one loop for every classification task (CIFAR-10, ImageNet).
+"""The training engine: one loop for every task (classification on CIFAR-10 and ImageNet, detection on COCO).
+
+The task supplies :class:`TaskHooks` (model, loss, evaluation); the engine owns everything else.
 
 What it guarantees:
 - checkpoints in the official ECANet layout (``checkpoint.pth.tar``: ``epoch``, ``arch``,
@@ -27,29 +29,17 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from ecalib.checkpoint import atomic_torch_save, load_state_file
+from ecalib.engine.classification import ClassificationHooks
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
 from ecalib.engine.distributed import DistInfo, all_reduce_sum, any_rank, barrier, init_distributed
 from ecalib.engine.results import RunDir
-from ecalib.engine.schedule import lr_at
+from ecalib.engine.schedule import lr_at, warmup_factor
 from ecalib.engine.wandb_logger import WandbLogger
 from ecalib.provenance import environment
-
-# history keys -> W&B names; tasks pass the names their reference code logged
-DEFAULT_WANDB_NAMES = {
-    "lr": "lr",
-    "test_top1": "Top-1 accuracy",
-    "test_top5": "Top-5 accuracy",
-    "test_loss": "loss",
-    "train_top1": "train Top-1 accuracy",
-    "train_top5": "train Top-5 accuracy",
-    "train_loss": "train loss",
-    "images_per_s": "images/s",
-}
 
 
 class Batches(Protocol):
@@ -66,6 +56,23 @@ class Batches(Protocol):
 
 
 MakeBatches = Callable[[TrainConfig, torch.device, DistInfo], tuple[Batches, Batches]]
+
+
+class TaskHooks(Protocol):
+    """What a task tells the engine (see :class:`ecalib.engine.classification.ClassificationHooks`)."""
+
+    best_metric: str  # history key whose maximum selects model_best.pth.tar
+    final_keys: tuple[str, ...]  # history keys copied into final.json
+    wandb_names: dict[str, str]  # history key -> W&B metric name
+
+    def build_model(self, cfg: TrainConfig) -> nn.Module: ...
+
+    def train_step(self, model: nn.Module, batch, autocast) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(loss to back-propagate, per-batch sums to accumulate, number of images)."""
+
+    def summarize_train(self, sums: torch.Tensor, count: float) -> dict: ...
+
+    def evaluate(self, model: nn.Module, batches: Batches, trainer: Trainer) -> dict: ...
 
 
 class NonFiniteLossError(RuntimeError):
@@ -97,13 +104,6 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks=(1, 5)) -> list[torch.Tensor]:
-    """Number of samples whose target is among the top-k logits, for each k (on device, no sync)."""
-    top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
-    hits = top == target[:, None]
-    return [hits[:, :k].any(dim=1).sum() for k in ks]
-
-
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The seed of everything random in one epoch on one rank (augmentation, dropout, order)."""
     return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729) % (2**63 - 1)
@@ -127,13 +127,15 @@ class Trainer:
         wandb_names: dict[str, str] | None = None,
         progress: bool = True,
         verbose: bool = True,
+        hooks: TaskHooks | None = None,
     ):
         self.cfg = cfg
+        self.hooks = hooks or ClassificationHooks()
         self.run = RunDir(run_dir)
         self.run_info = dict(run_info or {})
         self.make_batches = make_batches
         self.wandb_project, self.wandb_group = wandb_project, wandb_group
-        self.wandb_names = wandb_names or DEFAULT_WANDB_NAMES
+        self.wandb_names = wandb_names or self.hooks.wandb_names
         self.device = resolve_device(cfg.device)
         self.dist = init_distributed(self.device)
         if self.dist.enabled and self.device.type == "cuda":
@@ -146,10 +148,8 @@ class Trainer:
             raise ValueError(
                 f"batch_size {cfg.batch_size} (global) must be divisible by the {self.dist.world_size} processes"
             )
-        from ecalib.models import create_model
-
         torch.manual_seed(cfg.seed)
-        self.model = create_model(cfg.model, num_classes=cfg.num_classes, **cfg.model_kwargs).to(self.device)
+        self.model = self.hooks.build_model(cfg).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(self.model, self.cfg)
@@ -157,7 +157,7 @@ class Trainer:
         self.history: list[dict] = []
         self.start_epoch = 0
         self.saved_epoch = 0  # epoch of the checkpoint on disk, for error messages
-        self.best_top1 = float("-inf")
+        self.best_score = float("-inf")
 
     @property
     def checkpoint_path(self) -> Path:
@@ -193,7 +193,7 @@ class Trainer:
         self.start_epoch = int(state["epoch"])
         self.history = list(state.get("history", []))
         best = state.get("best_prec1")
-        self.best_top1 = float(best) if best is not None else float("-inf")
+        self.best_score = float(best) if best is not None else float("-inf")
         if self.dist.is_main:
             record = {
                 "at_epoch": self.start_epoch,
@@ -215,7 +215,7 @@ class Trainer:
             "epoch": epoch,
             "arch": self.cfg.model,
             "state_dict": {f"module.{k}": v for k, v in self.model.state_dict().items()},
-            "best_prec1": torch.tensor(self.best_top1),
+            "best_prec1": torch.tensor(self.best_score),
             "optimizer": self.optimizer.state_dict(),
             "config": self.cfg.to_dict(),
             "history": self.history,
@@ -237,7 +237,7 @@ class Trainer:
         return lr
 
     # -- loops -------------------------------------------------------------------------------
-    def _autocast(self):
+    def autocast(self):
         if self.cfg.amp == "none":
             return nullcontext()
         dtype = torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
@@ -248,16 +248,19 @@ class Trainer:
         torch.manual_seed(epoch_seed(self.cfg.seed, epoch, self.dist.rank))  # dropout, loader workers
         n = len(batches)
         losses = torch.zeros(n, device=self.device)
-        sums = torch.zeros(4, device=self.device, dtype=torch.float64)  # loss*n, top1, top5, n
+        sums, count = None, torch.zeros((), device=self.device, dtype=torch.float64)
         check_every = 1 if self.device.type == "cpu" else 25
         bar = tqdm(total=n, desc=f"epoch {epoch + 1}/{self.cfg.epochs}", leave=False, disable=not self.progress)
+        base_lr = self.optimizer.param_groups[0]["lr"]
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         start = time.perf_counter()
-        for i, (x, y) in enumerate(batches.epoch(epoch)):
-            with self._autocast():
-                out = model(x)
-                loss = F.cross_entropy(out, y)
+        for i, batch in enumerate(batches.epoch(epoch)):
+            iteration = epoch * n + i
+            if iteration <= self.cfg.warmup_iters:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = base_lr * warmup_factor(iteration, self.cfg)
+            loss, stats, batch_size = self.hooks.train_step(model, batch, self.autocast)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
@@ -267,15 +270,8 @@ class Trainer:
                 loss.backward()
                 self.optimizer.step()
             losses[i] = loss.detach().float()
-            c1, c5 = topk_correct(out.detach(), y)
-            sums += torch.stack(
-                [
-                    losses[i].double() * y.shape[0],
-                    c1.double(),
-                    c5.double(),
-                    torch.tensor(float(y.shape[0]), device=self.device, dtype=torch.float64),
-                ]
-            )
+            sums = stats if sums is None else sums + stats
+            count += batch_size
             if (i + 1) % check_every == 0 or i + 1 == n:
                 self._check_finite(losses[: i + 1], epoch, n)
             bar.update()
@@ -283,15 +279,9 @@ class Trainer:
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
         bar.close()
-        all_reduce_sum(sums, info=self.dist)
-        total = sums[3].item()
-        return {
-            "train_loss": sums[0].item() / total,
-            "train_top1": 100.0 * sums[1].item() / total,
-            "train_top5": 100.0 * sums[2].item() / total,
-            "train_time": elapsed,
-            "images_per_s": total / elapsed,
-        }
+        all_reduce_sum(sums, count, info=self.dist)
+        total = count.item()
+        return {**self.hooks.summarize_train(sums, total), "train_time": elapsed, "images_per_s": total / elapsed}
 
     def _check_finite(self, losses: torch.Tensor, epoch: int, n: int) -> None:
         bad = ~torch.isfinite(losses)
@@ -308,31 +298,6 @@ class Trainer:
                 f"(lr {self.optimizer.param_groups[0]['lr']:g}). The run stopped without saving; the last good "
                 f"checkpoint is {last} and is intact. Resume from it with a lower lr."
             )
-
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches: Batches) -> dict:
-        """Loss, top-1 and top-5 over the held-out split (CIFAR test / ImageNet val), summed over ranks."""
-        model.eval()
-        sums = torch.zeros(4, device=self.device, dtype=torch.float64)
-        for x, y in batches.epoch(0):
-            with self._autocast():
-                out = model(x)
-            c1, c5 = topk_correct(out, y)
-            sums += torch.stack(
-                [
-                    F.cross_entropy(out.float(), y, reduction="sum").double(),
-                    c1.double(),
-                    c5.double(),
-                    torch.tensor(float(y.shape[0]), device=self.device, dtype=torch.float64),
-                ]
-            )
-        all_reduce_sum(sums, info=self.dist)
-        n = sums[3].item()
-        return {
-            "test_loss": sums[0].item() / n,
-            "test_top1": 100.0 * sums[1].item() / n,
-            "test_top5": 100.0 * sums[2].item() / n,
-        }
 
     # -- driver ------------------------------------------------------------------------------
     def fit(self, resume: bool = True, resume_from: str | Path | None = None) -> TrainResult:
@@ -374,21 +339,17 @@ class Trainer:
                 lr = self._apply_hyperparameters(epoch)
                 start = time.perf_counter()
                 row = {"epoch": epoch + 1, "lr": lr, **self._train_epoch(model, train, epoch)}
-                row.update(self.evaluate(self.model, test))  # unwrapped: no collectives per batch
+                row.update(self.hooks.evaluate(self.model, test, self))  # unwrapped: no collectives per batch
                 row["epoch_time"] = time.perf_counter() - start
                 self.history.append(row)
-                is_best = row["test_top1"] > self.best_top1
-                self.best_top1 = max(self.best_top1, row["test_top1"])
+                best = self.hooks.best_metric
+                is_best = row[best] > self.best_score
+                self.best_score = max(self.best_score, row[best])
                 if self.dist.is_main:
                     self.run.write_history(self.history)
-                    logger.log(
-                        {"epoch": epoch, **{name: row[key] for key, name in self.wandb_names.items()}}, step=epoch
-                    )
-                self._say(
-                    f"epoch {epoch + 1}/{cfg.epochs} lr {lr:.4g} train loss {row['train_loss']:.4f} "
-                    f"test loss {row['test_loss']:.4f} top-1 {row['test_top1']:.2f}% "
-                    f"({row['images_per_s']:.0f} img/s)"
-                )
+                    names = self.wandb_names.items()
+                    logger.log({"epoch": epoch, **{name: row[key] for key, name in names if key in row}}, step=epoch)
+                self._say(self._epoch_line(row))
                 if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
                     self._save(epoch + 1, is_best)
                     self.saved_epoch = epoch + 1
@@ -401,10 +362,18 @@ class Trainer:
             self.run.write_json("final.json", final)
         return TrainResult(self.run.path, final, self.history)
 
+    def _epoch_line(self, row: dict) -> str:
+        shown = [f"epoch {row['epoch']}/{self.cfg.epochs}", f"lr {row['lr']:.4g}"]
+        for key, value in row.items():
+            if key.startswith(("train_loss", "test_")) and isinstance(value, float):
+                shown.append(f"{key} {value:.4f}")
+        return " ".join(shown) + f" ({row['images_per_s']:.0f} img/s)"
+
     def _final(self) -> dict:
         last = self.history[-1]
-        final = {k: last[k] for k in ("epoch", "test_top1", "test_top5", "test_loss", "train_loss", "train_top1")}
-        final["best_test_top1"] = max(r["test_top1"] for r in self.history)
+        best = self.hooks.best_metric
+        final = {k: last[k] for k in self.hooks.final_keys if k in last}
+        final[f"best_{best}"] = max(r[best] for r in self.history)
         final["mean_images_per_s"] = sum(r["images_per_s"] for r in self.history) / len(self.history)
         final["params"] = sum(p.numel() for p in self.model.parameters())
         return final

@@ -1,0 +1,178 @@
+"""CIFAR-10 from its genuine on-disk format, and an offline look-alike written in that format.
+
+The python version of CIFAR-10 (torchvision's ``cifar-10-batches-py`` folder) holds five
+training batches ``data_batch_1..5`` and ``test_batch``: pickles of dicts with ``data`` (uint8,
+N x 3072, channel-major rows), ``labels``, ``filenames`` and ``batch_label``, plus
+``batches.meta`` with ``label_names``. Both the real files and the synthetic look-alike go
+through the same reader; which one was used is recorded, and neither replaces the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FOLDER = "cifar-10-batches-py"
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILE = "test_batch"
+META_FILE = "batches.meta"
+SYNTHETIC_MARKER = "SYNTHETIC.json"
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+DATA_SOURCES = ("cifar10", "synthetic")
+MISSING_HELP = (
+    "CIFAR-10 was not found at {path}. Either download it there (data_dir=..., download=True; "
+    "or fetch 'CIFAR-10 python version' and extract it so that {path}/data_batch_1 exists), or run "
+    "offline on the generated look-alike with data='synthetic'."
+)
+
+
+@dataclass
+class ImageTensors:
+    """A whole split in memory: ``images`` uint8 (N, 3, 32, 32), ``labels`` int64 (N,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...] = CLASSES
+    source: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.labels.numel())
+
+
+def _read_batch(path: Path) -> dict:
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_cifar10_folder(folder: str | Path, train: bool) -> ImageTensors:
+    """Read one split from a ``cifar-10-batches-py`` folder (real or synthetic)."""
+    folder = Path(folder)
+    files = TRAIN_FILES if train else (TEST_FILE,)
+    images, labels = [], []
+    for name in files:
+        entry = _read_batch(folder / name)
+        images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        labels.extend(entry["labels"])
+    classes = tuple(_read_batch(folder / META_FILE)["label_names"])
+    return ImageTensors(torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64), classes)
+
+
+def load_cifar10(
+    data_dir: str | Path, data: str = "cifar10", download: bool = False, synthetic_kwargs: dict | None = None
+) -> tuple[ImageTensors, ImageTensors]:
+    """Load (train, test) from ``data_dir``; ``data`` says which data set is meant.
+
+    ``data='cifar10'``: the real files, verified against their official md5 sums (downloaded by
+    torchvision when ``download=True``). ``data='synthetic'``: the look-alike, generated into
+    ``data_dir`` by :func:`write_synthetic_cifar10` if it is not there yet.
+    """
+    if data not in DATA_SOURCES:
+        raise ValueError(f"data={data!r} is not allowed; choose one of: {', '.join(DATA_SOURCES)}")
+    root = Path(data_dir)
+    folder = root / FOLDER
+    marker = root / SYNTHETIC_MARKER
+    if data == "synthetic":
+        if not marker.exists():
+            if folder.exists():
+                raise ValueError(f"{folder} exists but is not a synthetic set (no {marker.name}); use another data_dir")
+            write_synthetic_cifar10(root, **(synthetic_kwargs or {}))
+        spec = json.loads(marker.read_text())
+        if synthetic_kwargs and any(spec.get(k) != v for k, v in synthetic_kwargs.items()):
+            raise ValueError(
+                f"the synthetic set in {root} was generated with {spec}, not {synthetic_kwargs}; use another data_dir"
+            )
+        source = {"kind": "synthetic", "path": str(root.resolve()), "generator": spec}
+    else:
+        if marker.exists():
+            raise ValueError(f"{root} holds the synthetic look-alike ({marker.name}); use data='synthetic' for it")
+        from torchvision.datasets import CIFAR10
+
+        if not (folder / TRAIN_FILES[0]).exists():
+            if not download:
+                raise FileNotFoundError(MISSING_HELP.format(path=folder))
+            CIFAR10(str(root), train=True, download=True)
+
+        official_md5 = dict(CIFAR10.train_list + CIFAR10.test_list)
+        bad = [n for n, md5 in official_md5.items() if not (folder / n).exists() or _md5(folder / n) != md5]
+        if bad:
+            raise ValueError(f"{folder}: {bad} missing or not the official CIFAR-10 files (md5 mismatch)")
+        source = {"kind": "cifar10", "path": str(root.resolve()), "md5_verified": True}
+    train, test = read_cifar10_folder(folder, True), read_cifar10_folder(folder, False)
+    train.source = {**source, "split": "train", "n": len(train)}
+    test.source = {**source, "split": "test", "n": len(test)}
+    return train, test
+
+
+def _class_images(rng: np.random.Generator, label: int, n: int, noise: float) -> np.ndarray:
+    """Images of one class: an oriented grating with a class colour, random phase, jitter and noise."""
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32) / 32.0
+    angle = np.pi * label / 10 + rng.normal(0, 0.08, (n, 1, 1))
+    freq = 2.0 + (label % 5) + rng.normal(0, 0.2, (n, 1, 1))
+    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+    wave = np.sin(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)) + phase)  # n, 32, 32
+    hue = 2 * np.pi * label / 10
+    colour = np.array([np.cos(hue), np.cos(hue - 2.1), np.cos(hue + 2.1)], dtype=np.float32)
+    colour = colour[None, :] + rng.normal(0, 0.25, (n, 3))
+    img = 128 + 50 * colour[:, :, None, None] * wave[:, None] + 20 * colour[:, :, None, None]
+    img += rng.normal(0, noise, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_synthetic_cifar10(data_dir: str | Path, n_train: int = 5000, n_test: int = 1000, seed: int = 0,
+                            noise: float = 40.0) -> Path:
+    """Write a learnable CIFAR-10 look-alike in the genuine format (5 train batches, test, meta).
+
+    Each class is a grating with its own orientation, frequency and colour, under random phase,
+    colour jitter and pixel noise. Labels are balanced. A ``SYNTHETIC.json`` marker next to the
+    folder records the generator's arguments so the set is never mistaken for CIFAR-10.
+    """
+    if n_train < 50 or n_test < 10:
+        raise ValueError(f"need n_train >= 50 and n_test >= 10, got {n_train}, {n_test}")
+    root = Path(data_dir)
+    folder = root / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        labels = np.arange(n) % 10
+        rng.shuffle(labels)
+        images = np.empty((n, 3, 32, 32), dtype=np.uint8)
+        for c in range(10):
+            idx = np.flatnonzero(labels == c)
+            images[idx] = _class_images(rng, c, len(idx), noise)
+        return images.reshape(n, 3072), labels.tolist()
+
+    def dump(name, payload):
+        with open(folder / name, "wb") as f:
+            pickle.dump(payload, f, protocol=2)
+
+    data, labels = split(n_train)
+    for i, chunk in enumerate(np.array_split(np.arange(n_train), len(TRAIN_FILES))):
+        dump(TRAIN_FILES[i], {
+            "batch_label": f"synthetic training batch {i + 1} of 5",
+            "labels": [labels[j] for j in chunk],
+            "data": data[chunk],
+            "filenames": [f"synthetic_{j:06d}.png" for j in chunk],
+        })
+    data, labels = split(n_test)
+    dump(TEST_FILE, {"batch_label": "synthetic testing batch 1 of 1", "labels": labels, "data": data,
+                     "filenames": [f"synthetic_test_{j:06d}.png" for j in range(n_test)]})
+    dump(META_FILE, {"label_names": list(CLASSES), "num_cases_per_batch": int(np.ceil(n_train / 5)), "num_vis": 3072})
+    spec = {"generator": "ecalib.data.write_synthetic_cifar10", "version": 1, "n_train": n_train,
+            "n_test": n_test, "seed": seed, "noise": noise}
+    (root / SYNTHETIC_MARKER).write_text(json.dumps(spec, indent=2))
+    return folder
