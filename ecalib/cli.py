@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 DEFAULT_COMPLEXITY_MODELS = [
     "eca_resnet18",
@@ -172,6 +173,89 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_coco_convert(args) -> int:
+    from ecalib.detection.convert import convert_backbone
+
+    print(convert_backbone(args.checkpoint, args.to, args.output, allow_pickle=args.allow_pickle))
+    return 0
+
+
+def _cmd_coco_upgrade(args) -> int:
+    from ecalib.detection.convert import upgrade_detector
+
+    report = upgrade_detector(args.checkpoint, args.output, allow_pickle=args.allow_pickle)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+def _cmd_coco_train(args) -> int:
+    from ecalib.tasks import coco
+
+    run = coco.make_run(
+        args.data_dir,
+        args.profile,
+        args.backbone,
+        data=args.data,
+        k_size=args.k_size,
+        backbone_weights=args.backbone_weights,
+        workers=args.workers,
+        run_name=args.run_name,
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        amp=args.amp,
+        wandb_mode=args.wandb_mode,
+    )
+    result = coco.train(run, args.results_dir, resume=not args.no_resume, progress=not args.no_progress)
+    if os.environ.get("RANK", "0") == "0":
+        print(json.dumps({"run_dir": str(result.run_dir), "lr_rule": run.lr_rule, **result.final}))
+    return 0
+
+
+def _cmd_coco_evaluate(args) -> int:
+    from ecalib.detection.coco_eval import paper_layout
+    from ecalib.tasks import coco
+
+    metrics = coco.evaluate(args.checkpoint, args.data_dir, args.split, args.device, args.workers, args.allow_pickle)
+    print(f"{metrics['images']} images, {metrics['detections']} detections ({metrics['data_source']['kind']})")
+    print(paper_layout(metrics).round(1).to_string())
+    return 0
+
+
+def _cmd_coco_visualize(args) -> int:
+    from torchvision.io import decode_image
+
+    from ecalib.detection.visualize import draw_predictions, save_image
+    from ecalib.tasks import coco
+
+    model, _ = coco.load_detector(args.checkpoint, args.allow_pickle)
+    for image_path in args.images:
+        image = decode_image(image_path).float() / 255
+        with __import__("torch").no_grad():
+            prediction = model([image[:3]])[0]
+        out = Path(args.output_dir) / (Path(image_path).stem + "_detections.png")
+        save_image(draw_predictions(image[:3], prediction, score_threshold=args.score_threshold), out)
+        print(out)
+    return 0
+
+
+def _cmd_coco_parse_log(args) -> int:
+    import pandas as pd
+
+    from ecalib.reports.mmdet_logs import combine_runs, parse_mmdet_log
+
+    logs = [parse_mmdet_log(p) for p in args.logs]
+    log = combine_runs(logs) if len(logs) > 1 else logs[0]
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(log.per_epoch().round(4).to_string())
+    bad = log.first_nonfinite
+    if bad:
+        print(f"first non-finite loss: epoch {bad['epoch']}, iteration {bad['iter']}, lr {bad['lr']}")
+    return 0
+
+
 def _cmd_sweep(args) -> int:
     from ecalib.sweep import run_sweep
 
@@ -288,6 +372,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random/Bayesian sampler")
     _add_run_options(p)
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("coco", help="COCO Mask R-CNN: weight conversion, training, evaluation, logs")
+    coco_cmds = p.add_subparsers(dest="coco_command", required=True)
+    c = coco_cmds.add_parser("convert-backbone", help="official ImageNet checkpoint -> detector backbone weights")
+    c.add_argument("checkpoint")
+    c.add_argument("--to", required=True, choices=("torchvision", "mmdet"))
+    c.add_argument("-o", "--output", required=True)
+    c.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    c.set_defaults(func=_cmd_coco_convert)
+    c = coco_cmds.add_parser("upgrade-detector", help="the authors' MMDetection-1.x ECA detectors -> 2.x/3.x layout")
+    c.add_argument("checkpoint")
+    c.add_argument("-o", "--output", required=True)
+    c.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    c.set_defaults(func=_cmd_coco_upgrade)
+    c = coco_cmds.add_parser("train", help="Mask R-CNN with an ECA-ResNet-50-FPN on torchvision")
+    c.add_argument("--data-dir", help="COCO folder (train2017/, val2017/, annotations/)")
+    c.add_argument("--data", choices=("coco", "synthetic"))
+    c.add_argument("--profile", default="full", help="full | smoke")
+    c.add_argument("--backbone", default="eca_resnet50")
+    c.add_argument("--k-size", help="ECA kernels per stage when no weights say so (default 3377)")
+    c.add_argument("--backbone-weights", help="official ImageNet .pth.tar or a converted backbone file")
+    c.add_argument("--epochs", type=int)
+    c.add_argument("--batch-size", type=int, help="global batch (lr 0.02 x batch/16)")
+    c.add_argument("--lr", type=float)
+    c.add_argument("--workers", type=int)
+    c.add_argument("--seed", type=int)
+    c.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    c.add_argument("--amp", choices=("none", "bf16", "fp16"))
+    c.add_argument("--run-name")
+    c.add_argument("--results-dir", default="results")
+    c.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
+    c.add_argument("--no-resume", action="store_true")
+    c.add_argument("--no-progress", action="store_true")
+    c.set_defaults(func=_cmd_coco_train)
+    c = coco_cmds.add_parser("evaluate", help="bbox/segm AP of a trained detector (pycocotools)")
+    c.add_argument("--checkpoint", required=True)
+    c.add_argument("--data-dir", required=True)
+    c.add_argument("--split", default="val")
+    c.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    c.add_argument("--workers", type=int, default=0)
+    c.add_argument("--allow-pickle", action="store_true")
+    c.set_defaults(func=_cmd_coco_evaluate)
+    c = coco_cmds.add_parser("visualize", help="draw a trained detector's boxes and masks on images")
+    c.add_argument("images", nargs="+")
+    c.add_argument("--checkpoint", required=True)
+    c.add_argument("--output-dir", default=".")
+    c.add_argument("--score-threshold", type=float, default=0.5)
+    c.add_argument("--allow-pickle", action="store_true")
+    c.set_defaults(func=_cmd_coco_visualize)
+    c = coco_cmds.add_parser("parse-log", help="per-epoch table of MMDetection text logs (resumed runs stitched)")
+    c.add_argument("logs", nargs="+")
+    c.set_defaults(func=_cmd_coco_parse_log)
 
     p = sub.add_parser("inspect", help="what an official checkpoint holds (architecture, k per stage)")
     p.add_argument("checkpoint")

@@ -132,8 +132,9 @@ def _class_images(rng: np.random.Generator, label: int, n: int, noise: float) ->
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def write_synthetic_cifar10(data_dir: str | Path, n_train: int = 5000, n_test: int = 1000, seed: int = 0,
-                            noise: float = 40.0) -> Path:
+def write_synthetic_cifar10(
+    data_dir: str | Path, n_train: int = 5000, n_test: int = 1000, seed: int = 0, noise: float = 40.0
+) -> Path:
     """Write a learnable CIFAR-10 look-alike in the genuine format (5 train batches, test, meta).
 
     Each class is a grating with its own orientation, frequency and colour, under random phase,
@@ -162,17 +163,33 @@ def write_synthetic_cifar10(data_dir: str | Path, n_train: int = 5000, n_test: i
 
     data, labels = split(n_train)
     for i, chunk in enumerate(np.array_split(np.arange(n_train), len(TRAIN_FILES))):
-        dump(TRAIN_FILES[i], {
-            "batch_label": f"synthetic training batch {i + 1} of 5",
-            "labels": [labels[j] for j in chunk],
-            "data": data[chunk],
-            "filenames": [f"synthetic_{j:06d}.png" for j in chunk],
-        })
+        dump(
+            TRAIN_FILES[i],
+            {
+                "batch_label": f"synthetic training batch {i + 1} of 5",
+                "labels": [labels[j] for j in chunk],
+                "data": data[chunk],
+                "filenames": [f"synthetic_{j:06d}.png" for j in chunk],
+            },
+        )
     data, labels = split(n_test)
-    dump(TEST_FILE, {"batch_label": "synthetic testing batch 1 of 1", "labels": labels, "data": data,
-                     "filenames": [f"synthetic_test_{j:06d}.png" for j in range(n_test)]})
+    dump(
+        TEST_FILE,
+        {
+            "batch_label": "synthetic testing batch 1 of 1",
+            "labels": labels,
+            "data": data,
+            "filenames": [f"synthetic_test_{j:06d}.png" for j in range(n_test)],
+        },
+    )
     dump(META_FILE, {"label_names": list(CLASSES), "num_cases_per_batch": int(np.ceil(n_train / 5)), "num_vis": 3072})
-    spec = {"generator": "ecalib.data.write_synthetic_cifar10", "version": 1, "n_train": n_train,
-            "n_test": n_test, "seed": seed, "noise": noise}
+    spec = {
+        "generator": "ecalib.data.write_synthetic_cifar10",
+        "version": 1,
+        "n_train": n_train,
+        "n_test": n_test,
+        "seed": seed,
+        "noise": noise,
+    }
     (root / SYNTHETIC_MARKER).write_text(json.dumps(spec, indent=2))
     return folder

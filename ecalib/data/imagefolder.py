@@ -133,6 +133,7 @@ class LoaderBatches:
         rank: int = 0,
         world_size: int = 1,
         channels_last: bool = False,
+        collate_fn=None,
     ):
         self.device = device
         self.channels_last = channels_last
@@ -142,9 +143,15 @@ class LoaderBatches:
             base = ShardSampler(len(dataset), rank, world_size)
         self.sampler = EpochSampler(base)
         self.loader = DataLoader(
-            dataset, batch_size=batch_size, sampler=self.sampler, num_workers=workers,
-            pin_memory=device.type == "cuda", persistent_workers=workers > 0, drop_last=False,
+            dataset,
+            batch_size=batch_size,
+            sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=workers > 0,
+            drop_last=False,
             prefetch_factor=4 if workers > 0 else None,
+            collate_fn=collate_fn,
         )
         self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255
         self.std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255
@@ -179,8 +186,13 @@ def _class_image(rng: np.random.Generator, label: int, num_classes: int, height:
 
 
 def write_synthetic_imagefolder(
-    root: str | Path, num_classes: int = 4, train_per_class: int = 24, val_per_class: int = 8,
-    min_size: int = 72, max_size: int = 128, seed: int = 0,
+    root: str | Path,
+    num_classes: int = 4,
+    train_per_class: int = 24,
+    val_per_class: int = 8,
+    min_size: int = 72,
+    max_size: int = 128,
+    seed: int = 0,
 ) -> Path:
     """Write ``root/train`` and ``root/val`` of real JPEG files (varied sizes), learnable by class.
 
@@ -201,9 +213,16 @@ def write_synthetic_imagefolder(
                 h, w = (int(v) for v in rng.integers(min_size, max_size + 1, 2))
                 image = Image.fromarray(_class_image(rng, c, num_classes, h, w))
                 image.save(folder / f"{split}_{c:03d}_{i:04d}.JPEG", quality=90)
-    spec = {"generator": "ecalib.data.write_synthetic_imagefolder", "version": 1, "num_classes": num_classes,
-            "train_per_class": train_per_class, "val_per_class": val_per_class, "min_size": min_size,
-            "max_size": max_size, "seed": seed}
+    spec = {
+        "generator": "ecalib.data.write_synthetic_imagefolder",
+        "version": 1,
+        "num_classes": num_classes,
+        "train_per_class": train_per_class,
+        "val_per_class": val_per_class,
+        "min_size": min_size,
+        "max_size": max_size,
+        "seed": seed,
+    }
     (root / SYNTHETIC_MARKER).write_text(json.dumps(spec, indent=2))
     return root
 

@@ -78,13 +78,15 @@ class BasicBlock(_AttentionBlock):
 
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, attn="none", attn_kwargs=None):
+    def __init__(
+        self, inplanes, planes, stride=1, downsample=None, attn="none", attn_kwargs=None, norm_layer=nn.BatchNorm2d
+    ):
         super().__init__()
         self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = norm_layer(planes)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = norm_layer(planes)
         self._attach_attention(attn, planes, attn_kwargs or {})
         self.downsample = downsample
         self.stride = stride
@@ -101,15 +103,17 @@ class Bottleneck(_AttentionBlock):
 
     expansion = 4
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, attn="none", attn_kwargs=None):
+    def __init__(
+        self, inplanes, planes, stride=1, downsample=None, attn="none", attn_kwargs=None, norm_layer=nn.BatchNorm2d
+    ):
         super().__init__()
         width = planes
         self.conv1 = conv1x1(inplanes, width)
-        self.bn1 = nn.BatchNorm2d(width)
+        self.bn1 = norm_layer(width)
         self.conv2 = conv3x3(width, width, stride)
-        self.bn2 = nn.BatchNorm2d(width)
+        self.bn2 = norm_layer(width)
         self.conv3 = conv1x1(width, planes * self.expansion)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.bn3 = norm_layer(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self._attach_attention(attn, planes * self.expansion, attn_kwargs or {})
         self.downsample = downsample
@@ -138,6 +142,7 @@ class ResNet(nn.Module):
         attn_kwargs: extra arguments for the attention module (``reduction``, ``spatial_kernel``...).
         stem: ``'imagenet'`` (7x7/2 conv + max-pool) or ``'cifar'`` (3x3/1 conv, no pool).
         widths: base width of each stage (64, 128, 256, 512 for the ImageNet ResNets).
+        norm_layer: normalisation of the trunk, e.g. ``torchvision.ops.FrozenBatchNorm2d`` for detection.
     """
 
     def __init__(
@@ -152,6 +157,7 @@ class ResNet(nn.Module):
         widths: Sequence[int] = (64, 128, 256, 512),
         in_chans: int = 3,
         drop_rate: float = 0.0,
+        norm_layer: type[nn.Module] = nn.BatchNorm2d,
     ):
         super().__init__()
         if block not in BLOCKS:
@@ -170,6 +176,7 @@ class ResNet(nn.Module):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         self.inplanes = widths[0]
+        self.norm_layer = norm_layer
 
         if stem == "imagenet":
             self.conv1 = nn.Conv2d(in_chans, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
@@ -177,7 +184,7 @@ class ResNet(nn.Module):
         else:
             self.conv1 = conv3x3(in_chans, self.inplanes)
             self.maxpool = nn.Identity()
-        self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.bn1 = norm_layer(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
 
         stem_reduction = 2 if stem == "imagenet" else 1
@@ -203,11 +210,12 @@ class ResNet(nn.Module):
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(
-                conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
+                conv1x1(self.inplanes, planes * block.expansion, stride), self.norm_layer(planes * block.expansion)
             )
-        layers = [block(self.inplanes, planes, stride, downsample, self.attn, attn_kwargs)]
+        norm = self.norm_layer
+        layers = [block(self.inplanes, planes, stride, downsample, self.attn, attn_kwargs, norm)]
         self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes, attn=self.attn, attn_kwargs=attn_kwargs) for _ in range(1, blocks)]
+        layers += [block(self.inplanes, planes, 1, None, self.attn, attn_kwargs, norm) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def _init_weights(self) -> None:

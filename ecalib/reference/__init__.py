@@ -50,3 +50,9 @@ def rc2020_cifar10_bands() -> list[dict[str, str]]:
     """RC2020's reported CIFAR-10 end values (ranges over mechanisms), from its README figures."""
     with resources.files(__package__).joinpath("rc2020_cifar10.csv").open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def rc2020_maskrcnn_logs() -> list:
+    """Paths of the reproduction's two Mask R-CNN training logs (MMDetection 2.7, shipped as reference data)."""
+    folder = resources.files(__package__).joinpath("rc2020_maskrcnn_logs")
+    return sorted(str(p) for p in folder.iterdir() if p.name.endswith(".log"))
