@@ -241,6 +241,27 @@ def _cmd_coco_visualize(args) -> int:
     return 0
 
 
+def _cmd_coco_mmdet_train(args) -> int:
+    from ecalib.mmdet.train import DEFAULT_CONFIG, latest_log, train_with_mmdet
+    from ecalib.reports.mmdet_logs import parse_mmdet_log
+    from ecalib.tasks import coco
+
+    run = coco.make_run(
+        args.data_dir,
+        args.profile,
+        data=args.data,
+        backbone_weights=args.backbone_weights,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        run_name=args.run_name,
+    )
+    work_dir = train_with_mmdet(run, args.results_dir, args.config or DEFAULT_CONFIG)
+    print(parse_mmdet_log(latest_log(work_dir)).per_epoch().round(4).to_string())
+    print(f"work dir: {work_dir}")
+    return 0
+
+
 def _cmd_coco_parse_log(args) -> int:
     import pandas as pd
 
@@ -421,6 +442,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--score-threshold", type=float, default=0.5)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_visualize)
+    c = coco_cmds.add_parser("mmdet-train", help="train with MMDetection's Runner (needs `make mmdet`)")
+    c.add_argument("--config", help="default: configs/mmdet/mask-rcnn_eca-r50_fpn_1x_coco.py")
+    c.add_argument("--data-dir", help="COCO folder (train2017/, val2017/, annotations/)")
+    c.add_argument("--data", choices=("coco", "synthetic"))
+    c.add_argument("--profile", default="full", help="full | smoke")
+    c.add_argument("--backbone-weights", help="official ImageNet .pth.tar (converted for MMDetection on the fly)")
+    c.add_argument("--epochs", type=int)
+    c.add_argument("--batch-size", type=int, help="images per iteration (lr rescaled by auto_scale_lr)")
+    c.add_argument("--workers", type=int)
+    c.add_argument("--run-name")
+    c.add_argument("--results-dir", default="results")
+    c.set_defaults(func=_cmd_coco_mmdet_train)
     c = coco_cmds.add_parser("parse-log", help="per-epoch table of MMDetection text logs (resumed runs stitched)")
     c.add_argument("logs", nargs="+")
     c.set_defaults(func=_cmd_coco_parse_log)

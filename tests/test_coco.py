@@ -14,6 +14,7 @@ from ecalib.checkpoint import CheckpointError, save_official_checkpoint
 from ecalib.detection.coco_eval import coco_metrics, paper_layout, to_coco_results
 from ecalib.detection.convert import convert_backbone, load_backbone_weights, upgrade_detector
 from ecalib.detection.maskrcnn import build_eca_maskrcnn
+from ecalib.detection.synthetic_checkpoints import write_mmdet1_detector
 from ecalib.detection.synthetic_coco import write_synthetic_coco
 from ecalib.detection.visualize import draw_predictions, progress_animation, save_image
 from ecalib.reference import rc2020_maskrcnn_logs
@@ -112,37 +113,9 @@ def test_cli_convert_backbone(tmp_path, official_r50):
     assert "k per stage 3377" in out.stdout and "16 ECA kernels" in out.stdout
 
 
-def fake_mmdet1_detector(k_size="3377") -> dict:
-    """Key names and shapes of the authors' MMDetection-1.x ECA Mask R-CNN release (random values)."""
-    torch.manual_seed(0)
-    backbone = ecalib.create_model("eca_resnet50", k_size=k_size).state_dict()
-    sd = {f"backbone.{k}": v for k, v in backbone.items() if not k.startswith("fc.")}
-    for i, c in enumerate((256, 512, 1024, 2048)):
-        sd[f"neck.lateral_convs.{i}.conv.weight"] = torch.randn(256, c, 1, 1)
-        sd[f"neck.fpn_convs.{i}.conv.weight"] = torch.randn(256, 256, 3, 3)
-    sd.update(
-        {
-            "rpn_head.rpn_conv.weight": torch.randn(256, 256, 3, 3),
-            "rpn_head.rpn_cls.weight": torch.randn(3, 256, 1, 1),
-            "rpn_head.rpn_reg.weight": torch.randn(12, 256, 1, 1),
-            "bbox_head.shared_fcs.0.weight": torch.randn(1024, 12544),
-            "bbox_head.shared_fcs.1.weight": torch.randn(1024, 1024),
-            "bbox_head.fc_cls.weight": torch.randn(81, 1024),
-            "bbox_head.fc_cls.bias": torch.randn(81),
-            "bbox_head.fc_reg.weight": torch.randn(324, 1024),
-            "bbox_head.fc_reg.bias": torch.randn(324),
-            "mask_head.convs.0.conv.weight": torch.randn(256, 256, 3, 3),
-            "mask_head.upsample.weight": torch.randn(256, 256, 2, 2),
-            "mask_head.conv_logits.weight": torch.randn(81, 256, 1, 1),
-            "mask_head.conv_logits.bias": torch.randn(81),
-        }
-    )
-    return {"meta": {"mmdet_version": "1.0rc0+4b3b1e5", "epoch": 12}, "state_dict": sd}
-
-
 def test_upgrade_detector(tmp_path):
-    old = fake_mmdet1_detector()
-    torch.save(old, tmp_path / "mask_rcnn_ecanet50_k3377_bs8_lr0.01.pth")
+    write_mmdet1_detector(tmp_path / "mask_rcnn_ecanet50_k3377_bs8_lr0.01.pth")
+    old = torch.load(tmp_path / "mask_rcnn_ecanet50_k3377_bs8_lr0.01.pth", weights_only=True)
     report = upgrade_detector(tmp_path / "mask_rcnn_ecanet50_k3377_bs8_lr0.01.pth", tmp_path / "upgraded.pth")
     assert report["classes"] == 80 and report["k_per_stage"] == (3, 3, 7, 7)
     new = torch.load(tmp_path / "upgraded.pth", weights_only=True)["state_dict"]

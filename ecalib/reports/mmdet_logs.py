@@ -93,7 +93,8 @@ def parse_mmdet_log(path: str | Path) -> MmdetLog:
             train_rows.append(row)
         elif m := _VAL.match(line):
             metrics = {k: v for k, v in _pairs(m["rest"]).items() if isinstance(v, float) and "mAP" in k}
-            val_rows.append({"epoch": int(m["epoch"]), **metrics})
+            if metrics:  # 3.x also logs progress lines during validation
+                val_rows.append({"epoch": int(m["epoch"]), **metrics})
         elif m := _RESUMED.search(line):
             resumed = int(m.group(1))
     if not train_rows and not val_rows:
@@ -104,7 +105,7 @@ def parse_mmdet_log(path: str | Path) -> MmdetLog:
     config = {
         "lr": _config_value(text, r"optimizer = dict\([^)]*?\blr=([0-9.e-]+)", float),
         "samples_per_gpu": _config_value(text, r"samples_per_gpu=(\d+)", int),
-        "batch_size": _config_value(text, r"batch_size=(\d+)", int),
+        "batch_size": _config_value(text, r"train_dataloader = dict\((?:.|\n)*?\bbatch_size=(\d+)", int),
         "total_epochs": _config_value(text, r"total_epochs = (\d+)", int)
         or _config_value(text, r"max_epochs=(\d+)", int),
         "lr_steps": _config_value(text, r"step=\[([\d, ]+)\]"),
@@ -128,3 +129,67 @@ def combine_runs(logs: list[MmdetLog]) -> MmdetLog:
         train = pd.concat([train[train["epoch"] <= cut], log.train], ignore_index=True)
         val = pd.concat([val[val["epoch"] <= cut], log.val], ignore_index=True) if not val.empty else log.val
     return MmdetLog(" + ".join(log.path for log in logs), train, val, logs[-1].config, logs[-1].resumed_from_epoch)
+
+
+def rc2020_evidence(
+    run1: MmdetLog, run2: MmdetLog, reference_lr: float = 0.02, reference_batch: int = 16
+) -> pd.DataFrame:
+    """The reproduction's two Mask R-CNN logs, read as evidence: what lr was configured, what was
+    logged, where the losses went NaN, and what the linear scaling rule would have asked for."""
+    batch = run1.config.get("samples_per_gpu", 0)
+    bad = run1.first_nonfinite or {}
+    epochs2 = run2.per_epoch()
+    resumed = run2.resumed_from_epoch or 0
+    first_resumed = epochs2.loc[resumed + 1] if resumed + 1 in epochs2.index else None
+    rows = [
+        ("run 1", "configured lr", run1.config.get("lr")),
+        ("run 1", "images per iteration (1 GPU x samples_per_gpu)", batch),
+        ("run 1", "lr by the linear scaling rule for that batch", reference_lr * batch / reference_batch),
+        ("run 1", "first non-finite loss: epoch", bad.get("epoch")),
+        ("run 1", "first non-finite loss: iteration", bad.get("iter")),
+        ("run 1", "lr logged at that iteration", bad.get("lr")),
+        ("run 2", "resumed from the checkpoint of epoch", resumed),
+        ("run 2", "configured lr (the announced fix)", run2.config.get("lr")),
+        ("run 2", f"lr logged in epoch {resumed + 1}", None if first_resumed is None else first_resumed["lr_max"]),
+        (
+            "run 2",
+            "final bbox mAP (epoch 12)",
+            epochs2["bbox_mAP"].dropna().iloc[-1] if "bbox_mAP" in epochs2 else None,
+        ),
+        (
+            "run 2",
+            "final segm mAP (epoch 12)",
+            epochs2["segm_mAP"].dropna().iloc[-1] if "segm_mAP" in epochs2 else None,
+        ),
+    ]
+    return pd.DataFrame(rows, columns=["log", "quantity", "value"])
+
+
+def plot_history(log: MmdetLog, title: str = "", smooth: int = 20):
+    """Loss terms over iterations (rolling mean), lr over iterations, validation AP per epoch."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    train = log.train.sort_values("global_iter")
+    x = train["global_iter"] / train["iters_per_epoch"]
+    for term in [c for c in train.columns if c.startswith("loss")]:
+        axes[0].plot(x, train[term].rolling(smooth, min_periods=1).mean(), label=term, linewidth=1)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel(f"loss (rolling mean of {smooth} log lines)")
+    axes[0].legend(fontsize="x-small")
+    axes[1].plot(x, train["lr"], color="black")
+    if "lr" in log.config:
+        axes[1].axhline(log.config["lr"], color="tab:red", linestyle="--", label=f"configured lr {log.config['lr']}")
+        axes[1].legend(fontsize="small")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel("logged lr")
+    if not log.val.empty:
+        for metric in ("bbox_mAP", "segm_mAP"):
+            axes[2].plot(log.val["epoch"], log.val[metric], marker="o", label=metric)
+        axes[2].set_xlabel("epoch")
+        axes[2].set_ylabel("COCO val AP")
+        axes[2].legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
