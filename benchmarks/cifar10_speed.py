@@ -11,15 +11,13 @@ results.csv. The projection multiplies out the full protocol (mechanisms x seeds
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from ecalib.benchmark import measure_throughput
+from ecalib.benchmark import measure_throughput, write_result_folder
 from ecalib.engine.trainer import resolve_device
 from ecalib.models import create_model
 from ecalib.provenance import environment
@@ -92,18 +90,8 @@ def main(argv=None) -> int:
     }
     print(json.dumps(projection, indent=2))
 
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", env["device"]).strip("-").lower()
-    folder = args.out / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{slug}"
-    folder.mkdir(parents=True, exist_ok=False)
-    (folder / "params.json").write_text(
-        json.dumps(
-            {**vars(args), "out": str(args.out), "input": "synthetic tensors, 32x32", "projection": projection},
-            indent=2,
-        )
-        + "\n"
-    )
-    (folder / "env.json").write_text(json.dumps(env, indent=2) + "\n")
-    table.to_csv(folder / "results.csv", index=False)
+    params = {**vars(args), "out": str(args.out), "input": "synthetic tensors, 32x32", "projection": projection}
+    folder = write_result_folder(args.out, params, env, table)
     print(f"wrote {folder}")
     return 0
 

@@ -10,10 +10,7 @@ worker count. Writes results/benchmarks/imagenet-loader/<date>-<host>/.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ecalib.benchmark import write_result_folder
 from ecalib.data.imagefolder import (
     LoaderBatches,
     SeededImageFolder,
@@ -71,13 +69,8 @@ def main(argv=None) -> int:
                 print(f"workers {workers} pass {epoch}: {rate:8.1f} images/s")
     table = pd.DataFrame(rows)
     env = environment("cpu", source["kind"])
-    host = re.sub(r"[^A-Za-z0-9]+", "-", env["device"]).strip("-").lower()
-    folder = args.out / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{host}"
-    folder.mkdir(parents=True, exist_ok=False)
     params = {**vars(args), "out": str(args.out), "data_source": source, "cpu_count": os.cpu_count()}
-    (folder / "params.json").write_text(json.dumps(params, indent=2, default=str) + "\n")
-    (folder / "env.json").write_text(json.dumps(env, indent=2) + "\n")
-    table.to_csv(folder / "results.csv", index=False)
+    folder = write_result_folder(args.out, params, env, table)
     print(f"wrote {folder}")
     return 0
 

@@ -11,6 +11,7 @@ import resource
 import statistics
 import time
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -92,3 +93,18 @@ def measure_throughput(
         "peak_memory_mb": peak_mb,
         "memory_kind": memory_kind,
     }
+
+
+def write_result_folder(out_root: str | Path, params: dict, env: dict, table) -> Path:
+    """``out_root/<UTC time>-<device>/`` with params.json, env.json and results.csv; never overwrites."""
+    import datetime as dt
+    import json
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", env.get("device", "unknown")).strip("-").lower()
+    folder = Path(out_root) / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{slug}"
+    folder.mkdir(parents=True, exist_ok=False)
+    (folder / "params.json").write_text(json.dumps(params, indent=2, default=str) + "\n")
+    (folder / "env.json").write_text(json.dumps(env, indent=2) + "\n")
+    table.to_csv(folder / "results.csv", index=False)
+    return folder

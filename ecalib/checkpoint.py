@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ecalib.atomic import atomic_file
 from ecalib.models.zoo import CIFAR_RESNET_LAYOUTS, PREFIX, RESNET_LAYOUTS
 
 ALLOW_PICKLE_HINT = (
@@ -232,19 +232,9 @@ def atomic_torch_save(obj: object, path: str | os.PathLike, legacy_format: bool 
     A crash or a failing ``torch.save`` leaves any existing ``path`` untouched. ``legacy_format``
     writes the pre-1.6 (non-zip) serialization that the 2019 official files use.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f, _use_new_zipfile_serialization=not legacy_format)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path) as f:
+        torch.save(obj, f, _use_new_zipfile_serialization=not legacy_format)
+    return Path(path)
 
 
 def save_official_checkpoint(

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 
 
 def check_choice(name: str, value, allowed: Iterable) -> object:
+    """``value`` if it is one of ``allowed``, else an error that lists them."""
     allowed = list(allowed)
     if value not in allowed:
-        raise ValueError(f"parameter {name}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
     return value
 
 

@@ -215,3 +215,15 @@ def test_evaluate_cli(tmp_path, data_dir):
 def test_training_data_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no 'train/' folder"):
         imagenet.train(imagenet.make_run("eca_resnet18", str(tmp_path), wandb_mode="disabled", epochs=1), tmp_path)
+
+
+@pytest.mark.slow
+def test_our_checkpoint_resumes_the_way_the_official_main_py_does(reference):
+    """main.py --resume: DataParallel model, load 'state_dict' and 'optimizer', start at 'epoch'."""
+    state = torch.load(reference.run_dir / "checkpoints" / "checkpoint.pth.tar", weights_only=True)
+    model = torch.nn.DataParallel(ecalib.create_model(state["arch"], num_classes=4))
+    optimizer = torch.optim.SGD(model.parameters(), 0.1, momentum=0.9, weight_decay=1e-4)
+    model.load_state_dict(state["state_dict"])  # strict, with the module. prefixes
+    optimizer.load_state_dict(state["optimizer"])
+    assert state["epoch"] == 3 and float(state["best_prec1"]) == reference.final["best_test_top1"]
+    assert optimizer.state_dict()["state"][0]["momentum_buffer"].abs().sum() > 0

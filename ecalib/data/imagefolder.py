@@ -227,10 +227,10 @@ def write_synthetic_imagefolder(
     return root
 
 
-def describe_source(root: str | Path) -> dict:
-    """What a data folder is: the synthetic generator's record, or an ImageFolder of real images."""
+def describe_source(root: str | Path, real_kind: str = "imagefolder") -> dict:
+    """What a data folder is: the synthetic generator's record (its ``SYNTHETIC.json``), or real data."""
     root = Path(root)
     marker = root / SYNTHETIC_MARKER
     if marker.exists():
         return {"kind": "synthetic", "path": str(root.resolve()), "generator": json.loads(marker.read_text())}
-    return {"kind": "imagefolder", "path": str(root.resolve())}
+    return {"kind": real_kind, "path": str(root.resolve())}

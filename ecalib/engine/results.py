@@ -13,23 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from ecalib.atomic import atomic_file
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w") as f:
+        f.write(text)
 
 
 class RunDir:
@@ -44,8 +35,10 @@ class RunDir:
     def best_checkpoint(self) -> Path:
         return self.path / "checkpoints" / "model_best.pth.tar"
 
-    def is_complete(self) -> bool:
-        return (self.path / "final.json").exists()
+    def is_complete(self, epochs: int | None = None) -> bool:
+        """``final.json`` exists (and covers ``epochs`` epochs, when given)."""
+        final = self.path / "final.json"
+        return final.exists() and (epochs is None or json.loads(final.read_text()).get("epoch") == epochs)
 
     def write_json(self, name: str, payload: dict) -> None:
         atomic_write_text(self.path / name, json.dumps(payload, indent=2, default=str) + "\n")
@@ -71,3 +64,15 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / name, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, default=str) + "\n")
+
+
+def completed_run(path: str | Path, epochs: int, verbose: bool = True):
+    """The stored result of a run folder that already covers ``epochs`` epochs, else None."""
+    from ecalib.engine.trainer import TrainResult
+
+    folder = RunDir(path)
+    if not folder.is_complete(epochs):
+        return None
+    if verbose:
+        print(f"{folder.path} is complete; skipping (delete it to re-run)")
+    return TrainResult(folder.path, folder.read_json("final.json"), folder.read_history().to_dict("records"))

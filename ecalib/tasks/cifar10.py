@@ -16,9 +16,11 @@ from pathlib import Path
 import torch
 
 from ecalib.data import DATA_SOURCES, DeviceBatches, load_cifar10
-from ecalib.engine import DistInfo, RunDir, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
+from ecalib.engine.results import completed_run
 from ecalib.models.registry import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
+from ecalib.params import check_choice
 
 ATTENTIONS = ("none", "se", "cbam", "triplet", "eca")
 PROTOCOLS = {
@@ -105,11 +107,6 @@ class CifarRun:
         return self.tag or f"{self.profile}-{self.protocol}-{self.attention}-seed{self.train.seed}"
 
 
-def _check(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
-
-
 def make_run(
     attention: str,
     protocol: str = "rc2020",
@@ -122,14 +119,14 @@ def make_run(
 ) -> CifarRun:
     """A run of ``protocol`` for one attention mechanism; ``overrides`` change TrainConfig fields
     (``epochs``, ``batch_size``, ``lr``, ``optimizer``, ``device``, ``amp``, ``wandb_mode``...)."""
-    _check("model", str(attention).lower(), ATTENTIONS)
-    _check("protocol", protocol, PROTOCOLS)
-    _check("profile", profile, PROFILES)
+    check_choice("model", str(attention).lower(), ATTENTIONS)
+    check_choice("protocol", protocol, PROTOCOLS)
+    check_choice("profile", profile, PROFILES)
     attention = str(attention).lower()
     settings = {**PROTOCOLS[protocol], **PROFILES[profile]}
     data = data or settings.pop("data", "cifar10")
     settings.pop("data", None)
-    _check("data", data, DATA_SOURCES)
+    check_choice("data", data, DATA_SOURCES)
     synthetic = settings.pop("synthetic", {"n_train": 5000, "n_test": 1000})
     seeds = settings.pop("seeds")
     spatial = settings.pop("cbam_spatial_kernel")
@@ -158,8 +155,8 @@ def make_run(
 
 
 def protocol_seeds(protocol: str, profile: str = "full") -> list[int]:
-    _check("protocol", protocol, PROTOCOLS)
-    _check("profile", profile, PROFILES)
+    check_choice("protocol", protocol, PROTOCOLS)
+    check_choice("profile", profile, PROFILES)
     return list(PROFILES[profile].get("seeds", PROTOCOLS[protocol]["seeds"]))
 
 
@@ -189,12 +186,6 @@ def run_dir_for(run: CifarRun, results_dir: str | Path = "results") -> Path:
     return Path(results_dir) / "cifar10" / run.name
 
 
-def is_complete(path: str | Path, epochs: int) -> bool:
-    """A result folder whose final metrics cover ``epochs`` epochs."""
-    folder = RunDir(path)
-    return folder.is_complete() and folder.read_json("final.json").get("epoch") == epochs
-
-
 def train(
     run: CifarRun,
     results_dir: str | Path = "results",
@@ -207,11 +198,8 @@ def train(
 ) -> TrainResult:
     """Train one run into ``results_dir/cifar10/<run.name>`` (or ``run_dir``), skipped when complete."""
     path = Path(run_dir) if run_dir is not None else run_dir_for(run, results_dir)
-    folder = RunDir(path)
-    if skip_complete and is_complete(path, run.train.epochs):
-        if verbose:
-            print(f"{path} is complete; skipping (delete it to re-run)")
-        return TrainResult(path, folder.read_json("final.json"), folder.read_history().to_dict("records"))
+    if skip_complete and (done := completed_run(path, run.train.epochs, verbose)):
+        return done
     dist = init_distributed(resolve_device(run.train.device))
     if dist.is_main:  # generate or download once, before the other ranks read
         load_cifar10(run.data_dir, run.data, run.download, run.synthetic or None)

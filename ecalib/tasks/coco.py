@@ -17,10 +17,13 @@ from pathlib import Path
 
 import torch
 
+from ecalib.data.imagefolder import describe_source
 from ecalib.detection.coco_data import DetectionBatches, SeededCoco, coco_split
 from ecalib.detection.hooks import DetectionHooks
-from ecalib.engine import DistInfo, RunDir, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
+from ecalib.engine.results import completed_run
+from ecalib.params import check_choice
 
 RECIPE = dict(
     epochs=12,
@@ -62,11 +65,6 @@ PROFILES = {
 DATA_SOURCES = ("coco", "synthetic")
 
 
-def _check(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
-
-
 @dataclass
 class CocoRun:
     backbone: str
@@ -95,11 +93,11 @@ def make_run(
     **overrides,
 ) -> CocoRun:
     """A Mask R-CNN run; ``overrides`` set TrainConfig fields (``epochs``, ``batch_size``, ``lr``, ...)."""
-    _check("profile", profile, PROFILES)
+    check_choice("profile", profile, PROFILES)
     settings = {**RECIPE, **SIZES, "workers": min(4, os.cpu_count() or 1), **PROFILES[profile]}
     data = data or settings.pop("data", "coco")
     settings.pop("data", None)
-    _check("data", data, DATA_SOURCES)
+    check_choice("data", data, DATA_SOURCES)
     synthetic = settings.pop("synthetic", dict(train_images=16, val_images=6, size=128))
     heads = settings.pop("detector", {})
     sizes = {k: settings.pop(k) for k in SIZES}
@@ -151,13 +149,7 @@ def _prepare(run: CocoRun, dist: DistInfo) -> None:
 
 
 def data_source(root: str | Path) -> dict:
-    import json
-
-    root = Path(root)
-    marker = root / "SYNTHETIC.json"
-    if marker.exists():
-        return {"kind": "synthetic", "path": str(root.resolve()), "generator": json.loads(marker.read_text())}
-    return {"kind": "coco", "path": str(root.resolve())}
+    return describe_source(root, real_kind="coco")
 
 
 def train(
@@ -170,16 +162,8 @@ def train(
 ) -> TrainResult:
     """Train into ``results_dir/coco/<run.name>`` (re-running resumes) and assemble the progress GIF."""
     path = Path(results_dir) / "coco" / run.name
-    folder = RunDir(path)
-    if (
-        resume
-        and resume_from is None
-        and folder.is_complete()
-        and folder.read_json("final.json")["epoch"] == run.train.epochs
-    ):
-        if verbose:
-            print(f"{path} is complete; skipping (delete it to re-run)")
-        return TrainResult(path, folder.read_json("final.json"), folder.read_history().to_dict("records"))
+    if resume and resume_from is None and (done := completed_run(path, run.train.epochs, verbose)):
+        return done
     dist = init_distributed(resolve_device(run.train.device))
     _prepare(run, dist)
     train_set = SeededCoco(*coco_split(run.data_dir, "train"), train=True, seed=run.train.seed)

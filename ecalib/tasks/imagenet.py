@@ -24,10 +24,12 @@ from ecalib.data.imagefolder import (
     train_transform,
     write_synthetic_imagefolder,
 )
-from ecalib.engine import DistInfo, RunDir, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
+from ecalib.engine.results import completed_run
 from ecalib.models import model_info
 from ecalib.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from ecalib.params import check_choice
 
 RECIPES = {
     "resnet": dict(
@@ -86,11 +88,6 @@ def default_workers() -> int:
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
-def _check(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
-
-
 @dataclass
 class ImagenetRun:
     model: str
@@ -127,11 +124,11 @@ def make_run(
             f"{model} has no ImageNet recipe; use an ImageNet ResNet or MobileNetV2 variant "
             f"(e.g. eca_resnet50, eca_mobilenet_v2)"
         )
-    _check("profile", profile, PROFILES)
+    check_choice("profile", profile, PROFILES)
     settings = {**RECIPES[info.family], **IMAGE_SIZES, "workers": default_workers(), **PROFILES[profile]}
     data = data or settings.pop("data", "imagenet")
     settings.pop("data", None)
-    _check("data", data, DATA_SOURCES)
+    check_choice("data", data, DATA_SOURCES)
     synthetic = settings.pop("synthetic", dict(num_classes=4, train_per_class=16, val_per_class=8))
     sizes = {k: settings.pop(k) for k in IMAGE_SIZES}
     workers = settings.pop("workers") if workers is None else workers
@@ -202,16 +199,8 @@ def train(
 ) -> TrainResult:
     """Train into ``results_dir/imagenet/<run.name>``; re-running continues the run from its checkpoint."""
     path = Path(results_dir) / "imagenet" / run.name
-    folder = RunDir(path)
-    if (
-        resume
-        and resume_from is None
-        and folder.is_complete()
-        and folder.read_json("final.json")["epoch"] == run.train.epochs
-    ):
-        if verbose:
-            print(f"{path} is complete; skipping (delete it to re-run)")
-        return TrainResult(path, folder.read_json("final.json"), folder.read_history().to_dict("records"))
+    if resume and resume_from is None and (done := completed_run(path, run.train.epochs, verbose)):
+        return done
     dist = init_distributed(resolve_device(run.train.device))
     _prepare_data(run, dist)
     root = Path(run.data_dir)
