@@ -31,11 +31,11 @@ $(MMDET_STAMP): $(STAMP) requirements-mmdet.txt
 mmdet: $(MMDET_STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check ecalib tests tools benchmarks
+	$(PY) -m ruff check ecalib tests tools benchmarks book
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check ecalib tests tools benchmarks
+	$(PY) -m ruff check ecalib tests tools benchmarks book
 
 book: $(STAMP)
 	$(PY) tools/run_notebooks.py --profile $(PROFILE) --out book/executed

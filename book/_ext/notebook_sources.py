@@ -1,0 +1,35 @@
+"""Point the launch, edit and repository buttons of executed chapters at their source notebooks.
+
+``make book`` executes ``notebooks/<name>.ipynb`` into ``book/executed/<name>.ipynb`` (ignored by
+git) and the book renders those. The theme derives button URLs from the page path, which would
+send Binder, Colab and "edit" to a file that does not exist in the repository; this rewrites
+``book/executed/`` to ``notebooks/`` in every header-button URL of those pages.
+"""
+
+from __future__ import annotations
+
+EXECUTED = "book/executed/"
+SOURCES = "notebooks/"
+
+
+def rewrite_urls(node, old: str = EXECUTED, new: str = SOURCES):
+    """Replace ``old`` by ``new`` in every ``url`` of a nested list/dict of header buttons."""
+    if isinstance(node, dict):
+        return {
+            k: (v.replace(old, new) if k == "url" and isinstance(v, str) else rewrite_urls(v, old, new))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [rewrite_urls(item, old, new) for item in node]
+    return node
+
+
+def _on_page(app, pagename, templatename, context, doctree):
+    if pagename.startswith(EXECUTED) and "header_buttons" in context:
+        context["header_buttons"] = rewrite_urls(context["header_buttons"])
+
+
+def setup(app):
+    # after sphinx-book-theme adds its buttons (priority 501)
+    app.connect("html-page-context", _on_page, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

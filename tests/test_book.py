@@ -1,0 +1,73 @@
+"""The book's structure: every chapter has a source notebook, a profile entry and correct launch URLs."""
+
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+
+import notebook_sources  # noqa: E402
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def test_every_executed_chapter_has_a_notebook_and_a_profile_entry():
+    profiles = yaml.safe_load((ROOT / "notebooks" / "profiles.yaml").read_text())
+    executed = [f.removeprefix("book/executed/") for f in toc_files() if f.startswith("book/executed/")]
+    assert executed, "no executed chapters in _toc.yml"
+    for name in executed:
+        assert (ROOT / "notebooks" / f"{name}.ipynb").exists(), name
+        for profile in ("default", "smoke"):
+            assert name in profiles[profile], (profile, name)
+    for f in toc_files():
+        if not f.startswith("book/executed/"):
+            assert (ROOT / f"{f}.md").exists(), f
+
+
+def test_notebooks_are_generated_from_tools_make_notebooks():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import nbformat
+    from make_notebooks import NOTEBOOKS
+
+    for name, nb in NOTEBOOKS.items():
+        committed = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in committed.cells] == [c.source for c in nb.cells], f"run `make notebooks` ({name})"
+        tags = [c.metadata.get("tags", []) for c in committed.cells]
+        assert sum("parameters" in t for t in tags) == 1, name
+
+
+def test_launch_buttons_point_at_the_source_notebooks():
+    buttons = [
+        {
+            "type": "group",
+            "buttons": [
+                {
+                    "label": "Binder",
+                    "url": "https://mybinder.org/v2/gh/o/r/main?urlpath=tree/book/executed/cifar10.ipynb",
+                },
+                {
+                    "label": "Colab",
+                    "url": "https://colab.research.google.com/github/o/r/blob/main/book/executed/cifar10.ipynb",
+                },
+            ],
+        },
+        {"label": "edit", "url": "https://github.com/o/r/edit/main/book/executed/cifar10.ipynb"},
+    ]
+    context = {"header_buttons": buttons}
+    notebook_sources._on_page(None, "book/executed/cifar10", "page.html", context, None)
+    urls = [b["url"] for b in context["header_buttons"][0]["buttons"]] + [context["header_buttons"][1]["url"]]
+    assert all(u.endswith("/notebooks/cifar10.ipynb") for u in urls), urls
+    untouched = {"header_buttons": [{"url": "https://x/book/intro.md"}]}
+    notebook_sources._on_page(None, "book/intro", "page.html", untouched, None)
+    assert untouched["header_buttons"][0]["url"] == "https://x/book/intro.md"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
+    assert config["sphinx"]["local_extensions"] == {"notebook_sources": "book/_ext"}
