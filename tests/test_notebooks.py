@@ -306,3 +306,11 @@ def test_coco_maskrcnn_notebook_smoke(tmp_path):
     assert "27850" in text and "0.0025" in text and "0.341" in text  # the reproduction's evidence
     raw = out.read_text()
     assert "this build, synthetic data" in text and "image/gif" in raw and "image/png" in raw
+
+
+def test_findings_notebook(tmp_path):
+    result = run_notebook(tmp_path, "--profile", "smoke", "--only", "findings")
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = outputs_text(tmp_path / "findings.ipynb")
+    assert "README prints 57.41M" in text and "values [0.1] over the whole run" in text
+    assert "27850" in text and "5557" in text

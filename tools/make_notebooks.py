@@ -791,6 +791,99 @@ print(json.dumps(json.loads((Path(result_dir) / "env.json").read_text()), indent
     ]
 )
 
+FINDINGS = notebook(
+    [
+        md(
+            """
+# Reproducibility findings
+
+Where the paper, the official code and releases, and the 2020 reproduction disagree with each
+other. Every number on this page is computed here from the models, the reference tables or the
+reproduction's logs; nothing is typed in.
+"""
+        ),
+        code(
+            """
+import pandas as pd
+from IPython.display import Markdown
+
+from ecalib.complexity import complexity_table
+from ecalib.engine.schedule import lr_at
+from ecalib.layers import eca_kernel_size
+from ecalib.models import model_info
+from ecalib.reference import rc2020_maskrcnn_logs, reference_metrics
+from ecalib.reports.mmdet_logs import parse_mmdet_log, rc2020_evidence
+from ecalib.tasks import cifar10
+""",
+            tags=["remove-cell"],
+        ),
+        md("## 1. The adaptive kernel size is in the paper, not in the released weights"),
+        code(
+            """
+rows = []
+for depth in (18, 34, 50, 101, 152):
+    released = model_info(f"eca_resnet{depth}").k_per_stage
+    adaptive = model_info(f"eca_resnet{depth}_adaptive").k_per_stage
+    rows.append({"model": f"ECA-ResNet-{depth}", "released k (file name)": "".join(map(str, released)),
+                 "adaptive rule (Eq. 12)": "".join(map(str, adaptive)),
+                 "stages that differ": sum(a != b for a, b in zip(released, adaptive))})
+table = pd.DataFrame(rows).set_index("model")
+display(table)
+Markdown(f"The rule gives k = {eca_kernel_size(256)} for 256 channels and {eca_kernel_size(2048)} for 2048; "
+         f"{int((table['stages that differ'] > 0).sum())} of {len(table)} released ResNets use other kernels in "
+         f"{int(table['stages that differ'].sum())} stages in total. Checkpoints only load into the kernels they were "
+         "trained with, which is why ecalib reads k from the weights.")
+""",
+            tags=["remove-input"],
+        ),
+        md("## 2. Params and FLOPs are in binary units"),
+        code(
+            """
+c = complexity_table(["eca_resnet50", "eca_resnet152"]).set_index("model")
+r50 = c.loc["eca_resnet50"]
+Markdown(
+    f"ECA-ResNet-50 has {r50['params']:,} parameters: {r50['params'] / 2**20:.2f}M in binary units (what the paper "
+    f"prints, {reference_metrics('official README', 'ECA-Net50', 'ECA')['params']}) but {r50['params'] / 1e6:.2f}M in "
+    f"decimal ones; its {r50['MACs (G, 2^30)']:.2f}G 'FLOPs' are binary multiply-accumulates, "
+    f"{r50['GFLOPs (2xMAC, 1e9)']:.2f} GFLOPs in today's convention. ECA-ResNet-152 counts "
+    f"{c.loc['eca_resnet152', 'params']:,} parameters = {c.loc['eca_resnet152', 'params'] / 2**20:.2f}M; the README "
+    f"prints {c.loc['eca_resnet152', 'ref Params']}."
+)
+""",
+            tags=["remove-input"],
+        ),
+        md("## 3. The released ECA-Net50 is not the paper's"),
+        code(
+            """
+paper = reference_metrics("paper", "ResNet-50", "ECA-Net")
+readme = reference_metrics("official README", "ECA-Net50", "ECA")
+Markdown(f"Paper Table 3: top-1 {paper['top1']}, top-5 {paper['top5']}. Official README (the released "
+         f"k3557 checkpoint): top-1 {readme['top1']}, top-5 {readme['top5']}. The kernels were tuned after "
+         "publication (official issue #21).")
+""",
+            tags=["remove-input"],
+        ),
+        md("## 4. The reproduction's CIFAR-10 learning rate never decays"),
+        code(
+            """
+cfg = cifar10.make_run("eca", "rc2020").train
+lrs = sorted({lr_at(e, cfg) for e in range(cfg.epochs)})
+Markdown(f"train_cifar.py uses MultiStepLR with milestones {cfg.milestones} for {cfg.epochs} epochs: the lr takes "
+         f"the values {lrs} over the whole run, so every curve of that study is at the initial lr {cfg.lr}.")
+""",
+            tags=["remove-input"],
+        ),
+        md("## 5. The reproduction's Mask R-CNN: 8x the lr, then a fix that never applied"),
+        code(
+            """
+run1, run2 = [parse_mmdet_log(p) for p in rc2020_maskrcnn_logs()]
+display(rc2020_evidence(run1, run2))
+""",
+            tags=["remove-input"],
+        ),
+    ]
+)
+
 NOTEBOOKS = {
     "complexity": COMPLEXITY,
     "cifar10": CIFAR10,
@@ -799,6 +892,7 @@ NOTEBOOKS = {
     "imagenet": IMAGENET,
     "coco_weights": COCO_WEIGHTS,
     "coco_maskrcnn": COCO_MASKRCNN,
+    "findings": FINDINGS,
 }
 
 
