@@ -7,6 +7,7 @@ Nothing here is asserted in tests: benchmarks write result folders.
 
 from __future__ import annotations
 
+import itertools
 import resource
 import statistics
 import time
@@ -108,3 +109,156 @@ def write_result_folder(out_root: str | Path, params: dict, env: dict, table) ->
     (folder / "env.json").write_text(json.dumps(env, indent=2) + "\n")
     table.to_csv(folder / "results.csv", index=False)
     return folder
+
+
+# backbone -> attention mechanism -> registered model (the paper's Table 3 networks and CIFAR ResNet-18)
+SUITE = {
+    "resnet50": {"none": "resnet50", "se": "se_resnet50", "cbam": "cbam_resnet50", "eca": "eca_resnet50"},
+    "resnet101": {"none": "resnet101", "se": "se_resnet101", "cbam": "cbam_resnet101", "eca": "eca_resnet101"},
+    "resnet152": {"none": "resnet152", "se": "se_resnet152", "cbam": "cbam_resnet152", "eca": "eca_resnet152"},
+    "mobilenet_v2": {"none": "mobilenet_v2", "se": "se_mobilenet_v2", "eca": "eca_mobilenet_v2"},
+    "resnet18_cifar": {
+        "none": "resnet18_cifar",
+        "se": "se_resnet18_cifar",
+        "cbam": "cbam_resnet18_cifar",
+        "eca": "eca_resnet18_cifar",
+    },
+}
+PAPER_BATCH = {"resnet50": 256, "resnet101": 256, "resnet152": 256, "mobilenet_v2": 96, "resnet18_cifar": 128}
+# Table 3 rows: backbone name and method names of the paper for each mechanism
+PAPER_ROWS = {
+    "resnet50": ("ResNet-50", {"none": "ResNet", "se": "SENet", "cbam": "CBAM", "eca": "ECA-Net"}),
+    "resnet101": ("ResNet-101", {"none": "ResNet", "se": "SENet", "cbam": "CBAM", "eca": "ECA-Net"}),
+    "resnet152": ("ResNet-152", {"none": "ResNet", "se": "SENet", "eca": "ECA-Net"}),
+    "mobilenet_v2": ("MobileNetV2", {"none": "MobileNetV2", "se": "SE (r=8)", "eca": "ECA-Net"}),
+}
+
+
+def run_suite(
+    backbones: list[str],
+    mechanisms: list[str],
+    device: torch.device,
+    modes=("train", "infer"),
+    precisions=("fp32",),
+    compile_modes=("eager",),
+    batch_size: int | None = None,
+    steps: int = 20,
+    warmup: int = 5,
+    repeats: int = 3,
+    channels_last: bool = False,
+    progress=print,
+):
+    """Throughput and peak memory of every (backbone, mechanism, mode, precision, compile) combination."""
+    import pandas as pd
+
+    from ecalib.models import create_model, model_info
+
+    unknown = [b for b in backbones if b not in SUITE]
+    if unknown:
+        raise ValueError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
+    rows = []
+    for backbone, mechanism, precision, compiled, mode in itertools.product(
+        backbones, mechanisms, precisions, compile_modes, modes
+    ):
+        name = SUITE[backbone].get(mechanism)
+        if name is None:
+            continue  # e.g. CBAM on MobileNetV2: not in the paper either
+        info = model_info(name)
+        size, batch = info.input_size[-1], batch_size or PAPER_BATCH[backbone]
+        torch.manual_seed(0)
+        model = create_model(name)
+        amp = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}[precision]
+        result = measure_throughput(
+            model,
+            batch,
+            size,
+            device,
+            mode,
+            amp,
+            channels_last,
+            compiled == "compile",
+            steps,
+            warmup,
+            repeats,
+            num_classes=info.num_classes,
+        )
+        rows.append(
+            {
+                "backbone": backbone,
+                "mechanism": mechanism,
+                "model": name,
+                "precision": precision,
+                "compile": compiled,
+                "batch_size": batch,
+                "input_size": size,
+                "params": sum(p.numel() for p in model.parameters()),
+                **result,
+            }
+        )
+        progress(f"{name:22s} {precision} {compiled:7s} {mode:5s} {result['images_per_s']:10.1f} img/s")
+    return pd.DataFrame(rows)
+
+
+def paper_speed_ratios():
+    """Table 3's train/inference FPS of each mechanism divided by its plain backbone's."""
+    import pandas as pd
+
+    from ecalib.reference import reference_metrics
+
+    rows = []
+    for backbone, (paper_backbone, methods) in PAPER_ROWS.items():
+        base = reference_metrics("paper", paper_backbone, methods["none"])
+        for mechanism, method in methods.items():
+            values = reference_metrics("paper", paper_backbone, method)
+            for mode, key in (("train", "train_fps"), ("infer", "infer_fps")):
+                rows.append(
+                    {
+                        "backbone": backbone,
+                        "mechanism": mechanism,
+                        "mode": mode,
+                        "paper images/s": float(values[key]),
+                        "paper vs none": float(values[key]) / float(base[key]),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def ratio_table(results):
+    """Each measurement divided by its plain backbone's under the same settings, beside Table 3's ratio."""
+    keys = ["device", "backbone", "precision", "compile", "batch_size", "mode"]
+    table = results.copy()
+    base = table[table["mechanism"] == "none"].set_index(keys)["images_per_s"]
+    table["vs none"] = [
+        row.images_per_s / base.get(tuple(getattr(row, k) for k in keys), float("nan")) for row in table.itertuples()
+    ]
+    memory = table[table["mechanism"] == "none"].set_index(keys)["peak_memory_mb"]
+    table["memory vs none"] = [
+        row.peak_memory_mb / memory.get(tuple(getattr(row, k) for k in keys), float("nan"))
+        for row in table.itertuples()
+    ]
+    return table.merge(paper_speed_ratios(), on=["backbone", "mechanism", "mode"], how="left")
+
+
+def load_results(root: str | Path):
+    """Every ``ecalib bench`` result folder under ``root``, with its device, commit and folder name."""
+    import json
+
+    import pandas as pd
+
+    frames = []
+    for csv in sorted(Path(root).glob("*/results.csv")):
+        env = json.loads((csv.parent / "env.json").read_text())
+        frames.append(
+            pd.read_csv(csv).assign(
+                device=env.get("device", "unknown"), folder=csv.parent.name, commit=(env.get("git_commit") or "")[:10]
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+IMAGENET_TRAIN_IMAGES = 1_281_167
+
+
+def projected_recipe_hours(train_images_per_s: float, gpus: int, epochs: int = 100) -> float:
+    """Wall time of the ImageNet recipe at a measured per-device rate, assuming linear scaling over devices."""
+    return epochs * IMAGENET_TRAIN_IMAGES / (train_images_per_s * gpus) / 3600

@@ -277,6 +277,36 @@ def _cmd_coco_parse_log(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    import torch
+
+    from ecalib.benchmark import run_suite, write_result_folder
+    from ecalib.engine.trainer import resolve_device
+    from ecalib.provenance import environment
+
+    device = resolve_device(args.device)
+    table = run_suite(
+        args.backbones,
+        args.mechanisms,
+        device,
+        args.modes,
+        args.precision,
+        args.compile_modes,
+        args.batch_size,
+        args.steps,
+        args.warmup,
+        args.repeats,
+        args.channels_last,
+    )
+    env = environment(device)
+    if device.type == "cuda":
+        env["driver"] = torch.cuda.get_device_properties(device).name + f", CUDA {torch.version.cuda}"
+    params = {k: v for k, v in vars(args).items() if k != "func"} | {"input": "synthetic tensors"}
+    folder = write_result_folder(args.out, params, env, table.assign(device=env["device"]))
+    print(f"wrote {folder}")
+    return 0
+
+
 def _cmd_sweep(args) -> int:
     from ecalib.sweep import run_sweep
 
@@ -385,6 +415,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("bench", help="training/inference images/s and peak memory per attention mechanism")
+    p.add_argument(
+        "--backbones", nargs="+", default=["resnet50"], help="resnet50 resnet101 resnet152 mobilenet_v2 resnet18_cifar"
+    )
+    p.add_argument("--mechanisms", nargs="+", default=["none", "se", "cbam", "eca"])
+    p.add_argument("--modes", nargs="+", default=["train", "infer"], choices=("train", "infer"))
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--compile-modes", nargs="+", default=["eager"], choices=("eager", "compile"))
+    p.add_argument("--batch-size", type=int, help="default: the paper's (256 for ResNets, 96 for MobileNetV2)")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--out", default="results/benchmarks/speed")
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("sweep", help="run a W&B sweep file offline (grid, random or Bayesian via Optuna)")
     p.add_argument("sweep", help="e.g. configs/sweep.yaml")

@@ -55,3 +55,57 @@ def test_cifar10_speed_script_writes_a_result_folder(tmp_path):
     table = pd.read_csv(folder / "results.csv")
     assert set(table["mechanism"]) == {"none", "eca"} and set(table["mode"]) == {"train", "infer"}
     assert "study_minutes" in (folder / "params.json").read_text()
+
+
+def test_paper_ratios_come_from_table_3():
+    from ecalib.benchmark import paper_speed_ratios
+
+    ratios = paper_speed_ratios().set_index(["backbone", "mechanism", "mode"])
+    assert ratios.loc[("resnet50", "eca", "train"), "paper vs none"] == pytest.approx(785 / 1024)
+    assert ratios.loc[("resnet50", "eca", "infer"), "paper vs none"] == pytest.approx(1805 / 1855)
+    assert ratios.loc[("mobilenet_v2", "se", "train"), "paper vs none"] == pytest.approx(671 / 711)
+    assert ratios.loc[("resnet50", "none", "train"), "paper vs none"] == 1.0
+
+
+def test_bench_cli_writes_a_result_folder_with_ratios(tmp_path):
+    from ecalib.benchmark import ratio_table
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ecalib",
+            "bench",
+            "--backbones",
+            "resnet18_cifar",
+            "--mechanisms",
+            "none",
+            "eca",
+            "--batch-size",
+            "4",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    (folder,) = list(tmp_path.iterdir())
+    table = pd.read_csv(folder / "results.csv")
+    assert len(table) == 4 and set(table["model"]) == {"resnet18_cifar", "eca_resnet18_cifar"}
+    ratios = ratio_table(table)
+    assert (ratios[ratios["mechanism"] == "none"]["vs none"] == 1.0).all()
+    assert ratios["vs none"].notna().all()
+    with pytest.raises(ValueError, match="unknown backbones"):
+        from ecalib.benchmark import run_suite
+
+        run_suite(["vgg16"], ["none"], torch.device("cpu"))

@@ -314,3 +314,57 @@ def test_findings_notebook(tmp_path):
     text = outputs_text(tmp_path / "findings.ipynb")
     assert "README prints 57.41M" in text and "values [0.1] over the whole run" in text
     assert "27850" in text and "5557" in text
+
+
+def test_speed_notebook_renders_bench_folders(tmp_path):
+    bench = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ecalib",
+            "bench",
+            "--backbones",
+            "resnet18_cifar",
+            "--mechanisms",
+            "none",
+            "eca",
+            "--batch-size",
+            "2",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "speed"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert bench.returncode == 0, bench.stderr
+    out = tmp_path / "speed.ipynb"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "speed.ipynb"),
+            str(out),
+            "-p",
+            "results_dir",
+            str(tmp_path / "speed"),
+            "--cwd",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = outputs_text(out)
+    assert "resnet18_cifar" in text and "paper vs none" in text and "0.767" in text  # 785/1024 from Table 3
+    assert "image/png" in out.read_text()

@@ -884,6 +884,96 @@ display(rc2020_evidence(run1, run2))
     ]
 )
 
+SPEED = notebook(
+    [
+        md(
+            """
+# Speed: what attention costs in images per second
+
+The paper sells ECA as nearly free, yet its own Table 3 shows ECA-Net50 training at 785 images/s
+against ResNet-50's 1024 on 4 RTX 2080Ti. Absolute rates depend on the hardware, so this chapter
+compares ratios: each mechanism's throughput divided by its plain backbone's under identical
+settings. It renders every result folder written by `ecalib bench` (committed under
+`results/benchmarks/speed/`, each with its device, versions and commit); nothing is measured
+while the book builds.
+"""
+        ),
+        code(
+            """
+# Parameters (papermill -p NAME VALUE)
+results_dir: str = "results/benchmarks/speed"  # folders written by `ecalib bench`
+""",
+            tags=["parameters"],
+        ),
+        code(
+            """
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ecalib.benchmark import load_results, paper_speed_ratios, projected_recipe_hours, ratio_table
+""",
+            tags=["remove-cell"],
+        ),
+        md("## The paper's Table 3, as ratios"),
+        code(
+            """
+paper = paper_speed_ratios()
+display(paper.pivot_table(index=["backbone", "mechanism"], columns="mode", values="paper vs none").round(3))
+print("Source: paper Table 3 (train and inference FPS on 4x RTX 2080Ti), divided by the plain backbone's.")
+""",
+            tags=["remove-input"],
+        ),
+        md("## Measured here"),
+        code(
+            """
+results = load_results(results_dir)
+if results.empty:
+    print(f"No result folders in {results_dir} yet: run `ecalib bench` (see the README).")
+else:
+    table = ratio_table(results)
+    view = table.set_index(["device", "backbone", "precision", "compile", "batch_size", "mode", "mechanism"])
+    display(view[["images_per_s", "vs none", "paper vs none", "peak_memory_mb", "memory vs none", "commit"]].round(3))
+""",
+            tags=["remove-input"],
+        ),
+        code(
+            """
+if not results.empty:
+    groups = list(table.groupby(["device", "backbone", "precision", "compile", "batch_size"]))
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8, 2.8 * len(groups)), squeeze=False)
+    for ax, (keys, group) in zip(axes[:, 0], groups):
+        pivot = group.pivot_table(index="mechanism", columns="mode", values=["vs none", "paper vs none"])
+        pivot.plot.barh(ax=ax)
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_xlabel("throughput relative to the plain network")
+        ax.set_title("{} | {} | {} {} | batch {}".format(*keys), fontsize="small")
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+""",
+            tags=["remove-input"],
+        ),
+        md(
+            """
+## The ImageNet recipe's wall time, projected
+
+100 epochs of 1,281,167 images at the measured training rate of each device, on 1, 8 and 64 of
+them, assuming perfect scaling (an upper bound on speed). CPU rows are there to show the method.
+"""
+        ),
+        code(
+            """
+if not results.empty:
+    train = table[(table["mode"] == "train") & (table["backbone"] == "resnet50")]
+    rows = [{"device": r.device, "model": r.model, "precision": r.precision, "compile": r.compile,
+             **{f"{n} device(s), hours": projected_recipe_hours(r.images_per_s, n) for n in (1, 8, 64)}}
+            for r in train.itertuples()]
+    display(pd.DataFrame(rows).round(1))
+""",
+            tags=["remove-input"],
+        ),
+    ]
+)
+
 NOTEBOOKS = {
     "complexity": COMPLEXITY,
     "cifar10": CIFAR10,
@@ -893,6 +983,7 @@ NOTEBOOKS = {
     "coco_weights": COCO_WEIGHTS,
     "coco_maskrcnn": COCO_MASKRCNN,
     "findings": FINDINGS,
+    "speed": SPEED,
 }
 
 
