@@ -804,6 +804,13 @@ reproduction's logs; nothing is typed in.
         ),
         code(
             """
+# Parameters (papermill -p NAME VALUE)
+depths: list = [18, 34, 50, 101, 152]  # ECA-ResNet depths compared in section 1
+""",
+            tags=["parameters"],
+        ),
+        code(
+            """
 import pandas as pd
 from IPython.display import Markdown
 
@@ -811,6 +818,7 @@ from ecalib.complexity import complexity_table
 from ecalib.engine.schedule import lr_at
 from ecalib.layers import eca_kernel_size
 from ecalib.models import model_info
+from ecalib.params import as_list
 from ecalib.reference import rc2020_maskrcnn_logs, reference_metrics
 from ecalib.reports.mmdet_logs import parse_mmdet_log, rc2020_evidence
 from ecalib.tasks import cifar10
@@ -821,7 +829,7 @@ from ecalib.tasks import cifar10
         code(
             """
 rows = []
-for depth in (18, 34, 50, 101, 152):
+for depth in [int(d) for d in as_list(depths)]:
     released = model_info(f"eca_resnet{depth}").k_per_stage
     adaptive = model_info(f"eca_resnet{depth}_adaptive").k_per_stage
     rows.append({"model": f"ECA-ResNet-{depth}", "released k (file name)": "".join(map(str, released)),
