@@ -223,3 +223,11 @@ def test_checkpoints_are_in_the_official_layout(reference):
     assert float(state["best_prec1"]) == max(r["test_top1"] for r in reference.history)
     model = load_official_checkpoint(folder / "model_best.pth.tar")
     assert model.k_per_stage == (3, 5, 5, 5) and model.fc.out_features == 10
+
+
+def test_linear_scaled_lr():
+    from ecalib.engine.schedule import linear_scaled_lr
+
+    assert linear_scaled_lr(None, 0.1, 256, 1024) == (0.4, "linear scaling: 0.1 x 1024/256 = 0.4")
+    assert linear_scaled_lr(None, 0.02, 16, 16)[0] == 0.02
+    assert linear_scaled_lr(0.05, 0.1, 256, 1024) == (0.05, "lr 0.05 given explicitly")

@@ -31,3 +31,14 @@ def warmup_factor(iteration: int, cfg: TrainConfig) -> float:
     if iteration >= cfg.warmup_iters:
         return 1.0
     return cfg.warmup_ratio + (1 - cfg.warmup_ratio) * iteration / cfg.warmup_iters
+
+
+def linear_scaled_lr(given_lr: float | None, recipe_lr: float, recipe_batch: int, batch: int) -> tuple[float, str]:
+    """The lr to use and why: an explicit lr as given, else the recipe's scaled by batch / recipe batch
+    (Goyal et al.'s linear scaling rule)."""
+    if given_lr is not None:
+        return given_lr, f"lr {given_lr} given explicitly"
+    if batch == recipe_batch:
+        return recipe_lr, f"recipe lr {recipe_lr} at the recipe batch {recipe_batch}"
+    lr = recipe_lr * batch / recipe_batch
+    return lr, f"linear scaling: {recipe_lr} x {batch}/{recipe_batch} = {lr:g}"

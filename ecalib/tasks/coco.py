@@ -23,6 +23,7 @@ from ecalib.detection.hooks import DetectionHooks
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
 from ecalib.engine.results import completed_run
+from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.params import check_choice
 
 RECIPE = dict(
@@ -105,11 +106,7 @@ def make_run(
     workers = settings.pop("workers") if workers is None else workers
     overrides = {k: v for k, v in overrides.items() if v is not None}
     batch = overrides.get("batch_size", settings["batch_size"])
-    if "lr" in overrides:
-        lr_rule = f"lr {overrides['lr']} given explicitly"
-    else:
-        overrides["lr"] = RECIPE["lr"] * batch / RECIPE["batch_size"]
-        lr_rule = f"linear scaling: {RECIPE['lr']} x {batch}/{RECIPE['batch_size']} = {overrides['lr']:g}"
+    overrides["lr"], lr_rule = linear_scaled_lr(overrides.get("lr"), RECIPE["lr"], RECIPE["batch_size"], batch)
     if data_dir is None:
         if data == "coco":
             raise ValueError("data_dir is required: the COCO folder with train2017/, val2017/ and annotations/")

@@ -27,6 +27,7 @@ from ecalib.data.imagefolder import (
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
 from ecalib.engine.results import completed_run
+from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.models import model_info
 from ecalib.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from ecalib.params import check_choice
@@ -133,15 +134,9 @@ def make_run(
     sizes = {k: settings.pop(k) for k in IMAGE_SIZES}
     workers = settings.pop("workers") if workers is None else workers
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    recipe_lr, recipe_batch = settings["lr"], RECIPES[info.family]["batch_size"]
     batch = overrides.get("batch_size", settings["batch_size"])
-    if "lr" in overrides:
-        lr_rule = f"lr {overrides['lr']} given explicitly"
-    elif batch != recipe_batch:
-        overrides["lr"] = recipe_lr * batch / recipe_batch
-        lr_rule = f"linear scaling: {recipe_lr} x {batch}/{recipe_batch} = {overrides['lr']:g}"
-    else:
-        lr_rule = f"recipe lr {recipe_lr} at the recipe batch {recipe_batch}"
+    recipe = RECIPES[info.family]
+    overrides["lr"], lr_rule = linear_scaled_lr(overrides.get("lr"), recipe["lr"], recipe["batch_size"], batch)
     if num_classes is None:
         num_classes = synthetic["num_classes"] if data == "synthetic" else 1000
     model_kwargs = {"k_size": k_size} if k_size is not None else {}
