@@ -186,6 +186,11 @@ def read_official_checkpoint(path: str | os.PathLike, allow_pickle: bool = False
     return ckpt
 
 
+def plain_values(meta: dict) -> dict:
+    """Stored checkpoint metadata with 0-d tensors (e.g. ``best_prec1``) as Python numbers."""
+    return {k: (v.item() if isinstance(v, torch.Tensor) and v.numel() == 1 else v) for k, v in meta.items()}
+
+
 def load_weights_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
     """``load_state_dict(strict=True)`` with a readable report of missing, unexpected and mis-shaped keys.
 

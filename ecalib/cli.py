@@ -67,10 +67,10 @@ def _cmd_classify(args) -> int:
 
 
 def _cmd_inspect(args) -> int:
-    from ecalib.checkpoint import read_official_checkpoint
+    from ecalib.checkpoint import plain_values, read_official_checkpoint
 
     ckpt = read_official_checkpoint(args.checkpoint, allow_pickle=args.allow_pickle)
-    meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in ckpt.meta.items()}
+    meta = plain_values(ckpt.meta)
     print(
         json.dumps(
             {
@@ -225,6 +225,7 @@ def _cmd_coco_evaluate(args) -> int:
 
 
 def _cmd_coco_visualize(args) -> int:
+    import torch
     from torchvision.io import decode_image
 
     from ecalib.detection.visualize import draw_predictions, save_image
@@ -233,7 +234,7 @@ def _cmd_coco_visualize(args) -> int:
     model, _ = coco.load_detector(args.checkpoint, args.allow_pickle)
     for image_path in args.images:
         image = decode_image(image_path).float() / 255
-        with __import__("torch").no_grad():
+        with torch.no_grad():
             prediction = model([image[:3]])[0]
         out = Path(args.output_dir) / (Path(image_path).stem + "_detections.png")
         save_image(draw_predictions(image[:3], prediction, score_threshold=args.score_threshold), out)
@@ -278,8 +279,6 @@ def _cmd_coco_parse_log(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    import torch
-
     from ecalib.benchmark import run_suite, write_result_folder
     from ecalib.engine.trainer import resolve_device
     from ecalib.provenance import environment
@@ -299,8 +298,6 @@ def _cmd_bench(args) -> int:
         args.channels_last,
     )
     env = environment(device)
-    if device.type == "cuda":
-        env["driver"] = torch.cuda.get_device_properties(device).name + f", CUDA {torch.version.cuda}"
     params = {k: v for k, v in vars(args).items() if k != "func"} | {"input": "synthetic tensors"}
     folder = write_result_folder(args.out, params, env, table.assign(device=env["device"]))
     print(f"wrote {folder}")
@@ -328,6 +325,22 @@ def _cmd_sweep(args) -> int:
     )
     print(table.to_string(index=False))
     return 0
+
+
+def _add_recipe_options(p: argparse.ArgumentParser, run_name: str) -> None:
+    """Options of the recipe-driven trainers (ImageNet, COCO); None keeps the recipe's value."""
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch over all processes (the lr scales linearly)")
+    p.add_argument("--lr", type=float, help="default: the recipe's, scaled linearly with the batch")
+    p.add_argument("--workers", type=int, help="data loader processes per training process")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--amp", choices=("none", "bf16", "fp16"))
+    p.add_argument("--run-name", help=f"result folder name (default: {run_name})")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
+    p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -384,13 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", help="ImageNet folder with train/ and val/ (smoke profile: generated)")
     t.add_argument("--data", choices=("imagenet", "synthetic"))
     t.add_argument("--profile", default="full", help="full | smoke")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int, help="global batch over all processes (lr scales linearly)")
-    t.add_argument("--lr", type=float, help="default: the recipe's, scaled linearly with the batch")
-    t.add_argument("--workers", type=int, help="data loader processes per GPU (default 8)")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    t.add_argument("--amp", choices=("none", "bf16", "fp16"))
+    _add_recipe_options(t, "<profile>-<model>-seed<k>")
     t.add_argument("--channels-last", action="store_true", default=None)
     t.add_argument("--compile", action="store_true", default=None)
     t.add_argument("--checkpoint-every", type=int)
@@ -398,11 +405,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         help="'auto' (default: continue the run folder) or a checkpoint path, e.g. one written by the official main.py",
     )
-    t.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
-    t.add_argument("--run-name", help="result folder name (default: <profile>-<model>-seed<k>)")
-    t.add_argument("--results-dir", default="results")
-    t.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
-    t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train_imagenet)
 
     p = sub.add_parser("evaluate", help="top-1/top-5 of an official checkpoint on an ImageNet val folder")
@@ -461,18 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backbone", default="eca_resnet50")
     c.add_argument("--k-size", help="ECA kernels per stage when no weights say so (default 3377)")
     c.add_argument("--backbone-weights", help="official ImageNet .pth.tar or a converted backbone file")
-    c.add_argument("--epochs", type=int)
-    c.add_argument("--batch-size", type=int, help="global batch (lr 0.02 x batch/16)")
-    c.add_argument("--lr", type=float)
-    c.add_argument("--workers", type=int)
-    c.add_argument("--seed", type=int)
-    c.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    c.add_argument("--amp", choices=("none", "bf16", "fp16"))
-    c.add_argument("--run-name")
-    c.add_argument("--results-dir", default="results")
-    c.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
-    c.add_argument("--no-resume", action="store_true")
-    c.add_argument("--no-progress", action="store_true")
+    _add_recipe_options(c, "<profile>-maskrcnn-<backbone>-seed<k>")
     c.set_defaults(func=_cmd_coco_train)
     c = coco_cmds.add_parser("evaluate", help="bbox/segm AP of a trained detector (pycocotools)")
     c.add_argument("--checkpoint", required=True)

@@ -29,6 +29,20 @@ def git_commit(path: str | Path | None = None) -> str | None:
         return None
 
 
+def nvidia_driver() -> str | None:
+    """The NVIDIA driver version, from nvidia-smi (None when there is none)."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+
+
 def device_name(device: str | torch.device | None = None) -> str:
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda":
@@ -53,6 +67,7 @@ def environment(device: str | torch.device | None = None, data_source: str | Non
         "versions": versions,
         "device": device_name(device),
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "driver": nvidia_driver() if torch.cuda.is_available() else None,
         "platform": platform.platform(),
         "git_commit": git_commit(),
     }

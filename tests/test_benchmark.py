@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from helpers import run_tiny_bench
 
 from ecalib.benchmark import measure_throughput
 from ecalib.models import create_model
@@ -70,34 +71,7 @@ def test_paper_ratios_come_from_table_3():
 def test_bench_cli_writes_a_result_folder_with_ratios(tmp_path):
     from ecalib.benchmark import ratio_table
 
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ecalib",
-            "bench",
-            "--backbones",
-            "resnet18_cifar",
-            "--mechanisms",
-            "none",
-            "eca",
-            "--batch-size",
-            "4",
-            "--steps",
-            "1",
-            "--warmup",
-            "0",
-            "--repeats",
-            "1",
-            "--device",
-            "cpu",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    out = run_tiny_bench(tmp_path, "resnet18_cifar", "none", "eca", batch_size=4)
     assert out.returncode == 0, out.stderr
     (folder,) = list(tmp_path.iterdir())
     table = pd.read_csv(folder / "results.csv")

@@ -1,9 +1,8 @@
 import argparse
-import subprocess
-import sys
 
 import pytest
 import torch
+from helpers import run_cli
 
 import ecalib
 from ecalib.checkpoint import (
@@ -161,10 +160,6 @@ def test_atomic_save_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
         atomic_torch_save({"a": torch.zeros(2)}, path)
     assert torch.equal(torch.load(path)["a"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"]
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "ecalib", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_cli_inspect_and_errors(tmp_path):

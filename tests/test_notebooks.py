@@ -1,14 +1,11 @@
 """The notebooks run under papermill, with the runner `make book` uses, and validate their parameters."""
 
-import json
-import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, failure, outputs_text, papermill, run_tiny_bench
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.notebook
 
 
@@ -22,17 +19,6 @@ def run_notebook(tmp_path, *args):
     )
 
 
-def outputs_text(path: Path) -> str:
-    nb = json.loads(path.read_text())
-    parts = []
-    for cell in nb["cells"]:
-        for out in cell.get("outputs", []):
-            parts.append("".join(out.get("text", "")))
-            for value in out.get("data", {}).values():
-                parts.append(value if isinstance(value, str) else "".join(value))
-    return "\n".join(parts)
-
-
 def test_complexity_notebook_smoke_profile(tmp_path):
     result = run_notebook(tmp_path, "--profile", "smoke", "--only", "complexity")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -43,27 +29,9 @@ def test_complexity_notebook_smoke_profile(tmp_path):
 
 
 def test_complexity_notebook_rejects_unknown_models(tmp_path):
-    out = tmp_path / "bad.ipynb"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "complexity.ipynb"),
-            str(out),
-            "-p",
-            "models",
-            "['eca_resnet_50']",
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = papermill("complexity", tmp_path / "bad.ipynb", models="['eca_resnet_50']")
     assert result.returncode != 0
-    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stderr + result.stdout)  # papermill colours tracebacks
-    assert "unknown model(s) ['eca_resnet_50']; allowed:" in text
+    assert "unknown model(s) ['eca_resnet_50']; allowed:" in failure(result)
 
 
 def test_unknown_profile_is_an_error(tmp_path):
@@ -76,37 +44,16 @@ def cifar_results(tmp_path_factory):
     """The cifar10 notebook in the smoke profile (two mechanisms), shared by the compare test."""
     out = tmp_path_factory.mktemp("nb")
     results = out / "results"
-    data_dir = out / "data"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "cifar10.ipynb"),
-            str(out / "cifar10.ipynb"),
-            "-p",
-            "model",
-            "none,eca",
-            "-p",
-            "profile",
-            "smoke",
-            "-p",
-            "wandb_mode",
-            "disabled",
-            "-p",
-            "results_dir",
-            str(results),
-            "-p",
-            "data_dir",
-            str(data_dir),
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result = papermill(
+        "cifar10",
+        out / "cifar10.ipynb",
+        model="none,eca",
+        profile="smoke",
+        wandb_mode="disabled",
+        results_dir=results,
+        data_dir=out / "data",
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, failure(result)
     return out, results
 
 
@@ -119,52 +66,16 @@ def test_cifar10_notebook_smoke(cifar_results):
 
 
 def test_cifar10_notebook_rejects_bad_parameters(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "cifar10.ipynb"),
-            str(tmp_path / "bad.ipynb"),
-            "-p",
-            "model",
-            "gc",
-            "-p",
-            "profile",
-            "smoke",
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = papermill("cifar10", tmp_path / "bad.ipynb", timeout=600, model="gc", profile="smoke")
     assert result.returncode != 0
-    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stderr + result.stdout)
-    assert "model='gc' is not allowed; choose one of: none, se, cbam, triplet, eca" in text
+    assert "model='gc' is not allowed; choose one of: none, se, cbam, triplet, eca" in failure(result)
 
 
 def test_cifar10_compare_notebook(cifar_results, tmp_path):
     _, results = cifar_results
     out = tmp_path / "compare.ipynb"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "cifar10_compare.ipynb"),
-            str(out),
-            "-p",
-            "results_dirs",
-            f"{results}/cifar10,{tmp_path}/nothing-here",
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = papermill("cifar10_compare", out, timeout=600, results_dirs=f"{results}/cifar10,{tmp_path}/nothing-here")
+    assert result.returncode == 0, failure(result)
     text = outputs_text(out)
     assert "2 complete run(s)" in text and "synthetic" in text and "RC2020 reproduction" in text
     assert "throughput vs none" in text and "image/png" in out.read_text()
@@ -172,39 +83,17 @@ def test_cifar10_compare_notebook(cifar_results, tmp_path):
 
 def test_cifar10_sweep_notebook_two_trials(tmp_path):
     out = tmp_path / "sweep.ipynb"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "cifar10_sweep.ipynb"),
-            str(out),
-            "-p",
-            "profile",
-            "smoke",
-            "-p",
-            "method",
-            "grid",
-            "-p",
-            "trials",
-            "2",
-            "-p",
-            "wandb_mode",
-            "disabled",
-            "-p",
-            "results_dir",
-            str(tmp_path / "results"),
-            "-p",
-            "data_dir",
-            str(tmp_path / "data"),
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result = papermill(
+        "cifar10_sweep",
+        out,
+        profile="smoke",
+        method="grid",
+        trials=2,
+        wandb_mode="disabled",
+        results_dir=tmp_path / "results",
+        data_dir=tmp_path / "data",
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, failure(result)
     sweep_csv = tmp_path / "results" / "cifar10-sweeps" / "rc2020-attention" / "sweep.csv"
     assert len(sweep_csv.read_text().splitlines()) == 3
     assert "image/png" in out.read_text()
@@ -212,36 +101,16 @@ def test_cifar10_sweep_notebook_two_trials(tmp_path):
 
 def test_imagenet_notebook_smoke(tmp_path):
     out = tmp_path / "imagenet.ipynb"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "imagenet.ipynb"),
-            str(out),
-            "-p",
-            "model",
-            "eca_resnet18",
-            "-p",
-            "profile",
-            "smoke",
-            "-p",
-            "wandb_mode",
-            "disabled",
-            "-p",
-            "data_dir",
-            str(tmp_path / "data"),
-            "-p",
-            "results_dir",
-            str(tmp_path / "results"),
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result = papermill(
+        "imagenet",
+        out,
+        model="eca_resnet18",
+        profile="smoke",
+        wandb_mode="disabled",
+        data_dir=tmp_path / "data",
+        results_dir=tmp_path / "results",
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, failure(result)
     text = outputs_text(out)
     assert "ECA-Net50" in text and "Table 3" in text and "1805" in text  # both reference tables
     assert "linear scaling: 0.1 x 16/256" in text and "synthetic data: the published ImageNet values" in text
@@ -250,24 +119,8 @@ def test_imagenet_notebook_smoke(tmp_path):
 
 def test_coco_weights_notebook(tmp_path):
     out = tmp_path / "coco_weights.ipynb"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "coco_weights.ipynb"),
-            str(out),
-            "-p",
-            "work_dir",
-            str(tmp_path / "work"),
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = papermill("coco_weights", out, work_dir=tmp_path / "work")
+    assert result.returncode == 0, failure(result)
     text = outputs_text(out)
     assert "k per stage 3377" in text and "16 ECA kernels" in text and "refused:" in text
     assert "roi_head.bbox_head.fc_reg.weight" in text and "background row now last: True" in text
@@ -275,33 +128,16 @@ def test_coco_weights_notebook(tmp_path):
 
 def test_coco_maskrcnn_notebook_smoke(tmp_path):
     out = tmp_path / "coco_maskrcnn.ipynb"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "coco_maskrcnn.ipynb"),
-            str(out),
-            "-p",
-            "profile",
-            "smoke",
-            "-p",
-            "wandb_mode",
-            "disabled",
-            "-p",
-            "data_dir",
-            str(tmp_path / "data"),
-            "-p",
-            "results_dir",
-            str(tmp_path / "results"),
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
+    result = papermill(
+        "coco_maskrcnn",
+        out,
         timeout=1200,
+        profile="smoke",
+        wandb_mode="disabled",
+        data_dir=tmp_path / "data",
+        results_dir=tmp_path / "results",
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, failure(result)
     text = outputs_text(out)
     assert "27850" in text and "0.0025" in text and "0.341" in text  # the reproduction's evidence
     raw = out.read_text()
@@ -317,54 +153,11 @@ def test_findings_notebook(tmp_path):
 
 
 def test_speed_notebook_renders_bench_folders(tmp_path):
-    bench = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ecalib",
-            "bench",
-            "--backbones",
-            "resnet18_cifar",
-            "--mechanisms",
-            "none",
-            "eca",
-            "--batch-size",
-            "2",
-            "--steps",
-            "1",
-            "--warmup",
-            "0",
-            "--repeats",
-            "1",
-            "--device",
-            "cpu",
-            "--out",
-            str(tmp_path / "speed"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    bench = run_tiny_bench(tmp_path / "speed", "resnet18_cifar", "none", "eca")
     assert bench.returncode == 0, bench.stderr
     out = tmp_path / "speed.ipynb"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "papermill",
-            str(ROOT / "notebooks" / "speed.ipynb"),
-            str(out),
-            "-p",
-            "results_dir",
-            str(tmp_path / "speed"),
-            "--cwd",
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = papermill("speed", out, timeout=600, results_dir=tmp_path / "speed")
+    assert result.returncode == 0, failure(result)
     text = outputs_text(out)
     assert "resnet18_cifar" in text and "paper vs none" in text and "0.767" in text  # 785/1024 from Table 3
     assert "image/png" in out.read_text()

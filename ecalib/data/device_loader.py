@@ -47,6 +47,7 @@ class DeviceBatches:
         self.size = images.shape[-1]
         self.images = torch.nn.functional.pad(images, (self.pad,) * 4) if self.pad else images
         self.labels = data.labels.to(self.device)
+        self.channel_index = torch.arange(3, device=self.device)[None, :, None, None]
         self.mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1) * 255
         self.std = torch.tensor(std, device=self.device).view(1, 3, 1, 1) * 255
 
@@ -89,6 +90,7 @@ class DeviceBatches:
             rows = dy[idx, None] + ar  # B, S
             cols = torch.where(flips[idx, None], dx[idx, None] + ar.flip(0), dx[idx, None] + ar)
             b = idx.to(self.device)[:, None, None, None]
-            c = torch.arange(3, device=self.device)[None, :, None, None]
-            x = self.images[b, c, rows.to(self.device)[:, None, :, None], cols.to(self.device)[:, None, None, :]]
+            x = self.images[
+                b, self.channel_index, rows.to(self.device)[:, None, :, None], cols.to(self.device)[:, None, None, :]
+            ]
             yield self._normalise(x), self.labels[idx.to(self.device)]

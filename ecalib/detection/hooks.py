@@ -74,14 +74,14 @@ class DetectionHooks:
         if trainer.dist.is_main:
             for iou_type in IOU_TYPES:
                 metrics.update({f"{iou_type}_{k}": v for k, v in coco_metrics(self.coco_gt, results, iou_type).items()})
-            self._save_frame(model, batches, outputs, ids, trainer)
+            self._save_frame(batches, outputs, trainer)
         if trainer.dist.enabled:
             box = [metrics]
             dist.broadcast_object_list(box, src=0)
             metrics = box[0]
         return metrics
 
-    def _save_frame(self, model, batches, outputs, ids, trainer) -> None:
+    def _save_frame(self, batches, outputs, trainer) -> None:
         """Overlay of one fixed validation image after this epoch (frames of the progress GIF)."""
         from ecalib.detection.visualize import draw_predictions, save_image
 

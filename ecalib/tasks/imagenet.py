@@ -280,7 +280,7 @@ def evaluate_checkpoint(
     ``model``). Evaluation uses the official transform (resize 256, centre crop 224, ImageNet
     statistics) unless ``image_sizes`` says otherwise.
     """
-    from ecalib.checkpoint import CheckpointError, load_official_checkpoint
+    from ecalib.checkpoint import CheckpointError, load_official_checkpoint, plain_values
     from ecalib.models import create_model
 
     val_dir = find_val_dir(data)
@@ -322,7 +322,7 @@ def evaluate_checkpoint(
         "top1": 100 * sums[1].item() / n,
         "top5": 100 * sums[2].item() / n,
         "loss": sums[0].item() / n,
-        "stored": {k: (v.item() if hasattr(v, "item") else v) for k, v in getattr(net, "checkpoint_meta", {}).items()},
+        "stored": plain_values(getattr(net, "checkpoint_meta", {})),
         "data_source": describe_source(val_dir.parent if val_dir.name == "val" else val_dir),
         "image_sizes": sizes,
         "published": info.reference_metrics(),

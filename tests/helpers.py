@@ -1,0 +1,65 @@
+"""Shared by the tests: run ecalib's CLI and notebooks in subprocesses, read notebook outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ecalib", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_tiny_bench(out: Path, *backbone_and_mechanisms: str, batch_size: int = 2) -> subprocess.CompletedProcess:
+    """`ecalib bench` with one step per measurement on the CPU (for structure, not speed)."""
+    backbone, *mechanisms = backbone_and_mechanisms
+    return run_cli(
+        "bench",
+        "--backbones",
+        backbone,
+        "--mechanisms",
+        *mechanisms,
+        "--batch-size",
+        batch_size,
+        "--steps",
+        1,
+        "--warmup",
+        0,
+        "--repeats",
+        1,
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    )
+
+
+def papermill(name: str, out: Path, timeout: int = 900, **params) -> subprocess.CompletedProcess:
+    """Execute notebooks/<name>.ipynb into ``out`` with papermill parameters ``params``."""
+    cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{name}.ipynb"), str(out)]
+    for key, value in params.items():
+        cmd += ["-p", key, str(value)]
+    return subprocess.run(cmd + ["--cwd", str(ROOT)], capture_output=True, text=True, timeout=timeout)
+
+
+def failure(result: subprocess.CompletedProcess) -> str:
+    """The end of a failed run's output, without the ANSI colours papermill puts in tracebacks."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout[-3000:] + result.stderr[-3000:])
+
+
+def outputs_text(path: Path) -> str:
+    nb = json.loads(path.read_text())
+    parts = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            parts.append("".join(out.get("text", "")))
+            for value in out.get("data", {}).values():
+                parts.append(value if isinstance(value, str) else "".join(value))
+    return "\n".join(parts)
