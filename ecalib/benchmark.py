@@ -96,6 +96,96 @@ def measure_throughput(
     }
 
 
+# ResNet-50's bottleneck outputs at 224 px: (channels, height = width) per stage
+RESNET50_STAGE_SHAPES = {"layer1": (256, 56), "layer2": (512, 28), "layer3": (1024, 14), "layer4": (2048, 7)}
+TAIL_VARIANTS = ("plain", "reference", "torch", "triton")
+
+
+def block_tail(variant: str, k_size: int = 5) -> nn.Module:
+    """The end of a residual block as a module ``(x, residual) -> relu(attention(x) + residual)``.
+
+    ``plain`` has no attention (ResNet's own tail, the cost floor); the others are ECA with
+    that implementation (:data:`ecalib.layers.ECA_IMPLS`).
+    """
+    from ecalib.layers import EcaLayer
+
+    if variant not in TAIL_VARIANTS:
+        raise ValueError(f"unknown block tail {variant!r}; choose from {', '.join(TAIL_VARIANTS)}")
+
+    class Tail(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.eca = None if variant == "plain" else EcaLayer(k_size=k_size, impl=variant)
+
+        def forward(self, x, residual):
+            if self.eca is None:
+                return torch.relu(x + residual)
+            return self.eca.forward_residual(x, residual)
+
+    return Tail()
+
+
+def measure_block_tail(
+    variant: str,
+    batch: int,
+    channels: int,
+    size: int,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    mode: str = "train",
+    channels_last: bool = False,
+    steps: int = 20,
+    warmup: int = 3,
+    repeats: int = 5,
+) -> dict:
+    """Median microseconds per call of one block tail (``train``: forward + backward), and CUDA peak memory."""
+    tail = block_tail(variant).to(device)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    shape = (batch, channels, size, size)
+    x = torch.randn(shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
+    r = torch.randn(shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
+    dy = torch.randn(shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
+    x.requires_grad_(mode == "train")
+    r.requires_grad_(mode == "train")
+
+    def call():
+        if mode == "train":
+            tail(x, r).backward(dy)
+            x.grad = r.grad = None
+        else:
+            with torch.no_grad():
+                tail(x, r)
+
+    for _ in range(warmup):
+        call()
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            call()
+        _sync(device)
+        times.append((time.perf_counter() - start) / steps * 1e6)
+    extra_mb = (torch.cuda.max_memory_allocated(device) - base) / 2**20 if device.type == "cuda" else float("nan")
+    return {
+        "variant": variant,
+        "mode": mode,
+        "batch_size": batch,
+        "channels": channels,
+        "size": size,
+        "dtype": str(dtype).removeprefix("torch."),
+        "channels_last": channels_last,
+        "us_per_call": statistics.median(times),
+        "us_min": min(times),
+        "activation_mb": x.numel() * x.element_size() / 2**20,
+        "transient_memory_mb": extra_mb,
+    }
+
+
 def write_result_folder(out_root: str | Path, params: dict, env: dict, table) -> Path:
     """``out_root/<UTC time>-<device>/`` with params.json, env.json and results.csv; never overwrites."""
     import datetime as dt
@@ -141,61 +231,85 @@ def run_suite(
     modes=("train", "infer"),
     precisions=("fp32",),
     compile_modes=("eager",),
-    batch_size: int | None = None,
+    batch_size: int | list[int] | None = None,
     steps: int = 20,
     warmup: int = 5,
     repeats: int = 3,
     channels_last: bool = False,
     progress=print,
+    input_sizes: list[int] | None = None,
+    eca_impls=("auto",),
 ):
-    """Throughput and peak memory of every (backbone, mechanism, mode, precision, compile) combination."""
+    """Throughput and peak memory of every combination of the settings.
+
+    ``batch_size`` and ``input_sizes`` may list several values (the scaling study); ``None``
+    means the paper's. ``eca_impls`` runs the ECA networks once per implementation
+    (:data:`ecalib.layers.ECA_IMPLS`); the row records the one actually used on ``device``.
+    """
     import pandas as pd
 
+    from ecalib.layers import EcaLayer
+    from ecalib.layers.eca import check_eca_impl, resolve_eca_impl
     from ecalib.models import create_model, model_info
 
     unknown = [b for b in backbones if b not in SUITE]
     if unknown:
         raise ValueError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
+    for impl in eca_impls:
+        check_eca_impl(impl)
+    batches = batch_size if isinstance(batch_size, (list, tuple)) else [batch_size]
     rows = []
-    for backbone, mechanism, precision, compiled, mode in itertools.product(
-        backbones, mechanisms, precisions, compile_modes, modes
+    for backbone, mechanism, precision, compiled, batch_choice, size_choice, mode in itertools.product(
+        backbones, mechanisms, precisions, compile_modes, batches, input_sizes or [None], modes
     ):
         name = SUITE[backbone].get(mechanism)
         if name is None:
             continue  # e.g. CBAM on MobileNetV2: not in the paper either
         info = model_info(name)
-        size, batch = info.input_size[-1], batch_size or PAPER_BATCH[backbone]
-        torch.manual_seed(0)
-        model = create_model(name)
-        amp = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}[precision]
-        result = measure_throughput(
-            model,
-            batch,
-            size,
-            device,
-            mode,
-            amp,
-            channels_last,
-            compiled == "compile",
-            steps,
-            warmup,
-            repeats,
-            num_classes=info.num_classes,
-        )
-        rows.append(
-            {
-                "backbone": backbone,
-                "mechanism": mechanism,
-                "model": name,
-                "precision": precision,
-                "compile": compiled,
-                "batch_size": batch,
-                "input_size": size,
-                "params": sum(p.numel() for p in model.parameters()),
-                **result,
-            }
-        )
-        progress(f"{name:22s} {precision} {compiled:7s} {mode:5s} {result['images_per_s']:10.1f} img/s")
+        size, batch = size_choice or info.input_size[-1], batch_choice or PAPER_BATCH[backbone]
+        for impl in eca_impls if mechanism == "eca" else ["-"]:
+            torch.manual_seed(0)
+            model = create_model(name, **({} if impl == "-" else {"eca_impl": impl}))
+            probe = torch.empty(1, 1, 1, 1, device=device)
+            used = "-" if impl == "-" else resolve_eca_impl(impl, probe)
+            if compiled == "compile" and used == "triton":
+                used = "torch"  # under torch.compile, auto hands inductor the plain formulation
+            amp = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}[precision]
+            result = measure_throughput(
+                model,
+                batch,
+                size,
+                device,
+                mode,
+                amp,
+                channels_last,
+                compiled == "compile",
+                steps,
+                warmup,
+                repeats,
+                num_classes=info.num_classes,
+            )
+            rows.append(
+                {
+                    "backbone": backbone,
+                    "mechanism": mechanism,
+                    "model": name,
+                    "eca_impl": impl,
+                    "eca_impl_used": used,
+                    "eca_layers": sum(isinstance(m, EcaLayer) for m in model.modules()),
+                    "precision": precision,
+                    "compile": compiled,
+                    "batch_size": batch,
+                    "input_size": size,
+                    "params": sum(p.numel() for p in model.parameters()),
+                    **result,
+                }
+            )
+            label = name if impl == "-" else f"{name}[{used}]"
+            progress(
+                f"{label:30s} {precision} {compiled:7s} b{batch} {size}px {mode:5s} "
+                f"{result['images_per_s']:10.1f} img/s"
+            )
     return pd.DataFrame(rows)
 
 
@@ -223,9 +337,12 @@ def paper_speed_ratios():
     return pd.DataFrame(rows)
 
 
+RATIO_KEYS = ["device", "backbone", "precision", "compile", "batch_size", "input_size", "mode"]
+
+
 def ratio_table(results):
     """Each measurement divided by its plain backbone's under the same settings, beside Table 3's ratio."""
-    keys = ["device", "backbone", "precision", "compile", "batch_size", "mode"]
+    keys = RATIO_KEYS
     table = results.copy()
     base = table[table["mechanism"] == "none"].set_index(keys)["images_per_s"]
     table["vs none"] = [
@@ -248,8 +365,12 @@ def load_results(root: str | Path):
     frames = []
     for csv in sorted(Path(root).glob("*/results.csv")):
         env = json.loads((csv.parent / "env.json").read_text())
+        frame = pd.read_csv(csv)
+        if "eca_impl" not in frame:  # folders from before the fused ECA: the reference formulation
+            impl = frame["mechanism"].map(lambda m: "reference" if m == "eca" else "-")
+            frame = frame.assign(eca_impl=impl, eca_impl_used=impl)
         frames.append(
-            pd.read_csv(csv).assign(
+            frame.assign(
                 device=env.get("device", "unknown"), folder=csv.parent.name, commit=(env.get("git_commit") or "")[:10]
             )
         )

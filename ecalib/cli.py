@@ -296,6 +296,8 @@ def _cmd_bench(args) -> int:
         args.warmup,
         args.repeats,
         args.channels_last,
+        input_sizes=args.input_size,
+        eca_impls=args.eca_impl,
     )
     env = environment(device)
     params = {k: v for k, v in vars(args).items() if k != "func"} | {"input": "synthetic tensors"}
@@ -426,7 +428,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", nargs="+", default=["train", "infer"], choices=("train", "infer"))
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"))
     p.add_argument("--compile-modes", nargs="+", default=["eager"], choices=("eager", "compile"))
-    p.add_argument("--batch-size", type=int, help="default: the paper's (256 for ResNets, 96 for MobileNetV2)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        nargs="+",
+        help="one or more (default: the paper's: 256 for ResNets, 96 for MobileNetV2)",
+    )
+    p.add_argument("--input-size", type=int, nargs="+", help="one or more resolutions (default: the paper's)")
+    p.add_argument(
+        "--eca-impl",
+        nargs="+",
+        default=["auto"],
+        help="ECA implementations to time: auto (Triton kernels on CUDA, fused PyTorch elsewhere), "
+        "reference (the official module's operations), torch, triton",
+    )
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ecalib.layers import Cbam, EcaLayer, SqueezeExcite, TripletAttention
+from ecalib.layers import Cbam, EcaLayer, SqueezeExcite, TripletAttention, set_eca_impl
 from ecalib.reference import parse_binary_quantity
 
 ATTENTION_MODULES: tuple[type[nn.Module], ...] = (EcaLayer, SqueezeExcite, Cbam, TripletAttention)
@@ -68,6 +68,7 @@ def thop_macs(model: nn.Module, input_size: int = 224) -> tuple[int, dict[str, f
     import thop
 
     model = copy.deepcopy(model).eval()
+    set_eca_impl(model, "reference")  # thop counts modules: the official sequence of them
     x = torch.randn(1, 3, input_size, input_size)
     with torch.no_grad():
         macs, _params, info = thop.profile(model, inputs=(x,), verbose=False, ret_layer_info=True)

@@ -83,3 +83,50 @@ def test_bench_cli_writes_a_result_folder_with_ratios(tmp_path):
         from ecalib.benchmark import run_suite
 
         run_suite(["vgg16"], ["none"], torch.device("cpu"))
+
+
+def test_suite_times_each_eca_implementation_and_the_scaling_grid():
+    from ecalib.benchmark import ratio_table, run_suite
+
+    table = run_suite(
+        ["resnet18_cifar"], ["none", "eca"], torch.device("cpu"), modes=("infer",), batch_size=[2, 4],
+        steps=1, warmup=0, repeats=1, progress=lambda _: None, input_sizes=[16, 32], eca_impls=("reference", "auto"),
+    )  # fmt: skip
+    assert len(table) == 2 * 2 * 3  # batch sizes x resolutions x (none, eca reference, eca auto)
+    eca = table[table["mechanism"] == "eca"]
+    assert set(zip(eca["eca_impl"], eca["eca_impl_used"])) == {("reference", "reference"), ("auto", "torch")}
+    assert (eca["eca_layers"] == 8).all() and (table[table["mechanism"] == "none"]["eca_impl"] == "-").all()
+    ratios = ratio_table(table.assign(device="cpu"))
+    assert ratios["vs none"].notna().all() and len(ratios) == len(table)
+    with pytest.raises(ValueError, match="unknown ECA implementation"):
+        run_suite(["resnet18_cifar"], ["eca"], torch.device("cpu"), eca_impls=("fast",))
+
+
+def test_block_tails_compute_the_same_function_and_are_timed():
+    from ecalib.benchmark import block_tail, measure_block_tail
+
+    x, r = torch.randn(2, 32, 5, 5), torch.randn(2, 32, 5, 5)
+    reference = block_tail("reference")
+    fused = block_tail("torch")
+    fused.load_state_dict(reference.state_dict())
+    torch.testing.assert_close(fused(x, r), reference(x, r))
+    torch.testing.assert_close(block_tail("plain")(x, r), torch.relu(x + r))
+    row = measure_block_tail("torch", 2, 32, 5, torch.device("cpu"), steps=1, repeats=2)
+    assert row["us_per_call"] > 0 and row["activation_mb"] == pytest.approx(2 * 32 * 25 * 4 / 2**20)
+    with pytest.raises(ValueError, match="plain, reference, torch, triton"):
+        block_tail("cuda")
+
+
+def test_block_tail_script_writes_ratios_against_the_plain_tail(tmp_path):
+    script = ROOT / "benchmarks" / "eca_block_tail.py"
+    args = ["--device", "cpu", "--batch-size", "1", "--dtype", "float32", "--modes", "train", "--stages", "layer4"]
+    out = subprocess.run(
+        [sys.executable, str(script), *args, "--steps", "1", "--repeats", "1", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (folder,) = list(tmp_path.iterdir())
+    table = pd.read_csv(folder / "results.csv")
+    assert set(table["variant"]) == {"plain", "reference", "torch"}
+    assert (table[table["variant"] == "plain"]["vs plain"] == 1.0).all() and (table["vs plain"] > 0).all()
+    assert {"params.json", "env.json"} <= {p.name for p in folder.iterdir()}

@@ -2,12 +2,13 @@
 
 from ecalib.layers.cbam import Cbam, ChannelGate, SpatialGate
 from ecalib.layers.create_attn import ATTENTION_TYPES, check_attention, create_attention
-from ecalib.layers.eca import CecaLayer, EcaLayer, eca_kernel_size
+from ecalib.layers.eca import ECA_IMPLS, CecaLayer, EcaLayer, eca_kernel_size, set_eca_impl
 from ecalib.layers.se import SqueezeExcite
 from ecalib.layers.triplet import TripletAttention
 
 __all__ = [
     "ATTENTION_TYPES",
+    "ECA_IMPLS",
     "Cbam",
     "CecaLayer",
     "ChannelGate",
@@ -18,4 +19,5 @@ __all__ = [
     "check_attention",
     "create_attention",
     "eca_kernel_size",
+    "set_eca_impl",
 ]

@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+from functools import cache
 
 import torch
 from torch import nn
+
+#: How an :class:`EcaLayer` computes: ``reference`` (the official module's operations, the
+#: oracle), ``torch`` (the rescale fused with the residual add into one ``addcmul``; what
+#: ``torch.compile`` traces), ``triton`` (fused CUDA kernels, :mod:`ecalib.layers.eca_triton`),
+#: ``auto`` (``triton`` for CUDA tensors when Triton is installed, else ``torch``).
+ECA_IMPLS = ("auto", "reference", "torch", "triton")
+TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+@cache
+def triton_available() -> bool:
+    """Whether the Triton kernels can run here (Triton installed and a CUDA device present)."""
+    return importlib.util.find_spec("triton") is not None and torch.cuda.is_available()
+
+
+def check_eca_impl(impl: str) -> str:
+    if impl not in ECA_IMPLS:
+        raise ValueError(f"unknown ECA implementation {impl!r}; choose one of {', '.join(ECA_IMPLS)}")
+    return impl
+
+
+def resolve_eca_impl(impl: str, x: torch.Tensor) -> str:
+    """The implementation ``impl`` stands for on input ``x`` (``auto`` resolved)."""
+    if impl != "auto":
+        return impl
+    if torch.compiler.is_compiling():
+        return "torch"  # inductor fuses the plain formulation itself
+    if x.is_cuda and x.dim() == 4 and x.dtype in TRITON_DTYPES and triton_available():
+        return "triton"
+    return "torch"
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
@@ -27,6 +59,8 @@ class EcaLayer(nn.Module):
     (kernel from :func:`eca_kernel_size`). ``circular=True`` wraps the convolution around the
     channel axis instead of zero-padding it (timm's CECA). The layer holds ``k_size`` weights
     in ``conv.weight`` (shape ``[1, 1, k]``), the key name of the official checkpoints.
+    ``impl`` picks the computation (see :data:`ECA_IMPLS`); all give the same result up to
+    rounding, and the state dict does not depend on it.
     """
 
     def __init__(
@@ -36,8 +70,10 @@ class EcaLayer(nn.Module):
         gamma: int = 2,
         b: int = 1,
         circular: bool = False,
+        impl: str = "auto",
     ):
         super().__init__()
+        self.impl = check_eca_impl(impl)
         if k_size is None:
             if channels is None:
                 raise ValueError("EcaLayer needs k_size (fixed kernel) or channels (adaptive rule)")
@@ -57,18 +93,47 @@ class EcaLayer(nn.Module):
             bias=False,
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights ``sigmoid(conv1d(avg_pool(x)))``, shape ``[N, C, 1, 1]``."""
         n, c = x.shape[:2]
         y = self.avg_pool(x).view(n, 1, c)
-        y = torch.sigmoid(self.conv(y)).view(n, c, 1, 1)
-        return x * y
+        return torch.sigmoid(self.conv(y)).view(n, c, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if resolve_eca_impl(self.impl, x) == "triton":
+            from ecalib.layers.eca_triton import eca_fused
+
+            return eca_fused(x, self.conv.weight, None, self.circular, relu=False)
+        return x * self.gate(x)
+
+    def forward_residual(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``relu(self(x) + residual)``: the end of a residual block, fused unless ``impl='reference'``."""
+        impl = resolve_eca_impl(self.impl, x)
+        if impl == "triton":
+            from ecalib.layers.eca_triton import eca_fused
+
+            return eca_fused(x, self.conv.weight, residual, self.circular, relu=True)
+        if impl == "torch":
+            return torch.addcmul(residual, x, self.gate(x)).relu_()
+        return torch.relu(self(x) + residual)
 
     def extra_repr(self) -> str:
-        return f"k_size={self.kernel_size}, circular={self.circular}"
+        return f"k_size={self.kernel_size}, circular={self.circular}, impl={self.impl}"
 
 
 class CecaLayer(EcaLayer):
     """ECA with circular padding over channels (timm's ``CecaModule``)."""
 
-    def __init__(self, channels: int | None = None, k_size: int | None = None, gamma: int = 2, b: int = 1):
-        super().__init__(channels, k_size, gamma, b, circular=True)
+    def __init__(
+        self, channels: int | None = None, k_size: int | None = None, gamma: int = 2, b: int = 1, impl: str = "auto"
+    ):
+        super().__init__(channels, k_size, gamma, b, circular=True, impl=impl)
+
+
+def set_eca_impl(model: nn.Module, impl: str) -> int:
+    """Set the implementation of every ECA layer in ``model``; returns how many were set."""
+    check_eca_impl(impl)
+    layers = [m for m in model.modules() if isinstance(m, EcaLayer)]
+    for layer in layers:
+        layer.impl = impl
+    return len(layers)

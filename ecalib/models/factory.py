@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ecalib.layers import set_eca_impl
 from ecalib.models.registry import model_info
 
 
@@ -46,6 +47,7 @@ def create_model(
     features_only: bool = False,
     out_indices: Sequence[int] | None = None,
     allow_pickle: bool = False,
+    eca_impl: str | None = None,
     **kwargs,
 ) -> nn.Module:
     """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`).
@@ -57,6 +59,8 @@ def create_model(
             the classifier after loading, for fine-tuning.
         features_only: return a :class:`FeatureListNet` giving the feature maps of ``out_indices``.
         allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
+        eca_impl: how the ECA layers compute (:data:`ecalib.layers.ECA_IMPLS`; default ``auto``:
+            fused Triton kernels on CUDA, the fused PyTorch formulation elsewhere).
         **kwargs: architecture overrides, e.g. ``k_size='3377'`` or ``attn_kwargs={'spatial_kernel': 3}``.
     """
     info = model_info(name)
@@ -66,6 +70,8 @@ def create_model(
             + (f" (released file: {info.checkpoint_file})" if info.checkpoint_file else "")
         )
     if info.source == "timm":
+        if eca_impl is not None:
+            raise ValueError(f"{name} is built by timm; eca_impl only applies to ecalib's own models")
         if pretrained:
             raise ValueError(
                 f"{name} is built by timm; load its weights with timm, ecalib only reads official ECANet files"
@@ -80,6 +86,8 @@ def create_model(
     else:
         model = info.builder(num_classes=info.num_classes if num_classes is None else num_classes, **kwargs)
     model.model_info = info
+    if eca_impl is not None:
+        set_eca_impl(model, eca_impl)
     return FeatureListNet(model, out_indices) if features_only else model
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ecalib.layers import check_attention, create_attention, eca_kernel_size
+from ecalib.layers import EcaLayer, check_attention, create_attention, eca_kernel_size
 
 ECA_TYPES = ("eca", "ceca")
 
@@ -72,6 +72,13 @@ class _AttentionBlock(nn.Module):
     def _attend(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.attn_attr is None else getattr(self, self.attn_attr)(x)
 
+    def _attend_add_relu(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        """``relu(attention(out) + identity)``; ECA fuses the rescale into the add (see ``EcaLayer.impl``)."""
+        attn = getattr(self, self.attn_attr) if self.attn_attr is not None else None
+        if isinstance(attn, EcaLayer) and attn.impl != "reference":
+            return attn.forward_residual(out, identity)
+        return self.relu(self._attend(out) + identity)
+
 
 class BasicBlock(_AttentionBlock):
     """conv3x3 -> BN -> ReLU -> conv3x3 -> BN -> attention -> + shortcut -> ReLU."""
@@ -94,8 +101,7 @@ class BasicBlock(_AttentionBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self._attend(self.bn2(self.conv2(out)))
-        return self.relu(out + identity)
+        return self._attend_add_relu(self.bn2(self.conv2(out)), identity)
 
 
 class Bottleneck(_AttentionBlock):
@@ -123,8 +129,7 @@ class Bottleneck(_AttentionBlock):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self._attend(self.bn3(self.conv3(out)))
-        return self.relu(out + identity)
+        return self._attend_add_relu(self.bn3(self.conv3(out)), identity)
 
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}

@@ -1,0 +1,258 @@
+"""Fused ECA kernels in Triton: the gate in one pass over the activation, the rescale fused
+with the residual add and ReLU, and a two-pass backward.
+
+Forward, for ``x`` of shape ``[N, C, H, W]`` (NCHW or channels-last):
+
+1. ``gate`` kernel: global average pooling -> 1-D convolution of ``k`` taps across channels
+   -> sigmoid, in one launch. Each program pools a window of channels plus the ``k // 2``
+   neighbours on either side that the convolution needs, then applies the convolution as a
+   band matrix held in registers. Writes ``s`` and the pooled means (``[N, C]``, fp32).
+2. ``scale`` kernel: ``y = act(x * s + r)`` elementwise, ``r`` (the residual) and the ReLU
+   optional. One read of ``x`` and ``r``, one write of ``y``.
+
+So the activation is read twice and written once, against five reads and three writes for
+the unfused eager sequence pool / mul / add / relu.
+
+Backward: ``reduce`` kernel computes ``g = dy * [y > 0]`` (stored: it is the residual's
+gradient) and ``ds = sum_hw(g * x)``; the tiny ``[N, C]`` sigmoid/convolution backward runs in
+PyTorch; ``dx`` kernel writes ``g * s + dmean / HW``.
+
+The kernels run on CUDA tensors; with ``TRITON_INTERPRET=1`` Triton's interpreter runs them on
+CPU tensors, which is how the equivalence tests cover them on a machine without a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+from ecalib.layers.eca import TRITON_DTYPES
+
+
+@triton.jit
+def _gate_kernel(
+    x_ptr, w_ptr, gate_ptr, mean_ptr,
+    C, HW, stride_n, stride_c, stride_hw, inv_hw,
+    K: tl.constexpr, CIRCULAR: tl.constexpr, WINDOW: tl.constexpr, BLOCK_HW: tl.constexpr,
+):  # fmt: skip
+    pad: tl.constexpr = (K - 1) // 2
+    per_program: tl.constexpr = WINDOW - 2 * pad
+    n = tl.program_id(0).to(tl.int64)
+    c0 = tl.program_id(1) * per_program
+    t = tl.arange(0, WINDOW)
+    channel = c0 - pad + t  # the window: this program's channels and their neighbours
+    if CIRCULAR:
+        source = (channel % C + C) % C
+        present = t < WINDOW
+    else:
+        source = channel
+        present = (channel >= 0) & (channel < C)  # zero padding: absent channels pool to 0
+    rows = x_ptr + n * stride_n + source.to(tl.int64)[:, None] * stride_c
+    total = tl.zeros([WINDOW], dtype=tl.float32)
+    for start in range(0, HW, BLOCK_HW):
+        hw = start + tl.arange(0, BLOCK_HW)
+        mask = present[:, None] & (hw[None, :] < HW)
+        total += tl.sum(tl.load(rows + hw[None, :] * stride_hw, mask=mask, other=0.0).to(tl.float32), axis=1)
+    mean = total * inv_hw
+    # Output i (channel c0 + i) sees window entries i .. i + K - 1: a band of the K taps.
+    i = tl.arange(0, WINDOW)
+    tap = t[None, :] - i[:, None]
+    band = tl.load(w_ptr + tap, mask=(tap >= 0) & (tap < K), other=0.0).to(tl.float32)
+    z = tl.sum(band * mean[None, :], axis=1)
+    own_mean = tl.sum(tl.where(tap == pad, mean[None, :], 0.0), axis=1)
+    out = c0 + i
+    keep = (i < per_program) & (out < C)
+    tl.store(gate_ptr + n * C + out, tl.sigmoid(z), mask=keep)
+    tl.store(mean_ptr + n * C + out, own_mean, mask=keep)
+
+
+@triton.jit
+def _scale_kernel(
+    x_ptr, r_ptr, gate_ptr, y_ptr, total, C, HW,
+    CHANNELS_LAST: tl.constexpr, HAS_RESIDUAL: tl.constexpr, RELU: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < total
+    if CHANNELS_LAST:
+        row = (offs // (HW * C)) * C + offs % C
+    else:
+        row = offs // HW
+    s = tl.load(gate_ptr + row, mask=mask, other=0.0)
+    x = tl.load(x_ptr + offs, mask=mask, other=0.0)
+    y = x.to(tl.float32) * s
+    if HAS_RESIDUAL:
+        y += tl.load(r_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    if RELU:
+        y = tl.maximum(y, 0.0)
+    tl.store(y_ptr + offs, y.to(x.dtype), mask=mask)
+
+
+@triton.jit
+def _reduce_kernel(
+    dy_ptr, y_ptr, x_ptr, g_ptr, ds_ptr,
+    C, HW, stride_n, stride_c, stride_hw,
+    RELU: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_HW: tl.constexpr,
+):  # fmt: skip
+    n = tl.program_id(0).to(tl.int64)
+    c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+    rows = n * stride_n + c.to(tl.int64)[:, None] * stride_c
+    total = tl.zeros([BLOCK_C], dtype=tl.float32)
+    for start in range(0, HW, BLOCK_HW):
+        hw = start + tl.arange(0, BLOCK_HW)
+        offs = rows + hw[None, :] * stride_hw
+        mask = (c[:, None] < C) & (hw[None, :] < HW)
+        dy = tl.load(dy_ptr + offs, mask=mask, other=0.0)
+        if RELU:
+            dy = tl.where(tl.load(y_ptr + offs, mask=mask, other=0.0) > 0, dy, 0.0)
+            tl.store(g_ptr + offs, dy, mask=mask)
+        x = tl.load(x_ptr + offs, mask=mask, other=0.0)
+        total += tl.sum(dy.to(tl.float32) * x.to(tl.float32), axis=1)
+    tl.store(ds_ptr + n * C + c, total, mask=c < C)
+
+
+@triton.jit
+def _dx_kernel(
+    g_ptr, gate_ptr, dmean_ptr, dx_ptr, total, C, HW, inv_hw,
+    CHANNELS_LAST: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < total
+    if CHANNELS_LAST:
+        row = (offs // (HW * C)) * C + offs % C
+    else:
+        row = offs // HW
+    s = tl.load(gate_ptr + row, mask=mask, other=0.0)
+    dmean = tl.load(dmean_ptr + row, mask=mask, other=0.0)
+    g = tl.load(g_ptr + offs, mask=mask, other=0.0)
+    tl.store(dx_ptr + offs, (g.to(tl.float32) * s + dmean * inv_hw).to(g.dtype), mask=mask)
+
+
+_ELEMENTWISE_BLOCK = 1024
+_BLOCK_HW = 64
+_BLOCK_C = 16
+
+
+def _layout(x: torch.Tensor) -> tuple[torch.Tensor, torch.memory_format, bool]:
+    """``x`` dense in NCHW or channels-last (copied into NCHW if neither), and which."""
+    if x.is_contiguous():
+        return x, torch.contiguous_format, False
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return x, torch.channels_last, True
+    return x.contiguous(), torch.contiguous_format, False
+
+
+def _hw_strides(x: torch.Tensor) -> tuple[int, int, int]:
+    """Strides of the batch, channel and flattened spatial index of a dense 4-D tensor."""
+    return x.stride(0), x.stride(1), x.stride(3)
+
+
+def _window(channels: int, k: int) -> int:
+    """Channels pooled per program: a power of two leaving room for the ``k - 1`` neighbours."""
+    window = 64 if channels <= 256 else 128
+    while window - (k - 1) < 8:
+        window *= 2
+    return window
+
+
+def check_device(x: torch.Tensor) -> None:
+    if not x.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+        raise RuntimeError(
+            f"the Triton ECA kernels need CUDA tensors, got a {x.device.type} tensor; "
+            "use impl='auto' or 'torch' (or set TRITON_INTERPRET=1 to run them in Triton's interpreter)"
+        )
+    if x.dtype not in TRITON_DTYPES:
+        raise TypeError(f"the Triton ECA kernels support {TRITON_DTYPES}, got {x.dtype}")
+
+
+def eca_gate(x: torch.Tensor, weight: torch.Tensor, circular: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(sigmoid(conv1d(mean_hw(x))), mean_hw(x))``, both ``[N, C]`` in fp32, in one kernel."""
+    n, c, h, w = x.shape
+    k = weight.numel()
+    window = _window(c, k)
+    gate = torch.empty(n, c, device=x.device, dtype=torch.float32)
+    mean = torch.empty_like(gate)
+    grid = (n, triton.cdiv(c, window - (k - 1)))
+    _gate_kernel[grid](
+        x, weight.reshape(-1).contiguous(), gate, mean, c, h * w, *_hw_strides(x), 1.0 / (h * w),
+        K=k, CIRCULAR=circular, WINDOW=window, BLOCK_HW=_BLOCK_HW,
+    )  # fmt: skip
+    return gate, mean
+
+
+def _scale(x, gate, residual, relu, channels_last):
+    n, c, h, w = x.shape
+    y = torch.empty_like(x)
+    total = x.numel()
+    _scale_kernel[(triton.cdiv(total, _ELEMENTWISE_BLOCK),)](
+        x, x if residual is None else residual, gate, y, total, c, h * w,
+        CHANNELS_LAST=channels_last, HAS_RESIDUAL=residual is not None, RELU=relu, BLOCK=_ELEMENTWISE_BLOCK,
+    )  # fmt: skip
+    return y
+
+
+def _conv_gate_backward(mean, weight, circular, dz):
+    """Gradients of the ``[N, C]`` convolution with respect to the pooled means and the taps."""
+    k = weight.numel()
+    pad = (k - 1) // 2
+    with torch.enable_grad():
+        m = mean.detach().unsqueeze(1).requires_grad_(True)
+        taps = weight.detach().float().reshape(1, 1, k).requires_grad_(True)
+        padded = F.pad(m, (pad, pad), mode="circular" if circular else "constant")
+        z = F.conv1d(padded, taps)
+        dmean, dtaps = torch.autograd.grad(z, (m, taps), dz.unsqueeze(1))
+    return dmean.squeeze(1).contiguous(), dtaps.reshape(weight.shape).to(weight.dtype)
+
+
+class EcaFunction(torch.autograd.Function):
+    """``act(x * eca_gate(x) + residual)`` with the Triton kernels above, forward and backward."""
+
+    @staticmethod
+    def forward(ctx, x, weight, residual, circular: bool, relu: bool):
+        x, memory_format, channels_last = _layout(x)
+        if residual is not None:
+            residual = residual.to(x.dtype).contiguous(memory_format=memory_format)
+        gate, mean = eca_gate(x, weight, circular)
+        y = _scale(x, gate, residual, relu, channels_last)
+        ctx.save_for_backward(x, weight, gate, mean, y if relu else None)
+        ctx.circular, ctx.relu, ctx.has_residual = circular, relu, residual is not None
+        ctx.memory_format, ctx.channels_last = memory_format, channels_last
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy):
+        x, weight, gate, mean, y = ctx.saved_tensors
+        n, c, h, w = x.shape
+        dy = dy.to(x.dtype).contiguous(memory_format=ctx.memory_format)
+        g = torch.empty_like(x) if ctx.relu else dy
+        ds = torch.empty(n, c, device=x.device, dtype=torch.float32)
+        _reduce_kernel[(n, triton.cdiv(c, _BLOCK_C))](
+            dy, dy if y is None else y, x, g, ds, c, h * w, *_hw_strides(x),
+            RELU=ctx.relu, BLOCK_C=_BLOCK_C, BLOCK_HW=_BLOCK_HW,
+        )  # fmt: skip
+        dmean, dweight = _conv_gate_backward(mean, weight, ctx.circular, ds * gate * (1.0 - gate))
+        dx = torch.empty_like(x)
+        total = x.numel()
+        _dx_kernel[(triton.cdiv(total, _ELEMENTWISE_BLOCK),)](
+            g, gate, dmean, dx, total, c, h * w, 1.0 / (h * w),
+            CHANNELS_LAST=ctx.channels_last, BLOCK=_ELEMENTWISE_BLOCK,
+        )  # fmt: skip
+        return dx, dweight, g if ctx.has_residual else None, None, None
+
+
+def eca_fused(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    residual: torch.Tensor | None = None,
+    circular: bool = False,
+    relu: bool = False,
+) -> torch.Tensor:
+    """``act(x * sigmoid(conv1d(mean_hw(x), weight)) + residual)`` with the Triton kernels."""
+    check_device(x)
+    if x.dim() != 4:
+        raise ValueError(f"ECA expects a 4-D [N, C, H, W] tensor, got shape {tuple(x.shape)}")
+    return EcaFunction.apply(x, weight, residual, circular, relu)
