@@ -5,8 +5,9 @@ Forward, for ``x`` of shape ``[N, C, H, W]`` (NCHW or channels-last):
 
 1. ``gate`` kernel: global average pooling -> 1-D convolution of ``k`` taps across channels
    -> sigmoid, in one launch. Each program pools a window of channels plus the ``k // 2``
-   neighbours on either side that the convolution needs, then applies the convolution as a
-   band matrix held in registers. Writes ``s`` and the pooled means (``[N, C]``, fp32).
+   neighbours on either side that the convolution needs (re-reading those few neighbours is
+   cheaper than a second launch), then sums the ``k`` shifted windows. Writes ``s`` and the
+   pooled means (``[N, C]``, fp32).
 2. ``scale`` kernel: ``y = act(x * s + r)`` elementwise, ``r`` (the residual) and the ReLU
    optional. One read of ``x`` and ``r``, one write of ``y``.
 
@@ -35,7 +36,7 @@ from ecalib.layers.eca import TRITON_DTYPES
 
 @triton.jit
 def _gate_kernel(
-    x_ptr, w_ptr, gate_ptr, mean_ptr,
+    x_ptr, w_ptr, gate_ptr, mean_ptr, scratch_ptr,
     C, HW, stride_n, stride_c, stride_hw, inv_hw,
     K: tl.constexpr, CIRCULAR: tl.constexpr, WINDOW: tl.constexpr, BLOCK_HW: tl.constexpr,
 ):  # fmt: skip
@@ -47,7 +48,7 @@ def _gate_kernel(
     channel = c0 - pad + t  # the window: this program's channels and their neighbours
     if CIRCULAR:
         source = (channel % C + C) % C
-        present = t < WINDOW
+        present = source >= 0
     else:
         source = channel
         present = (channel >= 0) & (channel < C)  # zero padding: absent channels pool to 0
@@ -58,16 +59,17 @@ def _gate_kernel(
         mask = present[:, None] & (hw[None, :] < HW)
         total += tl.sum(tl.load(rows + hw[None, :] * stride_hw, mask=mask, other=0.0).to(tl.float32), axis=1)
     mean = total * inv_hw
-    # Output i (channel c0 + i) sees window entries i .. i + K - 1: a band of the K taps.
-    i = tl.arange(0, WINDOW)
-    tap = t[None, :] - i[:, None]
-    band = tl.load(w_ptr + tap, mask=(tap >= 0) & (tap < K), other=0.0).to(tl.float32)
-    z = tl.sum(band * mean[None, :], axis=1)
-    own_mean = tl.sum(tl.where(tap == pad, mean[None, :], 0.0), axis=1)
-    out = c0 + i
-    keep = (i < per_program) & (out < C)
-    tl.store(gate_ptr + n * C + out, tl.sigmoid(z), mask=keep)
-    tl.store(mean_ptr + n * C + out, own_mean, mask=keep)
+    own = (t >= pad) & (t < pad + per_program) & (channel < C)
+    tl.store(mean_ptr + n * C + channel, mean, mask=own)
+    # The K-tap convolution reads the window at K shifts: through a per-program scratch row.
+    row = scratch_ptr + (n * tl.num_programs(1) + tl.program_id(1)) * WINDOW
+    tl.store(row + t, mean)
+    tl.debug_barrier()
+    z = tl.zeros([WINDOW], dtype=tl.float32)
+    for j in tl.static_range(K):
+        z += tl.load(w_ptr + j).to(tl.float32) * tl.load(row + t + j, mask=t + j < WINDOW, other=0.0)
+    out = c0 + t
+    tl.store(gate_ptr + n * C + out, tl.sigmoid(z), mask=(t < per_program) & (out < C))
 
 
 @triton.jit
@@ -152,10 +154,13 @@ def _hw_strides(x: torch.Tensor) -> tuple[int, int, int]:
 
 def _window(channels: int, k: int) -> int:
     """Channels pooled per program: a power of two leaving room for the ``k - 1`` neighbours."""
-    window = 64 if channels <= 256 else 128
+    window = 32 if channels <= 64 else 64 if channels <= 512 else 128
     while window - (k - 1) < 8:
         window *= 2
     return window
+
+
+_GATE_TILE = 1024  # elements loaded per pooling step (WINDOW x BLOCK_HW): 48 registers on sm_90
 
 
 def check_device(x: torch.Tensor) -> None:
@@ -176,9 +181,10 @@ def eca_gate(x: torch.Tensor, weight: torch.Tensor, circular: bool) -> tuple[tor
     gate = torch.empty(n, c, device=x.device, dtype=torch.float32)
     mean = torch.empty_like(gate)
     grid = (n, triton.cdiv(c, window - (k - 1)))
+    scratch = torch.empty(n * grid[1] * window, device=x.device, dtype=torch.float32)
     _gate_kernel[grid](
-        x, weight.reshape(-1).contiguous(), gate, mean, c, h * w, *_hw_strides(x), 1.0 / (h * w),
-        K=k, CIRCULAR=circular, WINDOW=window, BLOCK_HW=_BLOCK_HW,
+        x, weight.reshape(-1).contiguous(), gate, mean, scratch, c, h * w, *_hw_strides(x), 1.0 / (h * w),
+        K=k, CIRCULAR=circular, WINDOW=window, BLOCK_HW=_GATE_TILE // window,
     )  # fmt: skip
     return gate, mean
 
@@ -256,3 +262,61 @@ def eca_fused(
     if x.dim() != 4:
         raise ValueError(f"ECA expects a 4-D [N, C, H, W] tensor, got shape {tuple(x.shape)}")
     return EcaFunction.apply(x, weight, residual, circular, relu)
+
+
+_POINTERS = {
+    "_gate_kernel": ("x_ptr", "w_ptr", "gate_ptr", "mean_ptr", "scratch_ptr"),
+    "_scale_kernel": ("x_ptr", "r_ptr", "gate_ptr", "y_ptr"),
+    "_reduce_kernel": ("dy_ptr", "y_ptr", "x_ptr", "g_ptr", "ds_ptr"),
+    "_dx_kernel": ("g_ptr", "gate_ptr", "dmean_ptr", "dx_ptr"),
+}
+_FP32_POINTERS = {"w_ptr", "gate_ptr", "mean_ptr", "scratch_ptr", "ds_ptr", "dmean_ptr"}
+_EXAMPLE_CONSTEXPRS = {
+    "_gate_kernel": {"K": 5, "CIRCULAR": False, "WINDOW": 64, "BLOCK_HW": _GATE_TILE // 64},
+    "_scale_kernel": {"CHANNELS_LAST": False, "HAS_RESIDUAL": True, "RELU": True, "BLOCK": _ELEMENTWISE_BLOCK},
+    "_reduce_kernel": {"RELU": True, "BLOCK_C": _BLOCK_C, "BLOCK_HW": _BLOCK_HW},
+    "_dx_kernel": {"CHANNELS_LAST": False, "BLOCK": _ELEMENTWISE_BLOCK},
+}
+
+
+def compile_for_gpu(arch: int = 90, dtype: str = "bf16") -> list[dict]:
+    """Compile every kernel ahead of time for CUDA compute capability ``arch`` (no GPU needed:
+    Triton ships ``ptxas``) and report each one's registers, spill bytes and shared memory."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+    report = []
+    for name, pointers in _POINTERS.items():
+        kernel = globals()[name]
+        constexprs = _EXAMPLE_CONSTEXPRS[name]
+        signature = {}
+        for arg in kernel.arg_names:
+            if arg in constexprs:
+                signature[arg] = "constexpr"
+            elif arg in pointers:
+                signature[arg] = "*fp32" if arg in _FP32_POINTERS else f"*{dtype}"
+            else:
+                signature[arg] = "fp32" if arg == "inv_hw" else "i32"
+        compiled = triton.compile(ASTSource(kernel, signature, constexprs), target=GPUTarget("cuda", arch, 32))
+        with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
+            cubin.write(compiled.asm["cubin"])
+            cubin.flush()
+            usage = subprocess.run([str(cuobjdump), "-res-usage", cubin.name], capture_output=True, text=True).stdout
+        fields = dict(item.split(":") for item in usage.split("\n")[-2].split() if ":" in item)
+        report.append(
+            {
+                "kernel": name.strip("_"),
+                "arch": f"sm_{arch}",
+                "dtype": dtype,
+                "registers": int(fields["REG"]),
+                "spill_bytes": int(fields["LOCAL"]),
+                "shared_bytes": int(compiled.metadata.shared),
+                "num_warps": int(compiled.metadata.num_warps),
+            }
+        )
+    return report
