@@ -1073,7 +1073,7 @@ if not results.empty:
                 ax.plot(line[axis], line["images_per_s"], marker="o", label=label)
             ax.set_xlabel(axis.replace("_", " "))
             ax.set_ylabel("images/s")
-            ax.set_title(f"{k[1]} {k[4]} | {k[2]} {k[3]} | {other.replace('_', ' ')} {k[5]}\n{k[0]}", fontsize="small")
+            ax.set_title(f"{k[1]} {k[4]} | {k[2]} {k[3]} | {other.replace('_', ' ')} {k[5]}\\n{k[0]}", fontsize="small")
             ax.legend(fontsize="x-small")
         fig.tight_layout()
         plt.show()
