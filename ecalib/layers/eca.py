@@ -57,11 +57,30 @@ class EcaLayer(nn.Module):
             bias=False,
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights, shape ``[N, C]``: sigmoid of the 1-D conv over the pooled channels."""
         n, c = x.shape[:2]
-        y = self.avg_pool(x).view(n, 1, c)
-        y = torch.sigmoid(self.conv(y)).view(n, c, 1, 1)
-        return x * y
+        return torch.sigmoid(self.conv(self.avg_pool(x).view(n, 1, c))).view(n, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)[:, :, None, None]
+
+    def band_matrix(self, channels: int) -> torch.Tensor:
+        """The ``[C, C]`` matrix ``W`` with ``conv(y) == W @ y``: the same k weights on every row.
+
+        Zero padding cuts the band at the first and last channels; circular padding wraps it.
+        """
+        k, pad = self.kernel_size, (self.kernel_size - 1) // 2
+        weight = self.conv.weight.detach().view(k)
+        matrix = weight.new_zeros(channels, channels)
+        for i in range(channels):
+            for j in range(k):
+                col = i + j - pad
+                if self.circular:
+                    matrix[i, col % channels] += weight[j]
+                elif 0 <= col < channels:
+                    matrix[i, col] = weight[j]
+        return matrix
 
     def extra_repr(self) -> str:
         return f"k_size={self.kernel_size}, circular={self.circular}"
