@@ -71,3 +71,42 @@ def test_launch_buttons_point_at_the_source_notebooks():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
     assert config["sphinx"]["local_extensions"] == {"notebook_sources": "book/_ext"}
+
+
+def reproduce_commands() -> list[list[str]]:
+    """The shell commands in the bash blocks of book/reproduce.md, split into words."""
+    import re
+    import shlex
+
+    text = (ROOT / "book" / "reproduce.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    return [shlex.split(line, comments=True) for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_every_ecalib_command_in_the_reproduce_page_parses():
+    from ecalib.cli import build_parser
+
+    commands = [c[c.index("ecalib") + 1 :] for c in reproduce_commands() if "ecalib" in c]
+    assert len(commands) >= 20
+    seen = set()
+    for argv in commands:
+        args = build_parser().parse_args(argv)  # SystemExit (a test failure) on any unknown subcommand or option
+        assert callable(args.func), argv
+        seen.add(" ".join(w for w in argv[:2] if not w.startswith("-")))
+    for subcommand in ("complexity", "bench", "train cifar10", "sweep configs/sweep.yaml", "train imagenet",
+                       "evaluate", "coco convert-backbone", "coco train", "coco evaluate", "coco mmdet-train"):
+        assert subcommand in seen, subcommand
+
+
+def test_every_papermill_command_in_the_reproduce_page_names_real_parameters():
+    import papermill
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from make_notebooks import NOTEBOOKS
+
+    commands = [c for c in reproduce_commands() if c[0] == "papermill"]
+    assert {Path(c[1]).stem for c in commands} >= set(NOTEBOOKS), "a chapter without a papermill line"
+    for words in commands:
+        known = papermill.inspect_notebook(ROOT / words[1])
+        given = [words[i + 1] for i, w in enumerate(words) if w == "-p"]
+        assert given and set(given) <= set(known), (words, sorted(known))

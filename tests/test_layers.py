@@ -6,7 +6,9 @@ from ecalib.layers import (
     ATTENTION_TYPES,
     Cbam,
     CecaLayer,
+    ChannelGate,
     EcaLayer,
+    SpatialGate,
     SqueezeExcite,
     TripletAttention,
     create_attention,
@@ -31,15 +33,19 @@ def test_adaptive_rule_has_no_minimum():
         eca_kernel_size(0)
 
 
-def band_matrix_eca(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Independent reference: y = sigmoid(W @ gap(x)) with W a C x C band of the k shared weights."""
-    c, k = x.shape[1], weight.numel()
-    pad = (k - 1) // 2
+def reference_band(weight: torch.Tensor, c: int) -> torch.Tensor:
+    """Independent reference: the C x C band of the k shared weights, cut at the edges (zero padding)."""
+    pad = (weight.numel() - 1) // 2
     w = torch.zeros(c, c)
     for i in range(c):
         for j in range(max(0, i - pad), min(c, i + pad + 1)):
             w[i, j] = weight[j - i + pad]
-    y = torch.sigmoid(x.mean(dim=(2, 3)) @ w.T)
+    return w
+
+
+def band_matrix_eca(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Independent reference: y = sigmoid(W @ gap(x)) with W a C x C band of the k shared weights."""
+    y = torch.sigmoid(x.mean(dim=(2, 3)) @ reference_band(weight, x.shape[1]).T)
     return x * y[:, :, None, None]
 
 
@@ -138,3 +144,45 @@ def test_triplet_branches_gate_the_right_planes():
     gate = torch.sigmoid(att.hc.bn(att.hc.conv(pooled)))  # N, 1, H, C
     hc = x * gate.permute(0, 3, 2, 1)
     torch.testing.assert_close(att(x), (hw + cw + hc) / 3)
+
+
+@pytest.mark.parametrize("circular", [False, True])
+@pytest.mark.parametrize("k", [1, 3, 5, 7])
+def test_band_matrix_reproduces_the_channel_convolution(k, circular):
+    layer = EcaLayer(k_size=k, circular=circular)
+    y = torch.randn(4, 1, 16)
+    matrix = layer.band_matrix(16)
+    torch.testing.assert_close(layer.conv(y).squeeze(1), y.squeeze(1) @ matrix.T)
+    if not circular:
+        weight = layer.conv.weight.detach().flatten()
+        torch.testing.assert_close(matrix, reference_band(weight, 16))
+        assert (matrix[0, k // 2 + 1 :] == 0).all() and int((matrix[8] != 0).sum()) == k
+
+
+def test_gates_are_the_weights_each_module_multiplies_by():
+    x = torch.randn(2, 32, 6, 5)
+    for module in (EcaLayer(k_size=3), SqueezeExcite(32, 16), ChannelGate(32, 16)):
+        gate = module.gate(x)
+        assert gate.shape == (2, 32) and ((gate > 0) & (gate < 1)).all()
+        torch.testing.assert_close(module(x), x * gate[:, :, None, None])
+    spatial = SpatialGate(7).eval()
+    torch.testing.assert_close(spatial(x), x * spatial.gate(x))
+    assert spatial.gate(x).shape == (2, 1, 6, 5)
+
+
+def test_capture_attention_records_every_gate_of_a_network():
+    from ecalib import create_model
+    from ecalib.reports.attention import capture_attention
+
+    torch.manual_seed(0)
+    model = create_model("cbam_resnet18", num_classes=10)
+    x = torch.randn(1, 3, 64, 64)
+    out, records = capture_attention(model, x)
+    torch.testing.assert_close(out, model.eval()(x))
+    assert [r.kind for r in records] == ["cbam", "cbam-spatial"] * 8
+    assert records[0].module == "layer1.0.cbam.channel" and records[-1].weights.shape == (1, 1, 2, 2)
+    eca_model = create_model("eca_resnet18", num_classes=10, eca_impl="torch")
+    _, eca = capture_attention(eca_model, x)
+    assert [r.weights.shape[1] for r in eca] == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert {m.impl for m in eca_model.modules() if hasattr(m, "impl")} == {"torch"}  # restored after capture
+    assert not any(m._forward_hooks for m in model.modules())

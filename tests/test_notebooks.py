@@ -161,3 +161,21 @@ def test_speed_notebook_renders_bench_folders(tmp_path):
     text = outputs_text(out)
     assert "resnet18_cifar" in text and "paper vs none" in text and "0.767" in text  # 785/1024 from Table 3
     assert "image/png" in out.read_text()
+
+
+def test_eca_module_notebook_smoke_profile(tmp_path):
+    result = run_notebook(tmp_path, "--profile", "smoke", "--only", "eca_module")
+    assert result.returncode == 0, result.stdout + result.stderr
+    path = tmp_path / "eca_module.ipynb"
+    text, raw = outputs_text(path), path.read_text()
+    assert "random init, seed 0: not trained weights" in text and "skimage.data.chelsea()" in text
+    assert "ECA-ResNet-18" in text and "3, 5, 7, 7" in text  # released kernels beside the rule's
+    assert "max |conv1d(y) - W y|" in text and "image/png" in raw
+    assert "application/vnd.jupyter.widget-view+json" in raw and "application/papermill.record" in raw
+    assert "application/vnd.jupyter.widget-state+json" in raw  # the widgets' state, embedded for the HTML
+
+
+def test_eca_module_notebook_rejects_bad_parameters(tmp_path):
+    result = papermill("eca_module", tmp_path / "bad.ipynb", image="cat.jpg")
+    assert result.returncode != 0
+    assert "image='cat.jpg' is not allowed; choose one of: chelsea, astronaut, coffee" in failure(result)

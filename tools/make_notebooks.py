@@ -149,6 +149,336 @@ if "google.colab" in sys.modules:  # Colab: install ecalib from the repository f
     tags=["remove-cell"],
 )
 
+ECA_MODULE = notebook(
+    [
+        md(
+            r"""
+# The ECA module
+
+Squeeze-and-Excitation pools each channel to one number, passes the C numbers through two fully
+connected layers that squeeze them to C/r and back, and rescales the channels by the sigmoid of
+the result. ECA keeps the pooling, the sigmoid and the rescaling, and replaces the two layers by
+**one 1-D convolution of size k that slides across the channel axis**: every channel's weight
+depends on its k neighbours, there is no dimensionality reduction, and the whole module has k
+parameters.
+
+$$
+y = \sigma\big(\mathrm{conv1d}_k(\mathrm{GAP}(x))\big), \qquad \tilde x_c = y_c\, x_c
+$$
+
+The paper ties k to the channel count C with its Eq. 12, the odd number nearest to
+$\left|\log_2(C)/\gamma + b/\gamma\right|$ with $\gamma = 2$ and $b = 1$. Everything on this page
+is computed with `ecalib.layers.eca_kernel_size`, `ecalib.layers.EcaLayer` and the registered
+models; the attention weights come from one forward pass of a real photo through an ECA-, SE- and
+CBAM-ResNet.
+"""
+        ),
+        COLAB_CELL,
+        code(
+            """
+# Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
+checkpoint: str = ""  # official ECA-ResNet .pth.tar (e.g. eca_resnet50_k3557.pth.tar); "": untrained networks
+depth: int = 50  # ResNet depth of the ECA/SE/CBAM networks (a checkpoint sets its own)
+seed: int = 0  # torch seed of every untrained network and layer
+image: str = "chelsea"  # scikit-image sample photo: chelsea | astronaut | coffee
+input_size: int = 224  # side of the centre crop fed to the networks
+""",
+            tags=["parameters"],
+        ),
+        code(
+            """
+from ecalib.params import check_choice, check_int
+
+depth = check_choice("depth", depth, (18, 34, 50, 101, 152))
+seed = check_int("seed", seed, minimum=0)
+image = check_choice("image", image, ("chelsea", "astronaut", "coffee"))
+input_size = check_int("input_size", input_size, minimum=64, maximum=512)
+""",
+            tags=["remove-cell"],
+        ),
+        code(
+            """
+import inspect
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from skimage import data as skimage_data
+
+import ecalib
+from ecalib.complexity import count_params
+from ecalib.inference import eval_transform
+from ecalib.layers import EcaLayer, eca_kernel_size
+from ecalib.models import EvalTransform
+from ecalib.models.zoo import RESNET_LAYOUTS
+from ecalib.reports.attention import capture_attention
+from ecalib.reports.glue import glue
+""",
+            tags=["remove-cell"],
+        ),
+        md("## The kernel size rule, computed"),
+        code(
+            """
+CHANNELS = [16, 32, 64, 96, 128, 256, 512, 1024, 2048]
+SETTINGS = [(2, 1), (1, 1), (3, 1), (2, 0)]
+rule = pd.DataFrame(
+    {f"k (γ={g}, b={b})" + (": Eq. 12" if (g, b) == (2, 1) else ""): [eca_kernel_size(c, g, b) for c in CHANNELS]
+     for g, b in SETTINGS},
+    index=pd.Index(CHANNELS, name="C"),
+)
+rule.insert(0, "log2(C)/2 + 1/2", [round(np.log2(c) / 2 + 0.5, 2) for c in CHANNELS])
+for c in (64, 128, 256, 1024, 2048):
+    glue(f"eca_k_c{c}", eca_kernel_size(c))
+defaults = inspect.signature(eca_kernel_size).parameters  # the paper's constants, as ecalib applies them
+glue("eca_gamma", defaults["gamma"].default)
+glue("eca_b", defaults["b"].default)
+display(rule)
+print("Source: ecalib.layers.eca_kernel_size, computed in this build.")
+""",
+            tags=["remove-input"],
+        ),
+        md(
+            """
+With the paper's constants the rule gives k = {glue:text}`eca_k_c64` up to C = 96,
+k = {glue:text}`eca_k_c256` from C = 128 to 1024 (C = 128 sits exactly on 4 and rounds up) and
+k = {glue:text}`eca_k_c2048` at C = 2048. A smaller γ makes k grow faster with C; b only shifts it.
+"""
+        ),
+        md("## Released kernels against the rule"),
+        code(
+            """
+rows = []
+for d in (18, 34, 50, 101, 152):
+    released, adaptive = ecalib.model_info(f"eca_resnet{d}"), ecalib.model_info(f"eca_resnet{d}_adaptive")
+    block, blocks = RESNET_LAYOUTS[d]
+    widths = [w * (4 if block == "bottleneck" else 1) for w in (64, 128, 256, 512)]
+    rows.append({"model": f"ECA-ResNet-{d}", "stage channels C": ", ".join(map(str, widths)),
+                 "released k (checkpoint file)": ", ".join(map(str, released.k_per_stage)),
+                 "Eq. 12 k": ", ".join(map(str, adaptive.k_per_stage)),
+                 "ECA parameters (released)": sum(k * n for k, n in zip(released.k_per_stage, blocks)),
+                 "stages that differ": sum(a != b for a, b in zip(released.k_per_stage, adaptive.k_per_stage))})
+kernels = pd.DataFrame(rows).set_index("model")
+display(kernels)
+print("Source: ecalib's registry (k per stage of the released checkpoints, SPEC section 2) and eca_kernel_size.")
+r50 = kernels.loc["ECA-ResNet-50"]
+glue("eca_released_k_r50", r50["released k (checkpoint file)"])
+glue("eca_rule_k_r50", r50["Eq. 12 k"])
+glue("eca_params_r50", int(r50["ECA parameters (released)"]))
+glue("eca_models_differing", f"{int((kernels['stages that differ'] > 0).sum())} of {len(kernels)}")
+se_extra = count_params(ecalib.create_model("se_resnet50")) - count_params(ecalib.create_model("resnet50"))
+glue("se_params_r50", f"{se_extra:,}")
+""",
+            tags=["remove-input"],
+        ),
+        md(
+            """
+The released ECA-ResNet-50 uses k = {glue:text}`eca_released_k_r50` per stage where the rule
+gives {glue:text}`eca_rule_k_r50`; {glue:text}`eca_models_differing` released ResNets differ from
+the rule in at least one stage. Either way the attention is cheap: the {glue:text}`eca_params_r50`
+ECA weights of the released ECA-ResNet-50 against {glue:text}`se_params_r50` extra parameters for
+SE (r = 16) on the same backbone.
+"""
+        ),
+        md(
+            """
+## The 1-D convolution as a band matrix
+
+A 1-D convolution over C channels is a C x C matrix with the same k weights on every row,
+centred on the diagonal, and zeros elsewhere: each channel sees only its k neighbours, and the
+zero padding cuts the band at the first and last channel. `EcaLayer.band_matrix` builds it; the
+check below compares it with the layer itself.
+"""
+        ),
+        code(
+            """
+torch.manual_seed(seed)
+layer = EcaLayer(channels=256)
+pooled = torch.randn(8, 1, 256)
+gap = (layer.conv(pooled).squeeze(1) - pooled.squeeze(1) @ layer.band_matrix(256).T).abs().max().item()
+print(f"C = 256, k = {layer.kernel_size}: max |conv1d(y) - W y| over 8 random descriptors = {gap:.1e}")
+""",
+            tags=["remove-input"],
+        ),
+        md(
+            """
+## Attention on a photo
+
+One scikit-image sample photo (bundled with the package, no download), centre-cropped, goes once
+through an ECA-, an SE- and a CBAM-ResNet; forward hooks record the weights each module multiplies
+the features by (`ecalib.reports.attention.capture_attention`). **Without a checkpoint the networks
+are randomly initialised**: the weights then show the modules' mechanics (the smoothness a k-tap
+kernel imposes across neighbouring channels, the spread of a sigmoid) and nothing learnt. Pass
+`-p checkpoint eca_resnet50_k3557.pth.tar` to put an official ECA-ResNet in its place; no SE or
+CBAM checkpoints were released, so those two always stay untrained. Every figure says which.
+"""
+        ),
+        code(
+            """
+untrained = f"random init, seed {seed}: not trained weights"
+torch.manual_seed(seed)
+if checkpoint:
+    eca_net = ecalib.load_official_checkpoint(checkpoint)
+    depth = eca_net.model_info.depth
+    sources = {"ECA": f"official checkpoint {Path(checkpoint).name}"}
+else:
+    eca_net = ecalib.create_model(f"eca_resnet{depth}")
+    sources = {"ECA": untrained}
+nets = {"ECA": eca_net}
+for mechanism in ("SE", "CBAM"):
+    torch.manual_seed(seed)
+    nets[mechanism] = ecalib.create_model(f"{mechanism.lower()}_resnet{depth}")
+    sources[mechanism] = untrained
+
+photo = Image.fromarray(getattr(skimage_data, image)())
+transform = eval_transform(EvalTransform(resize=input_size, crop=input_size))
+x = transform(photo).unsqueeze(0)
+crop = np.asarray(photo.resize((round(photo.width * input_size / min(photo.size)), round(photo.height * input_size / min(photo.size)))))
+top, left = (crop.shape[0] - input_size) // 2, (crop.shape[1] - input_size) // 2
+crop = crop[top : top + input_size, left : left + input_size]
+
+weights, spatial, logits = {m: {} for m in nets}, {}, {}
+for mechanism, net in nets.items():
+    logits[mechanism], records = capture_attention(net, x)
+    for r in records:  # keep the last block of each stage
+        stage = int(r.module.split(".")[0].removeprefix("layer"))
+        if r.kind == "cbam-spatial":
+            spatial[stage] = r.weights[0, 0].numpy()
+        else:
+            weights[mechanism][stage] = r.weights[0].numpy()
+STAGES = sorted(weights["ECA"])
+stage_channels = {s: len(weights["ECA"][s]) for s in STAGES}
+eca_k = dict(zip(STAGES, eca_net.k_per_stage))
+print(f"photo: skimage.data.{image}(), {photo.width}x{photo.height}, centre crop {input_size}x{input_size}")
+for mechanism, source in sources.items():
+    print(f"{mechanism}-ResNet-{depth}: {source}")
+""",
+            tags=["remove-input"],
+        ),
+        code(
+            """
+COLORS = {"ECA": "#d62728", "SE": "#1f77b4", "CBAM": "#2ca02c"}
+
+
+def plot_weights(ax, stage, channels=64):
+    \"\"\"ECA, SE and CBAM channel weights at the last block of ``stage``: its first ``channels`` channels.\"\"\"
+    for mechanism, per_stage in weights.items():
+        w = per_stage[stage][:channels]
+        ax.plot(np.arange(len(w)), w, ".-", color=COLORS[mechanism], lw=0.9, ms=3, label=f"{mechanism} ({sources[mechanism]})")
+    ax.set_xlabel(f"channel 0-{min(channels, stage_channels[stage]) - 1} of the {stage_channels[stage]} of stage {stage}")
+    ax.set_ylabel("attention weight")
+    ax.set_ylim(0, 1)
+
+
+def plot_band(ax, channels, gamma, b, window=24):
+    \"\"\"The top-left ``window`` x ``window`` corner of the C x C matrix of the rule's kernel.\"\"\"
+    k = eca_kernel_size(channels, gamma, b)
+    stage = next((s for s in STAGES if stage_channels[s] == channels and eca_k[s] == k), None)
+    if stage is not None:
+        layer, source = getattr(eca_net, f"layer{stage}")[-1].eca, f"kernel of the ECA-ResNet's stage {stage} ({sources['ECA']})"
+    else:
+        torch.manual_seed(seed)
+        layer, source = EcaLayer(k_size=k), untrained
+    shown = min(channels, window)
+    matrix = layer.band_matrix(shown).numpy()
+    limit = np.abs(matrix).max() or 1.0
+    ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_title(f"C={channels}, γ={gamma}, b={b} -> k={k}\\nchannels 0-{shown - 1} of {channels}; {source}", fontsize="small")
+    ax.set_xlabel("input channel")
+    ax.set_ylabel("output channel")
+    return k
+
+
+fig, axes = plt.subplots(len(STAGES), 3, figsize=(15, 3.4 * len(STAGES)), gridspec_kw={"width_ratios": [1, 2.4, 1]})
+for row, stage in zip(axes, STAGES):
+    plot_band(row[0], stage_channels[stage], 2, 1)
+    plot_weights(row[1], stage)
+    row[2].imshow(crop)
+    row[2].imshow(spatial[stage], cmap="magma", alpha=0.55, extent=(0, input_size, input_size, 0))
+    row[2].set_title(f"CBAM spatial gate, stage {stage}\\n{spatial[stage].min():.2f} (dark) to {spatial[stage].max():.2f} (bright)", fontsize="small")
+    row[2].axis("off")
+axes[0, 1].legend(fontsize="x-small", loc="lower right")
+fig.suptitle(f"ECA / SE / CBAM-ResNet-{depth} on skimage.data.{image}(), the last block of every stage "
+             f"(ECA: {sources['ECA']}; SE, CBAM: {untrained})", y=1.0)
+fig.tight_layout()
+""",
+            tags=["remove-input"],
+        ),
+        code(
+            """
+spread = pd.DataFrame(
+    {(m, stat): [getattr(np, stat)(weights[m][s]) for s in STAGES] for m in weights for stat in ("mean", "std")},
+    index=pd.Index([f"stage {s} (C={stage_channels[s]})" for s in STAGES], name="last block of"),
+)
+display(spread.round(3))
+print("Source: this build, one forward pass; " + "; ".join(f"{m}: {s}" for m, s in sources.items()))
+if checkpoint:
+    from ecalib.inference import predict
+
+    print("ECA-ResNet top-5:", ", ".join(f"{p.label} {p.probability:.2f}" for p in predict(eca_net, photo)))
+""",
+            tags=["remove-input"],
+        ),
+        md(
+            """
+## Explorer
+
+Pick C, γ and b to see the kernel size and the band matrix they give, and a stage of the
+networks to see the attention weights each mechanism puts on the first 64 of the photo's channels
+there (choosing a stage sets C to its channel count). The explorer needs a running kernel: open this page in
+Binder or Colab (rocket icon above). In the static book it shows its first state, and the figure
+above holds the same views for every stage.
+"""
+        ),
+        code(
+            """
+import ipywidgets as widgets
+
+options = sorted(set([16, 32, 64, 96, 128, 256, 512, 1024, 2048] + list(stage_channels.values())))
+c_slider = widgets.SelectionSlider(options=options, value=stage_channels[STAGES[-1]], description="C")
+gamma_slider = widgets.IntSlider(value=2, min=1, max=4, description="γ")
+b_slider = widgets.IntSlider(value=1, min=0, max=4, description="b")
+stage_menu = widgets.Dropdown(options=[(f"stage {s} ({stage_channels[s]} channels)", s) for s in STAGES],
+                              value=STAGES[-1], description="stage")
+stage_menu.observe(lambda change: setattr(c_slider, "value", stage_channels[change["new"]]), names="value")
+
+
+def explore(channels, gamma, b, stage):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 2.4]})
+    k = plot_band(left, channels, gamma, b)
+    plot_weights(right, stage)
+    right.legend(fontsize="x-small", loc="lower right")
+    right.set_title(f"stage {stage}: the network uses k={eca_k[stage]}; the rule with γ={gamma}, b={b} gives "
+                    f"k={eca_kernel_size(stage_channels[stage], gamma, b)} for its {stage_channels[stage]} channels",
+                    fontsize="small")
+    fig.tight_layout()
+    plt.show()
+
+
+controls = {"channels": c_slider, "gamma": gamma_slider, "b": b_slider, "stage": stage_menu}
+display(widgets.VBox([widgets.HBox([stage_menu, c_slider]), widgets.HBox([gamma_slider, b_slider]),
+                      widgets.interactive_output(explore, controls)]))
+""",
+            tags=["remove-input"],
+        ),
+        md("## Provenance"),
+        code(
+            """
+import json
+
+from ecalib.provenance import environment
+
+print(f"Source: this build; photo skimage.data.{image}() (bundled with scikit-image); networks: "
+      + "; ".join(f"{m}-ResNet-{depth} {s}" for m, s in sources.items()))
+print(json.dumps(environment(), indent=2))
+""",
+            tags=["remove-input"],
+        ),
+    ]
+)
+
 CIFAR10 = notebook(
     [
         md(
@@ -161,8 +491,10 @@ engine and plots their curves. Runs whose result folder is already complete are 
 again, so the notebook can be re-executed freely, and an interrupted run resumes exactly.
 
 Protocols: `rc2020` reproduces the reproduction's `train_cifar.py` (ImageNet-stem ResNet-18 on
-32x32 images, SGD 0.1, MultiStepLR milestones 100/150 that 50 epochs never reach, ImageNet
-statistics); `standard` is a conventional CIFAR recipe (CIFAR stem, 200 epochs, cosine);
+32x32 images, SGD {glue:text}`rc2020_cifar_lr`, MultiStepLR milestones
+{glue:text}`rc2020_cifar_milestones` that {glue:text}`rc2020_cifar_epochs` epochs never reach,
+ImageNet statistics); `standard` is a conventional CIFAR recipe (CIFAR stem,
+{glue:text}`standard_cifar_epochs` epochs, cosine);
 `rc2020_sweep` is the budget of the reproduction's W&B sweep. Profile `smoke` shrinks any of
 them to a few hundred **synthetic** images and two epochs so that it runs on a CPU in seconds.
 """
@@ -200,6 +532,18 @@ runs = cifar10.plan_runs(
 )
 print(f"{len(runs)} run(s):", ", ".join(r.name for r in runs))
 """,
+        ),
+        code(
+            """
+from ecalib.reports.glue import glue
+
+rc2020, standard = cifar10.make_run("eca", "rc2020").train, cifar10.make_run("eca", "standard").train
+glue("rc2020_cifar_lr", f"{rc2020.lr:g}")
+glue("rc2020_cifar_milestones", "/".join(map(str, rc2020.milestones)))
+glue("rc2020_cifar_epochs", rc2020.epochs)
+glue("standard_cifar_epochs", standard.epochs)
+""",
+            tags=["remove-cell"],
         ),
         code(
             """
@@ -532,8 +876,10 @@ Two conversions stand between the released files and a detector that trains toda
    kernels and fails unless every key, every `eca.conv.weight` included, matches.
 2. **The authors' MMDetection-1.x detectors -> MMDetection 2.x/3.x** (official issue #47): heads
    move under `roi_head.`, the background class moves from the first to the last row, the
-   class-specific box regression drops the background's 4 outputs (324 -> 320), and the mask
-   logits drop the background channel (81 -> 80).
+   class-specific box regression drops the background's 4 outputs
+   ({glue:text}`coco_reg_outputs_old` -> {glue:text}`coco_reg_outputs_new`), and the mask logits
+   drop the background channel ({glue:text}`coco_mask_channels_old` -> {glue:text}`coco_mask_channels_new`;
+   shapes read from the converted files in section 3).
 
 The real files cannot be downloaded here, so this chapter **generates files in the official
 layouts** (random weights, real key names and shapes) and converts those.
@@ -613,6 +959,11 @@ for key in ("bbox_head.fc_cls.weight", "bbox_head.fc_reg.weight", "mask_head.con
     rows.append({"MMDetection 1.x key": key, "shape": list(old[key].shape),
                  "MMDetection 2.x/3.x key": "roi_head." + key, "new shape": list(new["roi_head." + key].shape)})
 display(pd.DataFrame(rows))
+from ecalib.reports.glue import glue
+
+for key, name in (("bbox_head.fc_reg.weight", "coco_reg_outputs"), ("mask_head.conv_logits.weight", "coco_mask_channels")):
+    glue(f"{name}_old", old[key].shape[0])
+    glue(f"{name}_new", new["roi_head." + key].shape[0])
 print("background row now last:", torch.equal(new["roi_head.bbox_head.fc_cls.weight"][-1], old["bbox_head.fc_cls.weight"][0]))
 """,
         ),
@@ -625,8 +976,10 @@ COCO_MASKRCNN = notebook(
             """
 # COCO: Mask R-CNN with an ECA-ResNet-50 backbone
 
-The paper reports Mask R-CNN with ECA-ResNet-50 at 39.0 box AP and 35.6 mask AP on COCO val
-(Tables 5 and 6); the 2020 reproduction reached 34.1 and 31.4. This chapter reads the
+The paper reports Mask R-CNN with ECA-ResNet-50 at {glue:text}`paper_maskrcnn_eca_box_ap` box AP
+and {glue:text}`paper_maskrcnn_eca_mask_ap` mask AP on COCO val (Tables 5 and 6); the 2020
+reproduction reached {glue:text}`rc2020_maskrcnn_box_ap` and {glue:text}`rc2020_maskrcnn_mask_ap`.
+This chapter reads the
 reproduction's own training logs as evidence of why, then trains the same detector with
 `ecalib` (torchvision by default, MMDetection through its registry as the alternative), with the
 lr scaled to the batch actually used.
@@ -641,6 +994,12 @@ bbox = reference_table("paper", "Table 5", "coco_bbox")
 segm = reference_table("paper", "Table 6", "coco_segm")
 rc_bbox = reference_table("RC2020 reproduction", "README", "coco_bbox")
 rc_segm = reference_table("RC2020 reproduction", "README", "coco_segm")
+from ecalib.reports.glue import glue
+
+glue("paper_maskrcnn_eca_box_ap", str(bbox.loc[('ResNet-50', 'Mask R-CNN ECA'), 'AP']))
+glue("paper_maskrcnn_eca_mask_ap", str(segm.loc[('ResNet-50', 'Mask R-CNN ECA'), 'AP']))
+glue("rc2020_maskrcnn_box_ap", str(rc_bbox['AP'].iloc[0]))
+glue("rc2020_maskrcnn_mask_ap", str(rc_segm['AP'].iloc[0]))
 print("Source: paper Table 5 (box AP, Mask R-CNN rows) and the RC2020 reproduction's README")
 display(bbox[bbox.index.get_level_values(1).str.startswith("Mask R-CNN")])
 display(rc_bbox)
@@ -654,9 +1013,9 @@ display(rc_segm)
             """
 ## The reproduction's logs
 
-Two MMDetection 2.7 text logs (`ecalib/reference/rc2020_maskrcnn_logs/`): run 1 trained epochs
-1-5 and went NaN in epoch 6; run 2 resumed from the epoch-5 checkpoint with a lower lr in its
-config. Every number below is parsed from those files.
+Two MMDetection 2.7 text logs (`ecalib/reference/rc2020_maskrcnn_logs/`): run 1 went NaN in
+epoch {glue:text}`rc2020_nan_epoch`; run 2 resumed from the epoch-{glue:text}`rc2020_resume_epoch`
+checkpoint with a lower lr in its config. Every number below is parsed from those files.
 """
         ),
         code(
@@ -676,6 +1035,8 @@ fig = plot_history(combine_runs([run1, run2]), "runs 1 + 2 stitched at the resum
 from IPython.display import Markdown
 
 ev = rc2020_evidence(run1, run2).set_index("quantity")["value"]
+glue("rc2020_nan_epoch", f"{ev['first non-finite loss: epoch']:g}")
+glue("rc2020_resume_epoch", f"{ev['resumed from the checkpoint of epoch']:g}")
 Markdown(
     f"Run 1 used lr {ev['configured lr']:g} with {ev['images per iteration (1 GPU x samples_per_gpu)']:g} images per "
     f"iteration, {ev['configured lr'] / ev['lr by the linear scaling rule for that batch']:g} times the "
@@ -805,7 +1166,7 @@ reproduction's logs; nothing is typed in.
         code(
             """
 # Parameters (papermill -p NAME VALUE)
-depths: list = [18, 34, 50, 101, 152]  # ECA-ResNet depths compared in section 1
+depths: list = [18, 34, 50, 101, 152]  # ECA-ResNet depths compared in section 1 (must include 50)
 """,
             tags=["parameters"],
         ),
@@ -820,6 +1181,7 @@ from ecalib.layers import eca_kernel_size
 from ecalib.models import model_info
 from ecalib.params import as_list
 from ecalib.reference import rc2020_maskrcnn_logs, reference_metrics
+from ecalib.reports.glue import glue
 from ecalib.reports.mmdet_logs import parse_mmdet_log, rc2020_evidence
 from ecalib.tasks import cifar10
 """,
@@ -837,6 +1199,9 @@ for depth in [int(d) for d in as_list(depths)]:
                  "stages that differ": sum(a != b for a, b in zip(released, adaptive))})
 table = pd.DataFrame(rows).set_index("model")
 display(table)
+glue("findings_models_off_rule", f"{int((table['stages that differ'] > 0).sum())} of {len(table)}")
+glue("findings_r50_released_k", table.loc["ECA-ResNet-50", "released k (file name)"])
+glue("findings_r50_rule_k", table.loc["ECA-ResNet-50", "adaptive rule (Eq. 12)"])
 Markdown(f"The rule gives k = {eca_kernel_size(256)} for 256 channels and {eca_kernel_size(2048)} for 2048; "
          f"{int((table['stages that differ'] > 0).sum())} of {len(table)} released ResNets use other kernels in "
          f"{int(table['stages that differ'].sum())} stages in total. Checkpoints only load into the kernels they were "
@@ -849,6 +1214,8 @@ Markdown(f"The rule gives k = {eca_kernel_size(256)} for 256 channels and {eca_k
             """
 c = complexity_table(["eca_resnet50", "eca_resnet152"]).set_index("model")
 r50 = c.loc["eca_resnet50"]
+glue("findings_r50_params_binary", f"{r50['params'] / 2**20:.2f}M")
+glue("findings_r50_params_decimal", f"{r50['params'] / 1e6:.2f}M")
 Markdown(
     f"ECA-ResNet-50 has {r50['params']:,} parameters: {r50['params'] / 2**20:.2f}M in binary units (what the paper "
     f"prints, {reference_metrics('official README', 'ECA-Net50', 'ECA')['params']}) but {r50['params'] / 1e6:.2f}M in "
@@ -865,6 +1232,8 @@ Markdown(
             """
 paper = reference_metrics("paper", "ResNet-50", "ECA-Net")
 readme = reference_metrics("official README", "ECA-Net50", "ECA")
+glue("findings_paper_r50_top1", paper["top1"])
+glue("findings_readme_r50_top1", readme["top1"])
 Markdown(f"Paper Table 3: top-1 {paper['top1']}, top-5 {paper['top5']}. Official README (the released "
          f"k3557 checkpoint): top-1 {readme['top1']}, top-5 {readme['top5']}. The kernels were tuned after "
          "publication (official issue #21).")
@@ -876,16 +1245,23 @@ Markdown(f"Paper Table 3: top-1 {paper['top1']}, top-5 {paper['top5']}. Official
             """
 cfg = cifar10.make_run("eca", "rc2020").train
 lrs = sorted({lr_at(e, cfg) for e in range(cfg.epochs)})
+glue("findings_cifar_epochs", cfg.epochs)
+glue("findings_cifar_milestones", ", ".join(map(str, cfg.milestones)))
 Markdown(f"train_cifar.py uses MultiStepLR with milestones {cfg.milestones} for {cfg.epochs} epochs: the lr takes "
          f"the values {lrs} over the whole run, so every curve of that study is at the initial lr {cfg.lr}.")
 """,
             tags=["remove-input"],
         ),
-        md("## 5. The reproduction's Mask R-CNN: 8x the lr, then a fix that never applied"),
+        md("## 5. The reproduction's Mask R-CNN: {glue:text}`findings_maskrcnn_lr_factor`x the lr, then a fix that never applied"),
         code(
             """
 run1, run2 = [parse_mmdet_log(p) for p in rc2020_maskrcnn_logs()]
-display(rc2020_evidence(run1, run2))
+evidence = rc2020_evidence(run1, run2)
+display(evidence)
+ev = evidence.set_index("quantity")["value"]
+glue("findings_maskrcnn_lr_factor", f"{ev['configured lr'] / ev['lr by the linear scaling rule for that batch']:g}")
+glue("findings_maskrcnn_nan_epoch", f"{ev['first non-finite loss: epoch']:g}")
+glue("findings_maskrcnn_box_map", f"{ev['final bbox mAP (epoch 12)'] * 100:.1f}")
 """,
             tags=["remove-input"],
         ),
@@ -898,8 +1274,10 @@ SPEED = notebook(
             """
 # Speed: what attention costs in images per second
 
-The paper sells ECA as nearly free, yet its own Table 3 shows ECA-Net50 training at 785 images/s
-against ResNet-50's 1024 on 4 RTX 2080Ti. Absolute rates depend on the hardware, so this chapter
+The paper sells ECA as nearly free, yet its own Table 3 shows ECA-Net50 training at
+{glue:text}`paper_eca50_train_fps` images/s against ResNet-50's {glue:text}`paper_r50_train_fps`
+on 4 RTX 2080Ti ({glue:text}`paper_eca50_train_ratio` of the plain network's rate; inference:
+{glue:text}`paper_eca50_infer_ratio`). Absolute rates depend on the hardware, so this chapter
 compares ratios: each mechanism's throughput divided by its plain backbone's under identical
 settings. It renders every result folder written by `ecalib bench` (committed under
 `results/benchmarks/speed/`, each with its device, versions and commit); nothing is measured
@@ -919,7 +1297,12 @@ tail_results_dir: str = "results/benchmarks/eca-block-tail"  # folders of benchm
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ecalib.benchmark import load_results, paper_speed_ratios, projected_recipe_hours, ratio_table
+from ecalib.benchmark import IMAGENET_TRAIN_IMAGES, load_results, paper_speed_ratios, projected_recipe_hours, ratio_table
+from ecalib.reports.glue import glue
+
+DEVICE_COUNTS = (1, 8, 64)
+glue("imagenet_train_images", f"{IMAGENET_TRAIN_IMAGES:,}")
+glue("projection_devices", ", ".join(map(str, DEVICE_COUNTS[:-1])) + f" and {DEVICE_COUNTS[-1]}")
 """,
             tags=["remove-cell"],
         ),
@@ -927,6 +1310,11 @@ from ecalib.benchmark import load_results, paper_speed_ratios, projected_recipe_
         code(
             """
 paper = paper_speed_ratios()
+r50 = paper[paper["backbone"] == "resnet50"].set_index(["mechanism", "mode"])
+glue("paper_eca50_train_fps", f"{r50.loc[('eca', 'train'), 'paper images/s']:.0f}")
+glue("paper_r50_train_fps", f"{r50.loc[('none', 'train'), 'paper images/s']:.0f}")
+glue("paper_eca50_train_ratio", f"{r50.loc[('eca', 'train'), 'paper vs none']:.1%}")
+glue("paper_eca50_infer_ratio", f"{r50.loc[('eca', 'infer'), 'paper vs none']:.1%}")
 display(paper.pivot_table(index=["backbone", "mechanism"], columns="mode", values="paper vs none").round(3))
 print("Source: paper Table 3 (train and inference FPS on 4x RTX 2080Ti), divided by the plain backbone's.")
 """,
@@ -965,8 +1353,8 @@ if not results.empty:
             """
 ## The ImageNet recipe's wall time, projected
 
-100 epochs of 1,281,167 images at the measured training rate of each device, on 1, 8 and 64 of
-them, assuming perfect scaling (an upper bound on speed). CPU rows are there to show the method.
+The recipe's 100 epochs of {glue:text}`imagenet_train_images` images at the measured training
+rate of each device, on {glue:text}`projection_devices` of them, assuming perfect scaling (an upper bound on speed). CPU rows are there to show the method.
 """
         ),
         code(
@@ -974,7 +1362,7 @@ them, assuming perfect scaling (an upper bound on speed). CPU rows are there to 
 if not results.empty:
     train = table[(table["mode"] == "train") & (table["backbone"] == "resnet50")]
     rows = [{"device": r.device, "model": r.model, "precision": r.precision, "compile": r.compile,
-             **{f"{n} device(s), hours": projected_recipe_hours(r.images_per_s, n) for n in (1, 8, 64)}}
+             **{f"{n} device(s), hours": projected_recipe_hours(r.images_per_s, n) for n in DEVICE_COUNTS}}
             for r in train.itertuples()]
     display(pd.DataFrame(rows).round(1))
 """,
@@ -1084,6 +1472,7 @@ if not results.empty:
 )
 
 NOTEBOOKS = {
+    "eca_module": ECA_MODULE,
     "complexity": COMPLEXITY,
     "cifar10": CIFAR10,
     "cifar10_compare": CIFAR10_COMPARE,
@@ -1096,7 +1485,14 @@ NOTEBOOKS = {
 }
 
 
+def stable_ids(name, nb):
+    """Cell ids from the notebook name and position, so that regenerating changes nothing."""
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"{name[:20]}-{index:03d}"
+    return nb
+
+
 if __name__ == "__main__":
     for name, nb in NOTEBOOKS.items():
-        nbf.write(nb, ROOT / "notebooks" / f"{name}.ipynb")
+        nbf.write(stable_ids(name, nb), ROOT / "notebooks" / f"{name}.ipynb")
         print(f"wrote notebooks/{name}.ipynb")

@@ -21,8 +21,12 @@ class SpatialGate(nn.Module):
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
         self.bn = nn.BatchNorm2d(1)
 
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention map, shape ``[N, 1, H, W]``."""
+        return torch.sigmoid(self.bn(self.conv(channel_pool(x))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(self.bn(self.conv(channel_pool(x))))
+        return x * self.gate(x)
 
 
 class ChannelGate(nn.Module):
@@ -35,10 +39,12 @@ class ChannelGate(nn.Module):
         hidden = max(1, channels // reduction)
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
 
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights, shape ``[N, C]``."""
+        return torch.sigmoid(self.mlp(x.mean(dim=(2, 3))) + self.mlp(x.amax(dim=(2, 3))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c = x.shape[:2]
-        y = self.mlp(x.mean(dim=(2, 3))) + self.mlp(x.amax(dim=(2, 3)))
-        return x * torch.sigmoid(y).view(n, c, 1, 1)
+        return x * self.gate(x)[:, :, None, None]
 
 
 class Cbam(nn.Module):

@@ -94,17 +94,16 @@ class EcaLayer(nn.Module):
         )
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
-        """The attention weights ``sigmoid(conv1d(avg_pool(x)))``, shape ``[N, C, 1, 1]``."""
+        """The attention weights, shape ``[N, C]``: sigmoid of the 1-D conv over the pooled channels."""
         n, c = x.shape[:2]
-        y = self.avg_pool(x).view(n, 1, c)
-        return torch.sigmoid(self.conv(y)).view(n, c, 1, 1)
+        return torch.sigmoid(self.conv(self.avg_pool(x).view(n, 1, c))).view(n, c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if resolve_eca_impl(self.impl, x) == "triton":
             from ecalib.layers.eca_triton import eca_fused
 
             return eca_fused(x, self.conv.weight, None, self.circular, relu=False)
-        return x * self.gate(x)
+        return x * self.gate(x)[:, :, None, None]
 
     def forward_residual(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         """``relu(self(x) + residual)``: the end of a residual block, fused unless ``impl='reference'``."""
@@ -114,8 +113,25 @@ class EcaLayer(nn.Module):
 
             return eca_fused(x, self.conv.weight, residual, self.circular, relu=True)
         if impl == "torch":
-            return torch.addcmul(residual, x, self.gate(x)).relu_()
+            return torch.addcmul(residual, x, self.gate(x)[:, :, None, None]).relu_()
         return torch.relu(self(x) + residual)
+
+    def band_matrix(self, channels: int) -> torch.Tensor:
+        """The ``[C, C]`` matrix ``W`` with ``conv(y) == W @ y``: the same k weights on every row.
+
+        Zero padding cuts the band at the first and last channels; circular padding wraps it.
+        """
+        k, pad = self.kernel_size, (self.kernel_size - 1) // 2
+        weight = self.conv.weight.detach().view(k)
+        matrix = weight.new_zeros(channels, channels)
+        for i in range(channels):
+            for j in range(k):
+                col = i + j - pad
+                if self.circular:
+                    matrix[i, col % channels] += weight[j]
+                elif 0 <= col < channels:
+                    matrix[i, col] = weight[j]
+        return matrix
 
     def extra_repr(self) -> str:
         return f"k_size={self.kernel_size}, circular={self.circular}, impl={self.impl}"

@@ -18,7 +18,9 @@ class SqueezeExcite(nn.Module):
         self.fc1 = nn.Linear(channels, hidden)
         self.fc2 = nn.Linear(hidden, channels)
 
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights, shape ``[N, C]``."""
+        return torch.sigmoid(self.fc2(torch.relu(self.fc1(self.avg_pool(x).flatten(1)))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c = x.shape[:2]
-        y = torch.sigmoid(self.fc2(torch.relu(self.fc1(self.avg_pool(x).flatten(1)))))
-        return x * y.view(n, c, 1, 1)
+        return x * self.gate(x)[:, :, None, None]

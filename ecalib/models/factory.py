@@ -57,7 +57,8 @@ def create_model(
             Weights are never downloaded. The checkpoint's ECA kernels must match the variant's
             (or an explicit ``k_size``); ``num_classes`` different from the checkpoint's replaces
             the classifier after loading, for fine-tuning.
-        features_only: return a :class:`FeatureListNet` giving the feature maps of ``out_indices``.
+        features_only: return a :class:`~ecalib.models.factory.FeatureListNet` giving the feature maps
+            of ``out_indices``.
         allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
         eca_impl: how the ECA layers compute (:data:`ecalib.layers.ECA_IMPLS`; default ``auto``:
             fused Triton kernels on CUDA, the fused PyTorch formulation elsewhere).
