@@ -60,11 +60,17 @@ def test_launch_buttons_point_at_the_source_notebooks():
             ],
         },
         {"label": "edit", "url": "https://github.com/o/r/edit/main/book/executed/cifar10.ipynb"},
+        {"label": "download", "url": "../../_sources/book/executed/cifar10.ipynb"},
+        {"label": "issue", "url": "https://github.com/o/r/issues/new?title=Issue%20on%20page%20%2Fbook/executed/cifar10.html"},
     ]
     context = {"header_buttons": buttons}
     notebook_sources._on_page(None, "book/executed/cifar10", "page.html", context, None)
-    urls = [b["url"] for b in context["header_buttons"][0]["buttons"]] + [context["header_buttons"][1]["url"]]
+    rewritten = context["header_buttons"]
+    urls = [b["url"] for b in rewritten[0]["buttons"]] + [rewritten[1]["url"]]
     assert all(u.endswith("/notebooks/cifar10.ipynb") for u in urls), urls
+    # the download button serves the executed copy that the build puts in _sources/, and the issue names the page
+    assert rewritten[2]["url"] == "../../_sources/book/executed/cifar10.ipynb"
+    assert rewritten[3]["url"].endswith("%2Fbook/executed/cifar10.html")
     untouched = {"header_buttons": [{"url": "https://x/book/intro.md"}]}
     notebook_sources._on_page(None, "book/intro", "page.html", untouched, None)
     assert untouched["header_buttons"][0]["url"] == "https://x/book/intro.md"
