@@ -76,4 +76,24 @@ def test_launch_buttons_point_at_the_source_notebooks():
     assert untouched["header_buttons"][0]["url"] == "https://x/book/intro.md"
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
-    assert config["sphinx"]["local_extensions"] == {"notebook_sources": "book/_ext"}
+    assert config["sphinx"]["local_extensions"]["notebook_sources"] == "book/_ext"
+
+
+def test_inline_scripts_reach_each_page_once():
+    import html_fixes
+    from sphinx.builders.html._assets import _JavaScript
+
+    body = 'const THEBE_JS_URL = "x"'
+    scripts = [
+        _JavaScript("_static/doctools.js", priority=200),
+        _JavaScript(None, body=body),
+        _JavaScript("_static/sphinx-thebe.js", **{"async": "async"}),
+        _JavaScript("", body=body),  # Sphinx 7.4's second copy
+        _JavaScript(None, body="let other = 1"),
+    ]
+    context = {"script_files": scripts}
+    html_fixes._on_page(None, "book/intro", "page.html", context, None)
+    assert context["script_files"] == [scripts[0], scripts[1], scripts[2], scripts[4]]
+    assert len(scripts) == 5, "the builder's own list must stay as it is"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["sphinx"]["local_extensions"]["html_fixes"] == "book/_ext"
