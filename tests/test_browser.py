@@ -215,7 +215,9 @@ def test_page_renders_cleanly(docname, book_url, browser):
             stray = [h for h in stray if ".ipynb" in h]
             assert not stray, f"{docname}: buttons point at the executed copy, which is not in the repository: {stray}"
 
-            expected = expected_outputs(json.loads((ROOT / f"{docname}.ipynb").read_text()))
+            executed = ROOT / f"{docname}.ipynb"
+            assert executed.is_file(), f"{docname}: {executed} is missing; the book was not built by `make book` here"
+            expected = expected_outputs(json.loads(executed.read_text()))
             shown = {"images": sum(i["output"] for i in images), "tables": counts["outputTables"]}
             assert shown == expected, f"{docname}: outputs shown {shown}, executed notebook has {expected}"
             assert expected["images"] + expected["tables"] > 0, f"{docname}: a chapter without a figure or table"
