@@ -1,5 +1,7 @@
 """binder/: CPU torch wheels, the same pins as requirements.txt, postBuild installing ecalib."""
 
+import datetime
+import json
 import os
 import re
 import sys
@@ -51,3 +53,26 @@ def test_pypi_substitution_swaps_only_the_cpu_builds():
     assert new.splitlines() == ["torch==2.13.0,!=2.13.0+cpu", "torchvision==0.28.0,!=0.28.0+cpu", "timm==1.0.31"]
     assert len(changes) == 3 and "download.pytorch.org" in changes[0]
     assert pypi_torch_requirements("timm==1.0.31\n") == ("timm==1.0.31\n", [])
+
+
+def test_memory_peak_is_attributed_to_the_cell_running_then(tmp_path):
+    from check_binder import cell_at
+
+    def cell(source, start):
+        return {"cell_type": "code", "source": source, "metadata": {"papermill": {"start_time": start}}}
+
+    nb = {
+        "cells": [
+            cell("import torch", "2026-11-21T10:00:00+00:00"),
+            {"cell_type": "markdown", "source": "text", "metadata": {}},
+            cell("train()\nmore", "2026-11-21T10:00:05+00:00"),
+            cell("plot()", "2026-11-21T10:01:00+00:00"),
+        ]
+    }
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb))
+    at = datetime.datetime(2026, 11, 21, 10, 0, 30, tzinfo=datetime.timezone.utc).timestamp()
+    assert cell_at(path, at) == "cell 2: train()"
+    assert cell_at(path, at + 3600) == "cell 3: plot()"
+    assert cell_at(path, at - 3600) == ""
+    assert cell_at(tmp_path / "missing.ipynb", at) == ""

@@ -145,20 +145,22 @@ class TreeSampler(threading.Thread):
 
 
 def cell_at(executed: Path, when: float) -> str:
-    """The first line of the code cell that papermill was running at ``when`` (its cell timings)."""
+    """The last code cell that papermill had started by ``when`` (its cell timings): the one running
+    then, or the last one that ran (memory rarely drops, so a peak is often reached near the end)."""
     try:
         cells = json.loads(executed.read_text())["cells"]
     except (OSError, ValueError):
         return ""
+    found = ""
     for index, cell in enumerate(cells):
-        timing = cell.get("metadata", {}).get("papermill", {})
-        if cell["cell_type"] != "code" or not timing.get("start_time") or not timing.get("end_time"):
+        start = cell.get("metadata", {}).get("papermill", {}).get("start_time")
+        if cell["cell_type"] != "code" or not start:
             continue
-        start, end = (datetime.datetime.fromisoformat(timing[k]).timestamp() for k in ("start_time", "end_time"))
-        if start <= when <= end:
-            source = "".join(cell["source"]).strip().splitlines()
-            return f"cell {index}: {source[0][:80] if source else ''}"
-    return ""
+        if datetime.datetime.fromisoformat(start).timestamp() > when:
+            break
+        source = "".join(cell["source"]).strip().splitlines()
+        found = f"cell {index}: {source[0][:80] if source else ''}"
+    return found
 
 
 def run_notebook(name: str, repo: Path, log: Path) -> dict:
@@ -300,7 +302,7 @@ def main(argv=None) -> int:
         print(
             f"   exit {result['returncode']} in {result['seconds']:.0f}s; peak memory: process tree "
             f"{result['peak_tree_mib']} MiB (kernel {result['peak_kernel_mib']} MiB), largest single process "
-            f"{result['max_single_process_mib']} MiB; tree peak during {result['peak_cell'] or '?'}",
+            f"{result['max_single_process_mib']} MiB; tree peak in or after {result['peak_cell'] or '?'}",
             flush=True,
         )
         if result["returncode"]:
