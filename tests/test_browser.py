@@ -3,10 +3,10 @@
 Per page of _toc.yml: HTTP 200, no console errors or uncaught exceptions, no failed local requests,
 no broken images, the figures and tables that the executed notebook's outputs hold, and on
 notebook chapters the Binder, Colab and edit buttons of the source notebook (notebooks/<name>.ipynb).
-A full-page screenshot of each page goes to _build/screenshots/. Requests to other hosts are
-refused (the check is offline) and listed. `make browser-test` runs this after `make book`; it
-skips when the book, Playwright or Chromium is missing, and fails instead under
-ECALIB_REQUIRE_BROWSER=1 (CI).
+A full-page screenshot of each page goes to _build/screenshots/. The check runs offline: requests
+to other hosts (a CDN's script, say) are answered with an empty body and listed, not judged.
+`make browser-test` runs this after `make book`; it skips when the book, Playwright or Chromium is
+missing, and fails instead under ECALIB_REQUIRE_BROWSER=1 (CI).
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def test_page_renders_cleanly(docname, book_url, browser):
             r.continue_()
         else:
             external.append(r.request.url)
-            r.abort()
+            r.fulfill(status=200, body="")
 
     page.route("**/*", route)
     page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text} ({m.location})"))
@@ -192,7 +192,7 @@ def test_page_renders_cleanly(docname, book_url, browser):
         shot = SCREENSHOTS / f"{docname.replace('/', '__')}.png"
         page.screenshot(path=str(shot), full_page=True)
 
-        broken = [i["src"] for i in images if i["width"] == 0]
+        broken = [i["src"] for i in images if i["width"] == 0 and i["src"].startswith(book_url)]
         assert not broken, f"{docname}: broken images {broken}"
         assert not problems, f"{docname}:\n" + "\n".join(problems)
         assert counts["title"] and counts["text"] > 200, f"{docname}: page looks empty ({counts['text']} characters)"
@@ -225,6 +225,6 @@ def test_page_renders_cleanly(docname, book_url, browser):
             launch = [h for h in hrefs if "mybinder.org" in h or "colab.research.google.com" in h]
             assert not launch, f"{docname} is not a notebook but has launch buttons: {launch}"
         if external:
-            print(f"{docname}: refused {len(external)} requests to other hosts: {sorted(set(external))}")
+            print(f"{docname}: answered {len(external)} requests to other hosts empty: {sorted(set(external))}")
     finally:
         context.close()
