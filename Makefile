@@ -7,7 +7,7 @@ PROFILE ?= default
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: install test lint book notebooks clean mmdet
+.PHONY: install test lint book browser-test binder-check notebooks clean mmdet
 MMDET_STAMP := $(VENV)/.mmdet-installed
 
 $(STAMP): requirements.txt pyproject.toml
@@ -40,6 +40,21 @@ lint: $(STAMP)
 book: $(STAMP)
 	$(PY) tools/run_notebooks.py --profile $(PROFILE) --out book/executed
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+# Checks of the built book (pytest marker browser, left out of `make test`): internal links, and every
+# page in headless Chromium (/usr/bin/chromium, or ECALIB_CHROMIUM) with screenshots in _build/screenshots/.
+# Builds the book first if there is none. Skips without a browser unless ECALIB_REQUIRE_BROWSER=1 (CI).
+browser-test: $(STAMP)
+	test -f _build/html/index.html || $(MAKE) book
+	$(PY) -m pytest -m browser
+
+# A fresh environment from binder/ alone runs the smoke profile within Binder's memory
+# (tools/check_binder.py; report in _build/binder-check/report.json). Without access to the
+# PyTorch CPU index it installs PyPI's torch of the same version instead, says so, and then only
+# reports the memory limit (that build's peaks are ~300 MiB higher than the CPU wheels').
+BINDER_CHECK_ARGS ?= --pypi-torch-if-unreachable --memory-advisory-if-substituted
+binder-check: $(STAMP)
+	$(PY) tools/check_binder.py $(BINDER_CHECK_ARGS)
 
 # Regenerate notebooks/*.ipynb from tools/make_notebooks.py (developers only).
 notebooks: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -63,3 +64,39 @@ def outputs_text(path: Path) -> str:
             for value in out.get("data", {}).values():
                 parts.append(value if isinstance(value, str) else "".join(value))
     return "\n".join(parts)
+
+
+BUILT_HTML = ROOT / "_build" / "html"
+
+
+def needs(ok: bool, reason: str) -> None:
+    """Skip a test of the built book whose prerequisite is missing, or fail under ECALIB_REQUIRE_BROWSER=1 (CI)."""
+    import pytest
+
+    if ok:
+        return
+    if os.environ.get("ECALIB_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (ECALIB_REQUIRE_BROWSER=1 makes this a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+def toc_docnames() -> list[str]:
+    """Every page of _toc.yml (root, parts, chapters, sections, at any depth), without suffix, in order."""
+    import yaml
+
+    names: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if key in node:
+                    names.append(re.sub(r"\.(md|ipynb|rst)$", "", node[key]))
+            for value in node.values():
+                if isinstance(value, list | dict):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    return names

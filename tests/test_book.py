@@ -60,17 +60,23 @@ def test_launch_buttons_point_at_the_source_notebooks():
             ],
         },
         {"label": "edit", "url": "https://github.com/o/r/edit/main/book/executed/cifar10.ipynb"},
+        {"label": "download", "url": "../../_sources/book/executed/cifar10.ipynb"},
+        {"label": "issue", "url": "https://github.com/o/r/issues/new?title=Issue%20on%20page%20%2Fbook/executed/cifar10.html"},
     ]
     context = {"header_buttons": buttons}
     notebook_sources._on_page(None, "book/executed/cifar10", "page.html", context, None)
-    urls = [b["url"] for b in context["header_buttons"][0]["buttons"]] + [context["header_buttons"][1]["url"]]
+    rewritten = context["header_buttons"]
+    urls = [b["url"] for b in rewritten[0]["buttons"]] + [rewritten[1]["url"]]
     assert all(u.endswith("/notebooks/cifar10.ipynb") for u in urls), urls
+    # the download button serves the executed copy that the build puts in _sources/, and the issue names the page
+    assert rewritten[2]["url"] == "../../_sources/book/executed/cifar10.ipynb"
+    assert rewritten[3]["url"].endswith("%2Fbook/executed/cifar10.html")
     untouched = {"header_buttons": [{"url": "https://x/book/intro.md"}]}
     notebook_sources._on_page(None, "book/intro", "page.html", untouched, None)
     assert untouched["header_buttons"][0]["url"] == "https://x/book/intro.md"
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
-    assert config["sphinx"]["local_extensions"] == {"notebook_sources": "book/_ext"}
+    assert config["sphinx"]["local_extensions"]["notebook_sources"] == "book/_ext"
 
 
 def reproduce_commands() -> list[list[str]]:
@@ -110,3 +116,23 @@ def test_every_papermill_command_in_the_reproduce_page_names_real_parameters():
         known = papermill.inspect_notebook(ROOT / words[1])
         given = [words[i + 1] for i, w in enumerate(words) if w == "-p"]
         assert given and set(given) <= set(known), (words, sorted(known))
+
+
+def test_inline_scripts_reach_each_page_once():
+    import html_fixes
+    from sphinx.builders.html._assets import _JavaScript
+
+    body = 'const THEBE_JS_URL = "x"'
+    scripts = [
+        _JavaScript("_static/doctools.js", priority=200),
+        _JavaScript(None, body=body),
+        _JavaScript("_static/sphinx-thebe.js", **{"async": "async"}),
+        _JavaScript("", body=body),  # Sphinx 7.4's second copy
+        _JavaScript(None, body="let other = 1"),
+    ]
+    context = {"script_files": scripts}
+    html_fixes._on_page(None, "book/intro", "page.html", context, None)
+    assert context["script_files"] == [scripts[0], scripts[1], scripts[2], scripts[4]]
+    assert len(scripts) == 5, "the builder's own list must stay as it is"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["sphinx"]["local_extensions"]["html_fixes"] == "book/_ext"

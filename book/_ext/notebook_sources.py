@@ -1,22 +1,32 @@
-"""Point the launch, edit and repository buttons of executed chapters at their source notebooks.
+"""Point the launch and edit buttons of executed chapters at their source notebooks.
 
 ``make book`` executes ``notebooks/<name>.ipynb`` into ``book/executed/<name>.ipynb`` (ignored by
 git) and the book renders those. The theme derives button URLs from the page path, which would
 send Binder, Colab and "edit" to a file that does not exist in the repository; this rewrites
-``book/executed/`` to ``notebooks/`` in every header-button URL of those pages.
+``book/executed/<name>.ipynb`` to ``notebooks/<name>.ipynb`` in every absolute header-button URL
+of those pages. Relative URLs (the "download .ipynb" button, which serves the executed copy from
+``_sources/``) and the issue link (which names the page) are left alone.
 """
 
 from __future__ import annotations
+
+import re
 
 EXECUTED = "book/executed/"
 SOURCES = "notebooks/"
 
 
+def rewrite_url(url: str, old: str = EXECUTED, new: str = SOURCES) -> str:
+    if not url.startswith(("http://", "https://")):
+        return url
+    return re.sub(re.escape(old) + r"([^/?#&]+\.ipynb)", lambda m: new + m.group(1), url)
+
+
 def rewrite_urls(node, old: str = EXECUTED, new: str = SOURCES):
-    """Replace ``old`` by ``new`` in every ``url`` of a nested list/dict of header buttons."""
+    """Apply ``rewrite_url`` to every ``url`` of a nested list/dict of header buttons."""
     if isinstance(node, dict):
         return {
-            k: (v.replace(old, new) if k == "url" and isinstance(v, str) else rewrite_urls(v, old, new))
+            k: (rewrite_url(v, old, new) if k == "url" and isinstance(v, str) else rewrite_urls(v, old, new))
             for k, v in node.items()
         }
     if isinstance(node, list):
