@@ -138,7 +138,10 @@ def measure_block_tail(
     warmup: int = 3,
     repeats: int = 5,
 ) -> dict:
-    """Median microseconds per call of one block tail (``train``: forward + backward), and CUDA peak memory."""
+    """Median microseconds per call of one block tail (``train``: forward + backward), and CUDA peak memory.
+
+    ``dtype`` other than fp32 runs under autocast, the way mixed-precision training calls the tail.
+    """
     tail = block_tail(variant).to(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     shape = (batch, channels, size, size)
@@ -148,12 +151,17 @@ def measure_block_tail(
     x.requires_grad_(mode == "train")
     r.requires_grad_(mode == "train")
 
+    # Half-precision activations come with autocast, as in mixed-precision training (fp32 weights).
+    amp = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+
     def call():
         if mode == "train":
-            tail(x, r).backward(dy)
+            with amp:
+                y = tail(x, r)
+            y.backward(dy)
             x.grad = r.grad = None
         else:
-            with torch.no_grad():
+            with torch.no_grad(), amp:
                 tail(x, r)
 
     for _ in range(warmup):
