@@ -350,8 +350,8 @@ RATIO_KEYS = ["device", "backbone", "precision", "compile", "batch_size", "input
 
 def ratio_table(results):
     """Each measurement divided by its plain backbone's under the same settings, beside Table 3's ratio."""
-    keys = RATIO_KEYS
     table = results.copy()
+    keys = RATIO_KEYS + (["folder"] if "folder" in table else [])  # ratios within one measurement session
     base = table[table["mechanism"] == "none"].set_index(keys)["images_per_s"]
     table["vs none"] = [
         row.images_per_s / base.get(tuple(getattr(row, k) for k in keys), float("nan")) for row in table.itertuples()
@@ -374,7 +374,7 @@ def load_results(root: str | Path):
     for csv in sorted(Path(root).glob("*/results.csv")):
         env = json.loads((csv.parent / "env.json").read_text())
         frame = pd.read_csv(csv)
-        if "eca_impl" not in frame:  # folders from before the fused ECA: the reference formulation
+        if "mechanism" in frame and "eca_impl" not in frame:  # bench folders from before the fused ECA: reference
             impl = frame["mechanism"].map(lambda m: "reference" if m == "eca" else "-")
             frame = frame.assign(eca_impl=impl, eca_impl_used=impl)
         frames.append(

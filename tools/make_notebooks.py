@@ -1328,7 +1328,8 @@ if results.empty:
     print(f"No result folders in {results_dir} yet: run `ecalib bench` (see the README).")
 else:
     table = ratio_table(results)
-    view = table.set_index(["device", "backbone", "precision", "compile", "batch_size", "mode", "mechanism"])
+    view = table.set_index(["device", "backbone", "precision", "compile", "batch_size", "input_size", "mode",
+                            "mechanism", "eca_impl_used"])
     display(view[["images_per_s", "vs none", "paper vs none", "peak_memory_mb", "memory vs none", "commit"]].round(3))
 """,
             tags=["remove-input"],
@@ -1336,14 +1337,17 @@ else:
         code(
             """
 if not results.empty:
-    groups = list(table.groupby(["device", "backbone", "precision", "compile", "batch_size"]))
+    table["label"] = table["mechanism"] + table["eca_impl_used"].map(lambda u: "" if u == "-" else f" ({u})")
+    native = table[table["input_size"] == table["backbone"].map(lambda b: 32 if b.endswith("cifar") else 224)]
+    groups = list(native.groupby(["folder", "device", "backbone", "precision", "compile", "batch_size"]))
     fig, axes = plt.subplots(len(groups), 1, figsize=(8, 2.8 * len(groups)), squeeze=False)
     for ax, (keys, group) in zip(axes[:, 0], groups):
-        pivot = group.pivot_table(index="mechanism", columns="mode", values=["vs none", "paper vs none"])
+        pivot = group.pivot_table(index="label", columns="mode", values=["vs none", "paper vs none"])
         pivot.plot.barh(ax=ax)
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_xlabel("throughput relative to the plain network")
-        ax.set_title("{} | {} | {} {} | batch {}".format(*keys), fontsize="small")
+        ax.set_ylabel("")
+        ax.set_title("{1} | {2} | {3} {4} | batch {5}\\n{0}".format(*keys), fontsize="small")
         ax.legend(fontsize="x-small")
     fig.tight_layout()
 """,
@@ -1448,9 +1452,9 @@ from the result folders that timed more than one batch size or resolution.
         code(
             """
 if not results.empty:
-    grid = table.assign(label=table["mechanism"] + table["eca_impl_used"].map(lambda u: "" if u == "-" else f" ({u})"))
+    grid = table
     for axis, other in (("batch_size", "input_size"), ("input_size", "batch_size")):
-        keys = ["device", "backbone", "precision", "compile", "mode", other]
+        keys = ["device", "backbone", "precision", "compile", "mode", other, "folder"]  # one session per plot
         studies = [(k, g) for k, g in grid.groupby(keys) if g[axis].nunique() > 1]
         if not studies:
             print(f"No committed study varies {axis} yet.")
