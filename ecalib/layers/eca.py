@@ -33,8 +33,8 @@ def resolve_eca_impl(impl: str, x: torch.Tensor) -> str:
     """The implementation ``impl`` stands for on input ``x`` (``auto`` resolved)."""
     if impl != "auto":
         return impl
-    if torch.compiler.is_compiling():
-        return "torch"  # inductor fuses the plain formulation itself
+    if torch.compiler.is_compiling() or isinstance(x, torch.fx.Proxy):
+        return "torch"  # inductor fuses the plain formulation itself; FX graphs hold plain operations
     if x.is_cuda and x.dim() == 4 and x.dtype in TRITON_DTYPES and triton_available():
         return "triton"
     return "torch"

@@ -32,13 +32,10 @@ def capture_attention(model: nn.Module, images: torch.Tensor) -> tuple[torch.Ten
     """Run ``model`` once in eval mode; return its output and the gate of every ECA, SE and CBAM module.
 
     Each gate is recomputed by the module's ``gate`` method from the input the module received,
-    so the records are exactly the weights that multiplied the features. ECA layers run their
-    ``reference`` implementation meanwhile: the fused ones skip the module call that hooks see.
+    so the records are exactly the weights that multiplied the features. (A hooked ECA layer is
+    called as a module even when its implementation would fuse it into the residual add.)
     """
     records: list[AttentionRecord] = []
-    impls = {layer: layer.impl for layer in model.modules() if isinstance(layer, EcaLayer)}
-    for layer in impls:
-        layer.impl = "reference"
     handles = []
     for name, module in model.named_modules():
         kind = _kind(module)
@@ -51,8 +48,6 @@ def capture_attention(model: nn.Module, images: torch.Tensor) -> tuple[torch.Ten
         output = model(images)
     finally:
         model.train(was_training)
-        for layer, impl in impls.items():
-            layer.impl = impl
         for handle in handles:
             handle.remove()
     return output, records
