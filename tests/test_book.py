@@ -61,7 +61,10 @@ def test_launch_buttons_point_at_the_source_notebooks():
         },
         {"label": "edit", "url": "https://github.com/o/r/edit/main/book/executed/cifar10.ipynb"},
         {"label": "download", "url": "../../_sources/book/executed/cifar10.ipynb"},
-        {"label": "issue", "url": "https://github.com/o/r/issues/new?title=Issue%20on%20page%20%2Fbook/executed/cifar10.html"},
+        {
+            "label": "issue",
+            "url": "https://github.com/o/r/issues/new?title=Issue%20on%20page%20%2Fbook/executed/cifar10.html",
+        },
     ]
     context = {"header_buttons": buttons}
     notebook_sources._on_page(None, "book/executed/cifar10", "page.html", context, None)
@@ -99,8 +102,18 @@ def test_every_ecalib_command_in_the_reproduce_page_parses():
         args = build_parser().parse_args(argv)  # SystemExit (a test failure) on any unknown subcommand or option
         assert callable(args.func), argv
         seen.add(" ".join(w for w in argv[:2] if not w.startswith("-")))
-    for subcommand in ("complexity", "bench", "train cifar10", "sweep configs/sweep.yaml", "train imagenet",
-                       "evaluate", "coco convert-backbone", "coco train", "coco evaluate", "coco mmdet-train"):
+    for subcommand in (
+        "complexity",
+        "bench",
+        "train cifar10",
+        "sweep configs/sweep.yaml",
+        "train imagenet",
+        "evaluate",
+        "coco convert-backbone",
+        "coco train",
+        "coco evaluate",
+        "coco mmdet-train",
+    ):
         assert subcommand in seen, subcommand
 
 

@@ -1252,7 +1252,9 @@ Markdown(f"train_cifar.py uses MultiStepLR with milestones {cfg.milestones} for 
 """,
             tags=["remove-input"],
         ),
-        md("## 5. The reproduction's Mask R-CNN: {glue:text}`findings_maskrcnn_lr_factor`x the lr, then a fix that never applied"),
+        md(
+            "## 5. The reproduction's Mask R-CNN: {glue:text}`findings_maskrcnn_lr_factor`x the lr, then a fix that never applied"
+        ),
         code(
             """
 run1, run2 = [parse_mmdet_log(p) for p in rc2020_maskrcnn_logs()]
