@@ -105,7 +105,7 @@ def block_tail(variant: str, k_size: int = 5) -> nn.Module:
     """The end of a residual block as a module ``(x, residual) -> relu(attention(x) + residual)``.
 
     ``plain`` has no attention (ResNet's own tail, the cost floor); the others are ECA with
-    that implementation (:data:`ecalib.layers.ECA_IMPLS`).
+    that implementation (:data:`ecalib.layers.eca.ECA_IMPLS`).
     """
     from ecalib.layers import EcaLayer
 
@@ -252,7 +252,7 @@ def run_suite(
 
     ``batch_size`` and ``input_sizes`` may list several values (the scaling study); ``None``
     means the paper's. ``eca_impls`` runs the ECA networks once per implementation
-    (:data:`ecalib.layers.ECA_IMPLS`); the row records the one actually used on ``device``.
+    (:data:`ecalib.layers.eca.ECA_IMPLS`); the row records the one actually used on ``device``.
     """
     import pandas as pd
 

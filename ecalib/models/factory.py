@@ -60,7 +60,7 @@ def create_model(
         features_only: return a :class:`~ecalib.models.factory.FeatureListNet` giving the feature maps
             of ``out_indices``.
         allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
-        eca_impl: how the ECA layers compute (:data:`ecalib.layers.ECA_IMPLS`; default ``auto``:
+        eca_impl: how the ECA layers compute (:data:`ecalib.layers.eca.ECA_IMPLS`; default ``auto``:
             fused Triton kernels on CUDA, the fused PyTorch formulation elsewhere).
         **kwargs: architecture overrides, e.g. ``k_size='3377'`` or ``attn_kwargs={'spatial_kernel': 3}``.
     """
