@@ -149,3 +149,17 @@ def test_inline_scripts_reach_each_page_once():
     assert len(scripts) == 5, "the builder's own list must stay as it is"
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["sphinx"]["local_extensions"]["html_fixes"] == "book/_ext"
+
+
+def test_every_notebook_starts_with_the_guarded_colab_setup():
+    """On Colab the first cell clones the repository and installs ecalib; elsewhere it does nothing."""
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0]
+        assert first.cell_type == "code" and "remove-cell" in first.metadata.get("tags", []), path.name
+        guarded = first.source.split('if "google.colab" in sys.modules:', 1)
+        assert len(guarded) == 2, f"{path.name}: the set-up is not guarded by the Colab check"
+        body = guarded[1].split("\n", 1)[1]  # after the `if` line
+        assert "git clone" in body and "pip install" in body and "torch.cuda.is_available()" in body, path.name
+        assert all(line.startswith("    ") for line in body.strip("\n").splitlines() if line.strip()), path.name

@@ -21,9 +21,23 @@ def code(text, tags=()):
     return cell
 
 
+COLAB_SETUP = """
+import sys
+
+if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
+    !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
+    %cd -q /content/ecalib
+    %pip install -q -e ".[train,coco]"
+    import torch
+
+    print("device:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (Runtime > Change runtime type adds a GPU)")
+"""
+
+
 def notebook(cells):
+    """A chapter: the Colab set-up cell (hidden in the book, a no-op elsewhere) and then ``cells``."""
     nb = nbf.v4.new_notebook()
-    nb.cells = cells
+    nb.cells = [code(COLAB_SETUP, tags=["remove-cell"]), *cells]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
@@ -139,16 +153,6 @@ print(json.dumps(environment(), indent=2))
     ]
 )
 
-COLAB_CELL = code(
-    """
-import sys
-
-if "google.colab" in sys.modules:  # Colab: install ecalib from the repository first
-    %pip install -q "ecalib[train] @ git+https://github.com/ecalib/ecalib"
-""",
-    tags=["remove-cell"],
-)
-
 ECA_MODULE = notebook(
     [
         md(
@@ -173,7 +177,6 @@ models; the attention weights come from one forward pass of a real photo through
 CBAM-ResNet.
 """
         ),
-        COLAB_CELL,
         code(
             """
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
@@ -499,7 +502,6 @@ ImageNet statistics); `standard` is a conventional CIFAR recipe (CIFAR stem,
 them to a few hundred **synthetic** images and two epochs so that it runs on a CPU in seconds.
 """
         ),
-        COLAB_CELL,
         code(
             """
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
@@ -698,7 +700,6 @@ The reproduction searched attention x optimizer x batch size with a W&B Bayesian
 file offline (grid, random, or Bayesian through Optuna), one normal result folder per trial.
 """
         ),
-        COLAB_CELL,
         code(
             """
 # Parameters (papermill -p NAME VALUE)
@@ -782,7 +783,6 @@ on a generated ImageFolder of **synthetic** JPEGs (a few classes of coloured gra
 which only shows that the pipeline works end to end.
 """
         ),
-        COLAB_CELL,
         code(
             """
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
@@ -1062,7 +1062,6 @@ exact masks), from a randomly initialised backbone, on a CPU. It shows the pipel
 to end (training, pycocotools evaluation, overlays); its AP says nothing about COCO.
 """
         ),
-        COLAB_CELL,
         code(
             """
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
