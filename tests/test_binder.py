@@ -50,6 +50,16 @@ def test_postbuild_installs_ecalib_without_touching_the_pins():
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
 
 
+def test_start_script_sets_its_environment_and_hands_over():
+    """binder/start (repo2docker's runtime hook) must end by exec-ing its arguments, as the check uses it."""
+    import subprocess
+
+    start = ROOT / "binder" / "start"
+    assert os.access(start, os.X_OK)
+    out = subprocess.run([str(start), "sh", "-c", "echo $MALLOC_MMAP_THRESHOLD_"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "65536", out
+
+
 def test_pypi_substitution_swaps_only_the_cpu_builds():
     text = "--extra-index-url https://download.pytorch.org/whl/cpu\ntorch==2.13.0+cpu\ntorchvision==0.28.0+cpu\ntimm==1.0.31\n"
     new, changes = pypi_torch_requirements(text)

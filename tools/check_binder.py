@@ -166,6 +166,8 @@ def cell_at(executed: Path, when: float) -> str:
 def run_notebook(name: str, repo: Path, log: Path) -> dict:
     cmd = [str(VENV / "bin" / "python"), "tools/run_notebooks.py", "--profile", "smoke"]
     cmd += ["--out", str(WORK / "executed"), "--only", name]
+    if (repo / "binder" / "start").exists():  # repo2docker starts the server (and kernels) through it
+        cmd = [str(repo / "binder" / "start"), *cmd]
     start = time.time()
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=repo, env=clean_env(), stdout=out, stderr=subprocess.STDOUT)
