@@ -30,6 +30,25 @@ def _autocast(device: torch.device, amp: str):
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
+def _timed_blocks(call, device: torch.device, steps: int, warmup: int, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` blocks of ``steps`` calls, after ``warmup`` calls; CUDA peak
+    memory statistics are reset after the warm-up."""
+    for _ in range(warmup):
+        call()
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    blocks = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            call()
+        _sync(device)
+        blocks.append(time.perf_counter() - start)
+    return blocks
+
+
 def measure_throughput(
     model: nn.Module,
     batch_size: int,
@@ -67,19 +86,7 @@ def measure_throughput(
             with torch.no_grad(), _autocast(device, amp):
                 runner(x)
 
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    rates = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        _sync(device)
-        rates.append(batch_size * steps / (time.perf_counter() - start))
+    rates = [batch_size * steps / seconds for seconds in _timed_blocks(step, device, steps, warmup, repeats)]
     if device.type == "cuda":
         peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
         memory_kind = "cuda max_memory_allocated"
@@ -164,20 +171,8 @@ def measure_block_tail(
             with torch.no_grad(), amp:
                 tail(x, r)
 
-    for _ in range(warmup):
-        call()
-    _sync(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            call()
-        _sync(device)
-        times.append((time.perf_counter() - start) / steps * 1e6)
+    base = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+    times = [seconds / steps * 1e6 for seconds in _timed_blocks(call, device, steps, warmup, repeats)]
     extra_mb = (torch.cuda.max_memory_allocated(device) - base) / 2**20 if device.type == "cuda" else float("nan")
     return {
         "variant": variant,

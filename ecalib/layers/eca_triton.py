@@ -73,16 +73,22 @@ def _gate_kernel(
 
 
 @triton.jit
-def _scale_kernel(
-    x_ptr, r_ptr, gate_ptr, y_ptr, total, C, HW,
-    CHANNELS_LAST: tl.constexpr, HAS_RESIDUAL: tl.constexpr, RELU: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
+def _elements(total, C, HW, CHANNELS_LAST: tl.constexpr, BLOCK: tl.constexpr):
+    """This program's flat element offsets, their bounds mask and their ``n * C + c`` row."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < total
     if CHANNELS_LAST:
         row = (offs // (HW * C)) * C + offs % C
     else:
         row = offs // HW
+    return offs, offs < total, row
+
+
+@triton.jit
+def _scale_kernel(
+    x_ptr, r_ptr, gate_ptr, y_ptr, total, C, HW,
+    CHANNELS_LAST: tl.constexpr, HAS_RESIDUAL: tl.constexpr, RELU: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    offs, mask, row = _elements(total, C, HW, CHANNELS_LAST, BLOCK)
     s = tl.load(gate_ptr + row, mask=mask, other=0.0)
     x = tl.load(x_ptr + offs, mask=mask, other=0.0)
     y = x.to(tl.float32) * s
@@ -121,12 +127,7 @@ def _dx_kernel(
     g_ptr, gate_ptr, dmean_ptr, dx_ptr, total, C, HW, inv_hw,
     CHANNELS_LAST: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
-    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < total
-    if CHANNELS_LAST:
-        row = (offs // (HW * C)) * C + offs % C
-    else:
-        row = offs // HW
+    offs, mask, row = _elements(total, C, HW, CHANNELS_LAST, BLOCK)
     s = tl.load(gate_ptr + row, mask=mask, other=0.0)
     dmean = tl.load(dmean_ptr + row, mask=mask, other=0.0)
     g = tl.load(g_ptr + offs, mask=mask, other=0.0)
