@@ -273,10 +273,12 @@ def run_suite(
         for impl in eca_impls if mechanism == "eca" else ["-"]:
             torch.manual_seed(0)
             model = create_model(name, **({} if impl == "-" else {"eca_impl": impl}))
-            probe = torch.empty(1, 1, 1, 1, device=device)
-            used = "-" if impl == "-" else resolve_eca_impl(impl, probe)
-            if compiled == "compile" and used == "triton":
+            if impl == "-":
+                used = "-"
+            elif impl == "auto" and compiled == "compile":
                 used = "torch"  # under torch.compile, auto hands inductor the plain formulation
+            else:
+                used = resolve_eca_impl(impl, torch.empty(1, 1, 1, 1, device=device))
             amp = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}[precision]
             result = measure_throughput(
                 model,

@@ -4,30 +4,22 @@ import sys
 from pathlib import Path
 
 import yaml
+from helpers import ROOT, toc_docnames
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 
 import notebook_sources  # noqa: E402
 
 
-def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
-    return files
-
-
 def test_every_executed_chapter_has_a_notebook_and_a_profile_entry():
     profiles = yaml.safe_load((ROOT / "notebooks" / "profiles.yaml").read_text())
-    executed = [f.removeprefix("book/executed/") for f in toc_files() if f.startswith("book/executed/")]
+    executed = [f.removeprefix("book/executed/") for f in toc_docnames() if f.startswith("book/executed/")]
     assert executed, "no executed chapters in _toc.yml"
     for name in executed:
         assert (ROOT / "notebooks" / f"{name}.ipynb").exists(), name
         for profile in ("default", "smoke"):
             assert name in profiles[profile], (profile, name)
-    for f in toc_files():
+    for f in toc_docnames():
         if not f.startswith("book/executed/"):
             assert (ROOT / f"{f}.md").exists(), f
 

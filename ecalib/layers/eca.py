@@ -23,6 +23,26 @@ def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None and torch.cuda.is_available()
 
 
+@cache
+def _triton_eca():
+    """The fused Triton entry point, imported on first use (importing Triton takes a moment)."""
+    from ecalib.layers.eca_triton import eca_fused
+
+    return eca_fused
+
+
+def has_forward_hooks(module: nn.Module) -> bool:
+    """Whether calling ``module`` would run forward (pre-)hooks, its own or global ones."""
+    from torch.nn.modules import module as module_globals
+
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or module_globals._global_forward_hooks
+        or module_globals._global_forward_pre_hooks
+    )
+
+
 def check_eca_impl(impl: str) -> str:
     if impl not in ECA_IMPLS:
         raise ValueError(f"unknown ECA implementation {impl!r}; choose one of {', '.join(ECA_IMPLS)}")
@@ -100,21 +120,20 @@ class EcaLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if resolve_eca_impl(self.impl, x) == "triton":
-            from ecalib.layers.eca_triton import eca_fused
-
-            return eca_fused(x, self.conv.weight, None, self.circular, relu=False)
+            return _triton_eca()(x, self.conv.weight, None, self.circular, relu=False)
         return x * self.gate(x)[:, :, None, None]
 
     def forward_residual(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """``relu(self(x) + residual)``: the end of a residual block, fused unless ``impl='reference'``."""
-        impl = resolve_eca_impl(self.impl, x)
-        if impl == "triton":
-            from ecalib.layers.eca_triton import eca_fused
+        """``relu(self(x) + residual)``: the end of a residual block, fused unless ``impl='reference'``.
 
-            return eca_fused(x, self.conv.weight, residual, self.circular, relu=True)
-        if impl == "torch":
-            return torch.addcmul(residual, x, self.gate(x)[:, :, None, None]).relu_()
-        return torch.relu(self(x) + residual)
+        With forward hooks on this layer it is called as a module (unfused), so the hooks see it.
+        """
+        impl = resolve_eca_impl(self.impl, x)
+        if impl == "reference" or has_forward_hooks(self):
+            return torch.relu(self(x) + residual)
+        if impl == "triton":
+            return _triton_eca()(x, self.conv.weight, residual, self.circular, relu=True)
+        return torch.addcmul(residual, x, self.gate(x)[:, :, None, None]).relu_()
 
     def band_matrix(self, channels: int) -> torch.Tensor:
         """The ``[C, C]`` matrix ``W`` with ``conv(y) == W @ y``: the same k weights on every row.

@@ -49,18 +49,6 @@ def resolve_kernel_sizes(k_size, stage_channels: Sequence[int]) -> tuple[int, ..
     return ks
 
 
-def has_forward_hooks(module: nn.Module) -> bool:
-    """Whether calling ``module`` would run forward (pre-)hooks, its own or global ones."""
-    from torch.nn.modules import module as module_globals
-
-    return bool(
-        module._forward_hooks
-        or module._forward_pre_hooks
-        or module_globals._global_forward_hooks
-        or module_globals._global_forward_pre_hooks
-    )
-
-
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
 
@@ -85,12 +73,9 @@ class _AttentionBlock(nn.Module):
         return x if self.attn_attr is None else getattr(self, self.attn_attr)(x)
 
     def _attend_add_relu(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        """``relu(attention(out) + identity)``; ECA fuses the rescale into the add (see ``EcaLayer.impl``).
-
-        An ECA layer with forward hooks is called as a module instead, so that the hooks see it.
-        """
+        """``relu(attention(out) + identity)``; ECA fuses the rescale into the add (see ``EcaLayer.impl``)."""
         attn = getattr(self, self.attn_attr) if self.attn_attr is not None else None
-        if isinstance(attn, EcaLayer) and attn.impl != "reference" and not has_forward_hooks(attn):
+        if isinstance(attn, EcaLayer):
             return attn.forward_residual(out, identity)
         return self.relu(self._attend(out) + identity)
 
