@@ -159,6 +159,59 @@ def test_maskrcnn_builder(tmp_path, official_r50):
     assert set(out) == {"boxes", "labels", "scores", "masks"}
 
 
+def _official_style_weights(model: torch.nn.Module, seed: int) -> dict:
+    """Random weights for every tensor, BN scales from [-1, 1] (the stem's included): a trained net's signs."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            state[key] = value
+        elif key.endswith("running_var"):
+            state[key] = torch.rand(value.shape, generator=g) + 0.5
+        elif key.endswith(("bn1.weight", "bn2.weight", "bn3.weight", "downsample.1.weight")):
+            state[key] = torch.rand(value.shape, generator=g) * 2 - 1
+        elif value.dim() > 1:  # conv, fc and attention weights: the official init's scale, redrawn
+            state[key] = torch.randn(value.shape, generator=g) * value.std().clamp_min(1e-3) * 0.5
+        else:
+            state[key] = torch.randn(value.shape, generator=g) * 0.1
+    return state
+
+
+def _detector_backbones() -> list[str]:
+    infos = map(ecalib.model_info, ecalib.list_models())
+    return [i.name for i in infos if i.family == "resnet" and i.stem == "imagenet"]
+
+
+def test_detector_backbone_list_is_every_imagenet_resnet():
+    assert len(_detector_backbones()) == 35  # 5 depths x (none, SE, CBAM, Triplet, ECA, ECA adaptive, CECA)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backbone", _detector_backbones())
+def test_detector_trunk_computes_the_classifier_trunk(backbone):
+    """FPN inputs (layer1..4 through torchvision's IntermediateLayerGetter) equal the classifier's stages,
+    also with negative stem BN scales, where running max-pool before BN + ReLU gives another function."""
+    classifier = ecalib.create_model(backbone).eval()
+    assert (classifier.bn1.weight >= 0).all()  # the default init hides a wrong stem order
+    classifier.load_state_dict(_official_style_weights(classifier, seed=len(backbone)))
+    assert (classifier.bn1.weight < 0).any()
+    detector = build_eca_maskrcnn(3, backbone=backbone, k_size=classifier.k_per_stage, min_size=64, max_size=64).eval()
+    trunk = {k: v for k, v in classifier.state_dict().items() if not k.startswith("fc.") and "num_batches" not in k}
+    detector.backbone.body.load_state_dict(trunk)
+    classifier, detector = classifier.double(), detector.double()  # deep random nets amplify rounding
+    x = torch.randn(1, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        got = list(detector.backbone.body(x).values())
+        h = classifier.maxpool(classifier.relu(classifier.bn1(classifier.conv1(x))))
+        expected = []
+        for stage in classifier.stages():
+            h = stage(h)
+            expected.append(h)
+    for level, (a, b) in enumerate(zip(got, expected, strict=True)):
+        error = ((a - b).norm() / b.norm()).item()
+        assert error < 1e-9, f"{backbone} layer{level + 1}: relative L2 difference {error:.3g}"
+
+
 def test_coco_metrics_on_perfect_and_empty_results(coco_dir):
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO

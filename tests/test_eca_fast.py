@@ -179,3 +179,24 @@ def test_triton_kernels_compile_for_hopper_without_spilling(dtype):
     assert {r["kernel"] for r in report} == {"gate_kernel", "scale_kernel", "reduce_kernel", "dx_kernel"}
     for r in report:
         assert r["spill_bytes"] == 0 and 0 < r["registers"] <= 128, r
+
+
+@pytest.mark.parametrize("impl", ["torch", "triton"])
+def test_feature_extraction_runs_the_chosen_implementation(impl, monkeypatch):
+    """``features_only`` runs the model's modules (no FX graph), so every implementation is reachable."""
+    triton_case(impl)
+    import ecalib.layers.eca as eca
+
+    seen = []
+    resolve = eca.resolve_eca_impl
+    monkeypatch.setattr(eca, "resolve_eca_impl", lambda i, x: seen.append((resolve(i, x), type(x))) or resolve(i, x))
+    torch.manual_seed(0)
+    feats = create_model("eca_resnet18", features_only=True, eca_impl=impl).to(DEVICE).eval()
+    oracle = create_model("eca_resnet18", features_only=True, eca_impl="reference").to(DEVICE).eval()
+    oracle.load_state_dict(feats.state_dict())
+    x = torch.randn(2, 3, 64, 64, device=DEVICE)
+    with torch.no_grad():
+        outs, expected = feats(x), oracle(x)
+    assert {s for s in seen if s[0] != "reference"} == {(impl, torch.Tensor)}  # real tensors, never FX proxies
+    for out, ref in zip(outs, expected):
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)

@@ -162,10 +162,11 @@ def test_features_only(name):
     x = small_input(name, batch=1)
     feats = ecalib.create_model(name, features_only=True)
     outs = feats(x)
-    assert [o.shape[1] for o in outs] == feats.channels
-    assert [x.shape[-1] // o.shape[-1] for o in outs] == feats.reductions
+    channels, reductions = feats.feature_info.channels(), feats.feature_info.reduction()
+    assert [o.shape[1] for o in outs] == channels
+    assert [x.shape[-1] // o.shape[-1] for o in outs] == reductions
     last = ecalib.create_model(name, features_only=True, out_indices=[-1])
-    assert len(last(x)) == 1 and last.channels == feats.channels[-1:]
+    assert len(last(x)) == 1 and last.feature_info.channels() == channels[-1:]
     with pytest.raises(ValueError, match="out_indices"):
         ecalib.create_model(name, features_only=True, out_indices=[9])
 
@@ -174,11 +175,12 @@ def test_features_only_shares_weights_with_classifier_model():
     torch.manual_seed(1)
     model = ecalib.create_model("eca_resnet18").eval()
     feats = ecalib.create_model("eca_resnet18", features_only=True).eval()
-    feats.body.load_state_dict(model.state_dict(), strict=False)
+    feats.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("fc.")})  # same keys
     x = torch.randn(1, 3, 64, 64)
     torch.testing.assert_close(feats(x)[-1], model.forward_features(x))
-    assert ecalib.create_model("eca_resnet50", features_only=True).channels == [64, 256, 512, 1024, 2048]
-    assert ecalib.create_model("eca_resnet50", features_only=True).reductions == [2, 4, 8, 16, 32]
+    r50 = ecalib.create_model("eca_resnet50", features_only=True)
+    assert r50.feature_info.channels() == [64, 256, 512, 1024, 2048]
+    assert r50.feature_info.reduction() == [2, 4, 8, 16, 32]
 
 
 def test_reset_classifier_and_forward_head():

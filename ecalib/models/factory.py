@@ -5,39 +5,29 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 from ecalib.layers import set_eca_impl
 from ecalib.models.registry import model_info
 
 
-class FeatureListNet(nn.Module):
-    """Returns the feature maps listed in ``feature_info`` (channels and strides) instead of logits."""
+def feature_extractor(model: nn.Module, out_indices: Sequence[int] | None = None) -> nn.Module:
+    """timm's ``FeatureListNet`` over ``model``: the feature maps of ``out_indices`` (``model.feature_info``).
 
-    def __init__(self, model: nn.Module, out_indices: Sequence[int] | None = None):
-        super().__init__()
-        from torchvision.models.feature_extraction import create_feature_extractor
+    It runs the model's own modules in order (no FX tracing), so ECA keeps its fused path and its hooks.
+    ``.feature_info.channels()`` and ``.feature_info.reduction()`` describe the outputs.
+    """
+    from timm.models import FeatureListNet
 
-        levels = model.feature_info
-        out_indices = tuple(range(len(levels))) if out_indices is None else tuple(out_indices)
-        bad = [i for i in out_indices if not -len(levels) <= i < len(levels)]
-        if bad:
-            raise ValueError(f"out_indices {bad} out of range; this model has {len(levels)} feature levels")
-        self.feature_info = [levels[i] for i in out_indices]
-        nodes = {info["module"]: str(i) for i, info in enumerate(self.feature_info)}
-        self.body = create_feature_extractor(model, return_nodes=nodes)
-
-    @property
-    def channels(self) -> list[int]:
-        return [f["num_chs"] for f in self.feature_info]
-
-    @property
-    def reductions(self) -> list[int]:
-        return [f["reduction"] for f in self.feature_info]
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.body(x).values())
+    levels = model.feature_info
+    out_indices = tuple(range(len(levels))) if out_indices is None else tuple(out_indices)
+    bad = [i for i in out_indices if not -len(levels) <= i < len(levels)]
+    if bad:
+        raise ValueError(f"out_indices {bad} out of range; this model has {len(levels)} feature levels")
+    out_indices = tuple(i % len(levels) for i in out_indices)
+    # MobileNetV2's levels are children of its ``features`` Sequential, which timm flattens.
+    flatten = any("." in level["module"] for level in levels)
+    return FeatureListNet(model, out_indices=out_indices, flatten_sequential=flatten)
 
 
 def create_model(
@@ -57,8 +47,8 @@ def create_model(
             Weights are never downloaded. The checkpoint's ECA kernels must match the variant's
             (or an explicit ``k_size``); ``num_classes`` different from the checkpoint's replaces
             the classifier after loading, for fine-tuning.
-        features_only: return a :class:`~ecalib.models.factory.FeatureListNet` giving the feature maps
-            of ``out_indices``.
+        features_only: return timm's ``FeatureListNet`` giving the feature maps of ``out_indices``
+            (see :func:`feature_extractor`).
         allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
         eca_impl: how the ECA layers compute (:data:`ecalib.layers.eca.ECA_IMPLS`; default ``auto``:
             fused Triton kernels on CUDA, the fused PyTorch formulation elsewhere).
@@ -89,7 +79,7 @@ def create_model(
     model.model_info = info
     if eca_impl is not None:
         set_eca_impl(model, eca_impl)
-    return FeatureListNet(model, out_indices) if features_only else model
+    return feature_extractor(model, out_indices) if features_only else model
 
 
 def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module:

@@ -183,14 +183,15 @@ class ResNet(nn.Module):
         self.inplanes = widths[0]
         self.norm_layer = norm_layer
 
+        # Registered in execution order: whatever runs the children in turn (torchvision's
+        # IntermediateLayerGetter, timm's feature wrappers, FX) computes conv1 -> bn1 -> relu -> maxpool.
         if stem == "imagenet":
             self.conv1 = nn.Conv2d(in_chans, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
-            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         else:
             self.conv1 = conv3x3(in_chans, self.inplanes)
-            self.maxpool = nn.Identity()
         self.bn1 = norm_layer(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem == "imagenet" else nn.Identity()
 
         stem_reduction = 2 if stem == "imagenet" else 1
         self.feature_info = [dict(num_chs=self.inplanes, reduction=stem_reduction, module="relu")]
