@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecalib.errors import UsageError
+
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -65,7 +67,7 @@ def measure_throughput(
 ) -> dict:
     """Images/s (median over ``repeats`` timed blocks of ``steps``) and peak memory for one mode."""
     if mode not in ("train", "infer"):
-        raise ValueError(f"mode must be 'train' or 'infer', got {mode!r}")
+        raise UsageError(f"mode must be 'train' or 'infer', got {mode!r}")
     model = model.to(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -117,7 +119,7 @@ def block_tail(variant: str, k_size: int = 5) -> nn.Module:
     from ecalib.layers import EcaLayer
 
     if variant not in TAIL_VARIANTS:
-        raise ValueError(f"unknown block tail {variant!r}; choose from {', '.join(TAIL_VARIANTS)}")
+        raise UsageError(f"unknown block tail {variant!r}; choose from {', '.join(TAIL_VARIANTS)}")
 
     class Tail(nn.Module):
         def __init__(self):
@@ -257,7 +259,7 @@ def run_suite(
 
     unknown = [b for b in backbones if b not in SUITE]
     if unknown:
-        raise ValueError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
+        raise UsageError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
     for impl in eca_impls:
         check_eca_impl(impl)
     batches = batch_size if isinstance(batch_size, (list, tuple)) else [batch_size]

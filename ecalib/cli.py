@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from ecalib.errors import UserError
+
 DEFAULT_COMPLEXITY_MODELS = [
     "eca_resnet18",
     "eca_resnet34",
@@ -522,7 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:  # user errors: one line, no traceback
+    # What the user asked for or gave: one line, no traceback. Anything else is a bug and keeps its traceback.
+    except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError) as err:
         print(f"ecalib {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from ecalib.errors import UsageError
 from ecalib.layers import Cbam, EcaLayer, SqueezeExcite, TripletAttention, set_eca_impl
 from ecalib.reference import parse_binary_quantity
 
@@ -97,7 +98,7 @@ def measure_complexity(model: nn.Module | str, input_size: int = 224, name: str 
 
         name, model = model, create_model(model)
     if not isinstance(input_size, int) or input_size < 32:
-        raise ValueError(f"input_size must be an int >= 32, got {input_size!r}")
+        raise UsageError(f"input_size must be an int >= 32, got {input_size!r}")
     macs, per_module = thop_macs(model, input_size)
     attn_names = [n for n, m in model.named_modules() if isinstance(m, ATTENTION_MODULES)]
     attn_params = sum(count_params(m) for m in model.modules() if isinstance(m, ATTENTION_MODULES))

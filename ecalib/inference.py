@@ -9,6 +9,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from ecalib.errors import UsageError
 from ecalib.models.registry import EvalTransform
 
 
@@ -61,7 +62,7 @@ def _open_image(image):
     try:
         return Image.open(path).convert("RGB")
     except UnidentifiedImageError:
-        raise ValueError(f"{path} is not an image file PIL can read") from None
+        raise UsageError(f"{path} is not an image file PIL can read") from None
 
 
 @torch.no_grad()

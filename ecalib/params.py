@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ecalib.errors import UsageError
+
 
 def check_choice(name: str, value, allowed: Iterable) -> object:
     """``value`` if it is one of ``allowed``, else an error that lists them."""
     allowed = list(allowed)
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+        raise UsageError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
     return value
 
 
 def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"parameter {name} must be an integer, got {value!r}")
+        raise UsageError(f"parameter {name} must be an integer, got {value!r}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"parameter {name}={value} is out of range [{minimum}, {maximum}]")
+        raise UsageError(f"parameter {name}={value} is out of range [{minimum}, {maximum}]")
     return value
 
 
@@ -30,7 +32,7 @@ def as_list(value) -> list:
 
             parsed = yaml.safe_load(text)
             if not isinstance(parsed, list):
-                raise ValueError(f"could not read a list from {value!r}")
+                raise UsageError(f"could not read a list from {value!r}")
             return parsed
         return [part for part in text.replace(",", " ").split() if part]
     return list(value)
@@ -44,7 +46,7 @@ def check_models(name: str, value, source: str | None = "ecalib") -> list[str]:
     known = list_models(source=source)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"parameter {name} has unknown model(s) {unknown}; allowed: {', '.join(known)}")
+        raise UsageError(f"parameter {name} has unknown model(s) {unknown}; allowed: {', '.join(known)}")
     if not names:
-        raise ValueError(f"parameter {name} must name at least one model")
+        raise UsageError(f"parameter {name} must name at least one model")
     return names

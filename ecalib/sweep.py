@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from ecalib.engine.results import atomic_write_text
+from ecalib.errors import UsageError
 
 METHODS = ("grid", "random", "bayes")
 # W&B metric names (as logged by the engine) -> keys of a run's final.json
@@ -36,15 +37,15 @@ def load_sweep(path: str | Path) -> dict:
         raise FileNotFoundError(f"sweep file not found: {path}")
     spec = yaml.safe_load(path.read_text())
     if not isinstance(spec, dict) or "parameters" not in spec:
-        raise ValueError(f"{path} is not a W&B sweep definition (no 'parameters')")
+        raise UsageError(f"{path} is not a W&B sweep definition (no 'parameters')")
     if spec.get("method") not in METHODS:
-        raise ValueError(f"{path}: method {spec.get('method')!r} is not one of {', '.join(METHODS)}")
+        raise UsageError(f"{path}: method {spec.get('method')!r} is not one of {', '.join(METHODS)}")
     metric = spec.get("metric", {})
     if metric.get("name") not in METRICS or metric.get("goal") not in ("minimize", "maximize"):
-        raise ValueError(f"{path}: metric must name one of {list(METRICS)} with goal minimize/maximize, got {metric}")
+        raise UsageError(f"{path}: metric must name one of {list(METRICS)} with goal minimize/maximize, got {metric}")
     for name, values in spec["parameters"].items():
         if not ({"values"} <= set(values) or {"value"} <= set(values)):
-            raise ValueError(f"{path}: parameter {name!r} needs 'values' or 'value' (got {values})")
+            raise UsageError(f"{path}: parameter {name!r} needs 'values' or 'value' (got {values})")
     return spec
 
 
@@ -87,7 +88,7 @@ def run_sweep(
     spec = load_sweep(path)
     method = method or spec["method"]
     if method not in METHODS:
-        raise ValueError(f"method {method!r} is not one of {', '.join(METHODS)}")
+        raise UsageError(f"method {method!r} is not one of {', '.join(METHODS)}")
     space = search_space(spec)
     metric, goal = METRICS[spec["metric"]["name"]], spec["metric"]["goal"]
     grid = grid_trials(space)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ecalib.errors import UsageError
+
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
@@ -81,24 +83,24 @@ def load_cifar10(
     ``data_dir`` by :func:`write_synthetic_cifar10` if it is not there yet.
     """
     if data not in DATA_SOURCES:
-        raise ValueError(f"data={data!r} is not allowed; choose one of: {', '.join(DATA_SOURCES)}")
+        raise UsageError(f"data={data!r} is not allowed; choose one of: {', '.join(DATA_SOURCES)}")
     root = Path(data_dir)
     folder = root / FOLDER
     marker = root / SYNTHETIC_MARKER
     if data == "synthetic":
         if not marker.exists():
             if folder.exists():
-                raise ValueError(f"{folder} exists but is not a synthetic set (no {marker.name}); use another data_dir")
+                raise UsageError(f"{folder} exists but is not a synthetic set (no {marker.name}); use another data_dir")
             write_synthetic_cifar10(root, **(synthetic_kwargs or {}))
         spec = json.loads(marker.read_text())
         if synthetic_kwargs and any(spec.get(k) != v for k, v in synthetic_kwargs.items()):
-            raise ValueError(
+            raise UsageError(
                 f"the synthetic set in {root} was generated with {spec}, not {synthetic_kwargs}; use another data_dir"
             )
         source = {"kind": "synthetic", "path": str(root.resolve()), "generator": spec}
     else:
         if marker.exists():
-            raise ValueError(f"{root} holds the synthetic look-alike ({marker.name}); use data='synthetic' for it")
+            raise UsageError(f"{root} holds the synthetic look-alike ({marker.name}); use data='synthetic' for it")
         from torchvision.datasets import CIFAR10
 
         if not (folder / TRAIN_FILES[0]).exists():
@@ -109,7 +111,7 @@ def load_cifar10(
         official_md5 = dict(CIFAR10.train_list + CIFAR10.test_list)
         bad = [n for n, md5 in official_md5.items() if not (folder / n).exists() or _md5(folder / n) != md5]
         if bad:
-            raise ValueError(f"{folder}: {bad} missing or not the official CIFAR-10 files (md5 mismatch)")
+            raise UsageError(f"{folder}: {bad} missing or not the official CIFAR-10 files (md5 mismatch)")
         source = {"kind": "cifar10", "path": str(root.resolve()), "md5_verified": True}
     train, test = read_cifar10_folder(folder, True), read_cifar10_folder(folder, False)
     train.source = {**source, "split": "train", "n": len(train)}
@@ -142,7 +144,7 @@ def write_synthetic_cifar10(
     folder records the generator's arguments so the set is never mistaken for CIFAR-10.
     """
     if n_train < 50 or n_test < 10:
-        raise ValueError(f"need n_train >= 50 and n_test >= 10, got {n_train}, {n_test}")
+        raise UsageError(f"need n_train >= 50 and n_test >= 10, got {n_train}, {n_test}")
     root = Path(data_dir)
     folder = root / FOLDER
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from ecalib.data.cifar import ImageTensors
+from ecalib.errors import UsageError
 
 
 class DeviceBatches:
@@ -34,7 +35,7 @@ class DeviceBatches:
         world_size: int = 1,
     ):
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise UsageError(f"batch_size must be >= 1, got {batch_size}")
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.train = train

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from ecalib.errors import UsageError
+
 SYNTHETIC_MARKER = "SYNTHETIC.json"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPEG", ".JPG", ".PNG")
 
@@ -202,7 +204,7 @@ def write_synthetic_imagefolder(
     from PIL import Image
 
     if num_classes < 2 or train_per_class < 1 or val_per_class < 1:
-        raise ValueError("need num_classes >= 2 and at least one train and one val image per class")
+        raise UsageError("need num_classes >= 2 and at least one train and one val image per class")
     root = Path(root)
     rng = np.random.default_rng(seed)
     for split, per_class in (("train", train_per_class), ("val", val_per_class)):

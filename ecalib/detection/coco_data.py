@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ecalib.data.imagefolder import LoaderBatches
+from ecalib.errors import UsageError
 
 SPLIT_LAYOUTS = (
     ("{split}2017", "annotations/instances_{split}2017.json"),  # COCO 2017 as downloaded
@@ -54,7 +55,7 @@ class SeededCoco(Dataset):
         if train:
             base.ids = [i for i in base.ids if self.coco.getAnnIds(imgIds=i, iscrowd=False)]
         if not base.ids:
-            raise ValueError(f"{ann_file} has no {'annotated ' if train else ''}images")
+            raise UsageError(f"{ann_file} has no {'annotated ' if train else ''}images")
         self.base = wrap_dataset_for_transforms_v2(base, target_keys={"boxes", "labels", "masks", "image_id"})
         self.ids = base.ids
         self.seed = seed

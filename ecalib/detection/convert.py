@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ecalib.checkpoint import CheckpointError, atomic_torch_save, load_state_file, read_official_checkpoint
+from ecalib.errors import UsageError
 
 TARGETS = ("torchvision", "mmdet")
 _ECA = re.compile(r"layer(\d+)\.(\d+)\.eca\.conv\.weight$")
@@ -65,7 +66,7 @@ def convert_backbone(
     from ecalib.detection.maskrcnn import build_backbone_body
 
     if target not in TARGETS:
-        raise ValueError(f"target {target!r} is not one of: {', '.join(TARGETS)}")
+        raise UsageError(f"target {target!r} is not one of: {', '.join(TARGETS)}")
     ckpt = read_official_checkpoint(source, allow_pickle=allow_pickle)
     body = build_backbone_body(ckpt.model_name, ckpt.k_per_stage)
     expected = {k: v.shape for k, v in body.state_dict().items()}

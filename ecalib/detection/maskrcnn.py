@@ -12,6 +12,8 @@ import os
 
 from torch import nn
 
+from ecalib.errors import UsageError
+
 DETECTOR_K = "3377"  # Mask R-CNN / RetinaNet ECA-R50 backbones of the official release (SPEC section 2)
 LAYERS_TO_TRAIN = ("layer4", "layer3", "layer2", "layer1", "conv1")
 
@@ -24,7 +26,7 @@ def build_backbone_body(backbone: str = "eca_resnet50", k_size=None) -> nn.Modul
 
     info = model_info(backbone)
     if info.family != "resnet" or info.stem != "imagenet":
-        raise ValueError(f"{backbone} is not an ImageNet ResNet; detection backbones are e.g. eca_resnet50, resnet50")
+        raise UsageError(f"{backbone} is not an ImageNet ResNet; detection backbones are e.g. eca_resnet50, resnet50")
     kwargs = {"k_size": k_size} if k_size is not None and info.attention in ("eca", "ceca") else {}
     return create_model(backbone, num_classes=0, norm_layer=FrozenBatchNorm2d, **kwargs)
 
@@ -53,12 +55,12 @@ def build_eca_maskrcnn(
     from ecalib.detection.convert import load_backbone_weights
 
     if not 0 <= trainable_layers <= 5:
-        raise ValueError(f"trainable_layers must be between 0 and 5, got {trainable_layers}")
+        raise UsageError(f"trainable_layers must be between 0 and 5, got {trainable_layers}")
     weights, k_found = (None, None)
     if backbone_weights is not None:
         weights, k_found = load_backbone_weights(backbone_weights, allow_pickle=allow_pickle)
         if k_size is not None and k_found is not None and tuple(_digits(k_size)) != tuple(k_found):
-            raise ValueError(f"backbone weights have ECA kernels {list(k_found)}, but k_size={k_size!r} was asked for")
+            raise UsageError(f"backbone weights have ECA kernels {list(k_found)}, but k_size={k_size!r} was asked for")
     body = build_backbone_body(backbone, k_found or k_size or (DETECTOR_K if backbone.startswith("eca") else None))
     if weights is not None:
         from ecalib.checkpoint import load_weights_strict

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ecalib.errors import UsageError
+
 CATEGORIES = (
     {"id": 1, "name": "square", "supercategory": "shape"},
     {"id": 2, "name": "triangle", "supercategory": "shape"},
@@ -46,7 +48,7 @@ def write_synthetic_coco(
     from pycocotools import mask as mask_utils
 
     if train_images < 1 or val_images < 1 or size < 32:
-        raise ValueError("need at least one train and one val image of at least 32 px")
+        raise UsageError("need at least one train and one val image of at least 32 px")
     root = Path(root)
     rng = np.random.default_rng(seed)
     (root / "annotations").mkdir(parents=True, exist_ok=True)

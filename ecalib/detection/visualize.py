@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ecalib.errors import UsageError
+
 PALETTE = (
     (230, 25, 75),
     (60, 180, 75),
@@ -74,7 +76,7 @@ def progress_animation(frames: list[str | Path], output: str | Path, seconds_per
     from PIL import Image
 
     if not frames:
-        raise ValueError("no frames to animate")
+        raise UsageError("no frames to animate")
     images = [Image.open(f).convert("RGB") for f in frames]
     output = Path(output)
     images[0].save(output, save_all=True, append_images=images[1:], duration=int(seconds_per_frame * 1000), loop=0)

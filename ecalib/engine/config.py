@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass, field
 
+from ecalib.errors import UsageError
+
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("multistep", "cosine", "constant", "exponential")
 AMP_MODES = ("none", "bf16", "fp16")
@@ -77,21 +79,21 @@ class TrainConfig:
             ("wandb_mode", self.wandb_mode, WANDB_MODES),
         ):
             if value not in allowed:
-                raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
+                raise UsageError(f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
         for name in ("epochs", "batch_size", "checkpoint_every", "num_classes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise UsageError(f"{name} must be a positive integer, got {value!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+            raise UsageError(f"lr must be a positive number, got {self.lr!r}")
         if self.warmup_iters < 0 or not 0 < self.warmup_ratio <= 1:
-            raise ValueError(
+            raise UsageError(
                 f"warmup_iters must be >= 0 and 0 < warmup_ratio <= 1, got {self.warmup_iters}, {self.warmup_ratio}"
             )
         if self.weight_decay < 0 or self.momentum < 0 or self.gamma <= 0:
-            raise ValueError("weight_decay and momentum must be >= 0 and gamma > 0")
+            raise UsageError("weight_decay and momentum must be >= 0 and gamma > 0")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise ValueError(f"mean and std need three values (std > 0), got {self.mean}, {self.std}")
+            raise UsageError(f"mean and std need three values (std > 0), got {self.mean}, {self.std}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +103,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown training parameters {unknown}; known: {', '.join(sorted(known))}")
+            raise UsageError(f"unknown training parameters {unknown}; known: {', '.join(sorted(known))}")
         return cls(**values)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from ecalib.engine.config import TrainConfig
+from ecalib.errors import UsageError
 
 
 def lr_at(epoch: int, cfg: TrainConfig) -> float:
@@ -23,7 +24,7 @@ def lr_at(epoch: int, cfg: TrainConfig) -> float:
         return cfg.lr * cfg.gamma**epoch
     if cfg.schedule == "cosine":
         return cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / cfg.epochs))
-    raise ValueError(f"unknown schedule {cfg.schedule!r}")
+    raise UsageError(f"unknown schedule {cfg.schedule!r}")
 
 
 def warmup_factor(iteration: int, cfg: TrainConfig) -> float:

@@ -39,6 +39,7 @@ from ecalib.engine.distributed import DistInfo, all_reduce_sum, any_rank, barrie
 from ecalib.engine.results import RunDir
 from ecalib.engine.schedule import lr_at, warmup_factor
 from ecalib.engine.wandb_logger import WandbLogger
+from ecalib.errors import UsageError, UserError
 from ecalib.provenance import environment
 
 
@@ -75,7 +76,7 @@ class TaskHooks(Protocol):
     def evaluate(self, model: nn.Module, batches: Batches, trainer: Trainer) -> dict: ...
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """The training loss became NaN or infinite; the run stopped without writing anything."""
 
 
@@ -91,7 +92,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("device='cuda' was requested but no CUDA GPU is available; use device='cpu' or 'auto'")
+            raise UsageError("device='cuda' was requested but no CUDA GPU is available; use device='cpu' or 'auto'")
         return torch.device("cuda", local_rank)
     return torch.device(name)
 
@@ -143,9 +144,9 @@ class Trainer:
         self.progress = progress and self.dist.is_main
         self.verbose = verbose and self.dist.is_main
         if cfg.amp == "fp16" and self.device.type != "cuda":
-            raise ValueError("amp='fp16' needs a CUDA device; use amp='bf16' or 'none' on CPU")
+            raise UsageError("amp='fp16' needs a CUDA device; use amp='bf16' or 'none' on CPU")
         if cfg.batch_size % self.dist.world_size:
-            raise ValueError(
+            raise UsageError(
                 f"batch_size {cfg.batch_size} (global) must be divisible by the {self.dist.world_size} processes"
             )
         torch.manual_seed(cfg.seed)
@@ -175,12 +176,12 @@ class Trainer:
     def _restore(self, path: Path) -> None:
         state = load_state_file(path)
         if not isinstance(state, dict) or "state_dict" not in state or "optimizer" not in state:
-            raise ValueError(f"{path} is not a training checkpoint (needs 'state_dict', 'optimizer' and 'epoch')")
+            raise UsageError(f"{path} is not a training checkpoint (needs 'state_dict', 'optimizer' and 'epoch')")
         saved_config = state.get("config")
         changes = config_changes(saved_config, self.cfg.to_dict()) if saved_config else {}
         fixed = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
         if fixed:
-            raise ValueError(
+            raise UsageError(
                 f"cannot resume from {path}: these settings differ from the checkpoint and cannot change "
                 f"mid-run: {fixed} (old, new). Use another run folder for a new run."
             )

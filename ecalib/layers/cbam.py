@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ecalib.errors import UsageError
+
 
 def channel_pool(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """Stack max and mean over ``dim`` into two channels (CBAM's and Triplet's "Z-pool")."""
@@ -17,7 +19,7 @@ class SpatialGate(nn.Module):
     def __init__(self, kernel_size: int = 7):
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"spatial kernel_size must be a positive odd integer, got {kernel_size}")
+            raise UsageError(f"spatial kernel_size must be a positive odd integer, got {kernel_size}")
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
         self.bn = nn.BatchNorm2d(1)
 
@@ -35,7 +37,7 @@ class ChannelGate(nn.Module):
     def __init__(self, channels: int, reduction: int = 16):
         super().__init__()
         if reduction < 1:
-            raise ValueError(f"reduction must be >= 1, got {reduction}")
+            raise UsageError(f"reduction must be >= 1, got {reduction}")
         hidden = max(1, channels // reduction)
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
 

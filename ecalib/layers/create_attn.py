@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ecalib.errors import UsageError
 from ecalib.layers.cbam import Cbam
 from ecalib.layers.eca import CecaLayer, EcaLayer
 from ecalib.layers.se import SqueezeExcite
@@ -24,7 +25,7 @@ def check_attention(name: str) -> str:
     """Return ``name`` normalised to lower case, or raise listing the valid names."""
     key = str(name).lower()
     if key not in ATTENTION_TYPES:
-        raise ValueError(f"unknown attention {name!r}; valid names: {', '.join(ATTENTION_TYPES)}")
+        raise UsageError(f"unknown attention {name!r}; valid names: {', '.join(ATTENTION_TYPES)}")
     return key
 
 

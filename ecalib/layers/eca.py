@@ -9,6 +9,8 @@ from functools import cache
 import torch
 from torch import nn
 
+from ecalib.errors import UsageError
+
 #: How an :class:`EcaLayer` computes: ``reference`` (the official module's operations, the
 #: oracle), ``torch`` (the rescale fused with the residual add into one ``addcmul``; what
 #: ``torch.compile`` traces), ``triton`` (fused CUDA kernels, :mod:`ecalib.layers.eca_triton`),
@@ -45,7 +47,7 @@ def has_forward_hooks(module: nn.Module) -> bool:
 
 def check_eca_impl(impl: str) -> str:
     if impl not in ECA_IMPLS:
-        raise ValueError(f"unknown ECA implementation {impl!r}; choose one of {', '.join(ECA_IMPLS)}")
+        raise UsageError(f"unknown ECA implementation {impl!r}; choose one of {', '.join(ECA_IMPLS)}")
     return impl
 
 
@@ -67,7 +69,7 @@ def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     (C <= 96 -> 3, C = 128..1024 -> 5, C = 2048 -> 7).
     """
     if channels < 1:
-        raise ValueError(f"channels must be a positive integer, got {channels}")
+        raise UsageError(f"channels must be a positive integer, got {channels}")
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 else t + 1
 
@@ -96,10 +98,10 @@ class EcaLayer(nn.Module):
         self.impl = check_eca_impl(impl)
         if k_size is None:
             if channels is None:
-                raise ValueError("EcaLayer needs k_size (fixed kernel) or channels (adaptive rule)")
+                raise UsageError("EcaLayer needs k_size (fixed kernel) or channels (adaptive rule)")
             k_size = eca_kernel_size(channels, gamma, b)
         if not isinstance(k_size, int) or k_size < 1 or k_size % 2 == 0:
-            raise ValueError(f"k_size must be a positive odd integer, got {k_size!r}")
+            raise UsageError(f"k_size must be a positive odd integer, got {k_size!r}")
         self.kernel_size = k_size
         self.circular = circular
         # A pooling module (not x.mean) so that thop counts it, as it did for the paper's FLOPs.

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
+from ecalib.errors import UsageError
 from ecalib.layers.eca import TRITON_DTYPES
 
 
@@ -261,7 +262,7 @@ def eca_fused(
     """``act(x * sigmoid(conv1d(mean_hw(x), weight)) + residual)`` with the Triton kernels."""
     check_device(x)
     if x.dim() != 4:
-        raise ValueError(f"ECA expects a 4-D [N, C, H, W] tensor, got shape {tuple(x.shape)}")
+        raise UsageError(f"ECA expects a 4-D [N, C, H, W] tensor, got shape {tuple(x.shape)}")
     return EcaFunction.apply(x, weight, residual, circular, relu)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ecalib.errors import UsageError
+
 
 class SqueezeExcite(nn.Module):
     """Average pool -> FC(C, C/r) -> ReLU -> FC(C/r, C) -> sigmoid -> rescale (FC layers with bias)."""
@@ -12,7 +14,7 @@ class SqueezeExcite(nn.Module):
     def __init__(self, channels: int, reduction: int = 16):
         super().__init__()
         if reduction < 1:
-            raise ValueError(f"reduction must be >= 1, got {reduction}")
+            raise UsageError(f"reduction must be >= 1, got {reduction}")
         hidden = max(1, channels // reduction)
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Linear(channels, hidden)

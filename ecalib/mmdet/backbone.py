@@ -11,6 +11,7 @@ from mmdet.models.backbones import ResNet
 from mmdet.registry import MODELS
 from mmengine.registry import MODELS as ROOT_MODELS
 
+from ecalib.errors import UsageError
 from ecalib.layers import EcaLayer
 from ecalib.models.resnet import resolve_kernel_sizes
 
@@ -32,7 +33,7 @@ class ECAResNet(ResNet):
 
     def __init__(self, depth: int = 50, k_size=(3, 3, 7, 7), circular: bool = False, **kwargs):
         if depth not in (50, 101, 152):
-            raise ValueError(f"ECAResNet supports depth 50, 101 or 152 (bottleneck blocks), got {depth}")
+            raise UsageError(f"ECAResNet supports depth 50, 101 or 152 (bottleneck blocks), got {depth}")
         ks = resolve_kernel_sizes(k_size, [256, 512, 1024, 2048])
         plugins = list(kwargs.pop("plugins", None) or [])
         for stage, k in enumerate(ks):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from ecalib.errors import UsageError
 from ecalib.layers import set_eca_impl
 from ecalib.models.registry import model_info
 
@@ -23,7 +24,7 @@ def feature_extractor(model: nn.Module, out_indices: Sequence[int] | None = None
     out_indices = tuple(range(len(levels))) if out_indices is None else tuple(out_indices)
     bad = [i for i in out_indices if not -len(levels) <= i < len(levels)]
     if bad:
-        raise ValueError(f"out_indices {bad} out of range; this model has {len(levels)} feature levels")
+        raise UsageError(f"out_indices {bad} out of range; this model has {len(levels)} feature levels")
     out_indices = tuple(i % len(levels) for i in out_indices)
     # MobileNetV2's levels are children of its ``features`` Sequential, which timm flattens.
     flatten = any("." in level["module"] for level in levels)
@@ -48,7 +49,7 @@ def create_model(
             (or an explicit ``k_size``); ``num_classes`` different from the checkpoint's replaces
             the classifier after loading, for fine-tuning.
         features_only: return timm's ``FeatureListNet`` giving the feature maps of ``out_indices``
-            (see :func:`feature_extractor`).
+            (see :func:`~ecalib.models.factory.feature_extractor`).
         allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
         eca_impl: how the ECA layers compute (:data:`ecalib.layers.eca.ECA_IMPLS`; default ``auto``:
             fused Triton kernels on CUDA, the fused PyTorch formulation elsewhere).
@@ -56,15 +57,15 @@ def create_model(
     """
     info = model_info(name)
     if pretrained is True:
-        raise ValueError(
+        raise UsageError(
             "ecalib never downloads weights: pass pretrained=<path to the official .pth.tar>"
             + (f" (released file: {info.checkpoint_file})" if info.checkpoint_file else "")
         )
     if info.source == "timm":
         if eca_impl is not None:
-            raise ValueError(f"{name} is built by timm; eca_impl only applies to ecalib's own models")
+            raise UsageError(f"{name} is built by timm; eca_impl only applies to ecalib's own models")
         if pretrained:
-            raise ValueError(
+            raise UsageError(
                 f"{name} is built by timm; load its weights with timm, ecalib only reads official ECANet files"
             )
         extra = {"num_classes": num_classes} if num_classes is not None else {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ecalib.errors import UsageError
 from ecalib.layers import check_attention, create_attention, eca_kernel_size
 
 # t (expansion), c (output channels), n (repeats), s (stride of the first repeat)
@@ -85,7 +86,7 @@ class MobileNetV2(nn.Module):
         if self.attn in ("eca", "ceca") and not (
             k_size in ("official", "adaptive") or (isinstance(k_size, int) and k_size > 0 and k_size % 2)
         ):
-            raise ValueError(f"k_size must be 'official', 'adaptive' or a positive odd int, got {k_size!r}")
+            raise UsageError(f"k_size must be 'official', 'adaptive' or a positive odd int, got {k_size!r}")
         input_channel = int(32 * width_mult)
         self.num_features = int(1280 * max(1.0, width_mult))
         features: list[nn.Module] = [ConvBNReLU(3, input_channel, stride=2)]

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from ecalib.errors import UsageError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -63,7 +65,7 @@ _REGISTRY: dict[str, ModelInfo] = {}
 
 def register_model(info: ModelInfo) -> ModelInfo:
     if info.name in _REGISTRY:
-        raise ValueError(f"model {info.name!r} is already registered")
+        raise UsageError(f"model {info.name!r} is already registered")
     _REGISTRY[info.name] = info
     return info
 
@@ -82,4 +84,4 @@ def model_info(name: str) -> ModelInfo:
     except KeyError:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} See ecalib.list_models() for all names.") from None
+        raise UsageError(f"unknown model {name!r}.{hint} See ecalib.list_models() for all names.") from None

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ecalib.errors import UsageError
 from ecalib.layers import EcaLayer, check_attention, create_attention, eca_kernel_size
 
 ECA_TYPES = ("eca", "ceca")
@@ -41,11 +42,11 @@ def resolve_kernel_sizes(k_size, stage_channels: Sequence[int]) -> tuple[int, ..
     elif isinstance(k_size, Sequence) and not isinstance(k_size, str):
         ks = tuple(int(k) for k in k_size)
     else:
-        raise ValueError(
+        raise UsageError(
             f"k_size must be None/'adaptive', an odd int, a digit string like '3557' or a list; got {k_size!r}"
         )
     if len(ks) != n or any(k < 1 or k % 2 == 0 for k in ks):
-        raise ValueError(f"k_size needs {n} positive odd kernel sizes (one per stage), got {list(ks)}")
+        raise UsageError(f"k_size needs {n} positive odd kernel sizes (one per stage), got {list(ks)}")
     return ks
 
 
@@ -166,15 +167,15 @@ class ResNet(nn.Module):
     ):
         super().__init__()
         if block not in BLOCKS:
-            raise ValueError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
+            raise UsageError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
         if stem not in STEMS:
-            raise ValueError(f"unknown stem {stem!r}; valid: {', '.join(STEMS)}")
+            raise UsageError(f"unknown stem {stem!r}; valid: {', '.join(STEMS)}")
         if len(layers) != len(widths):
-            raise ValueError(f"layers {list(layers)} and widths {list(widths)} must have the same length")
+            raise UsageError(f"layers {list(layers)} and widths {list(widths)} must have the same length")
         block_cls = BLOCKS[block]
         self.attn = check_attention(attn)
         if k_size is not None and self.attn not in ECA_TYPES:
-            raise ValueError(f"k_size only applies to attention 'eca' or 'ceca', not {self.attn!r}")
+            raise UsageError(f"k_size only applies to attention 'eca' or 'ceca', not {self.attn!r}")
         stage_channels = [w * block_cls.expansion for w in widths]
         self.k_per_stage = resolve_kernel_sizes(k_size, stage_channels) if self.attn in ECA_TYPES else None
         self.stem = stem

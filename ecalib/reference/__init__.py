@@ -11,6 +11,8 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from ecalib.errors import UsageError
+
 UNIT_SCALE = {"": 1.0, "K": 2.0**10, "M": 2.0**20, "G": 2.0**30}
 _NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([KMG]?)\s*$")
 
@@ -33,7 +35,7 @@ def reference_metrics(source: str, backbone: str, method: str) -> dict[str, str]
     """Metric -> printed value for one row group, e.g. ``('official README', 'ECA-Net50', 'ECA')``."""
     rows = [r for r in paper_table_rows() if (r["source"], r["backbone"], r["method"]) == (source, backbone, method)]
     if not rows:
-        raise KeyError(f"no reference rows for source={source!r}, backbone={backbone!r}, method={method!r}")
+        raise UsageError(f"no reference rows for source={source!r}, backbone={backbone!r}, method={method!r}")
     return {r["metric"]: r["value"] for r in rows}
 
 

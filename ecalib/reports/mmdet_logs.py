@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecalib.errors import UsageError
+
 _TIME = r"(?P<time>\d{4}[-/]\d{2}[-/]\d{2} \d{2}:\d{2}:\d{2}(?:,\d+)?)"
 _TRAIN = re.compile(
     _TIME
@@ -98,7 +100,7 @@ def parse_mmdet_log(path: str | Path) -> MmdetLog:
         elif m := _RESUMED.search(line):
             resumed = int(m.group(1))
     if not train_rows and not val_rows:
-        raise ValueError(f"{path} has no MMDetection training or validation lines")
+        raise UsageError(f"{path} has no MMDetection training or validation lines")
     train = pd.DataFrame(train_rows)
     if not train.empty:
         train["global_iter"] = (train["epoch"] - 1) * train["iters_per_epoch"] + train["iter"]

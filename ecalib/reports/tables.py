@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ecalib.errors import UsageError
 from ecalib.reference import paper_table
 
 
@@ -14,7 +15,7 @@ def reference_table(source: str, table: str, task: str | None = None) -> pd.Data
     if task:
         df = df[df["task"] == task]
     if df.empty:
-        raise KeyError(f"no reference table {table!r} from {source!r}")
+        raise UsageError(f"no reference table {table!r} from {source!r}")
     order = list(dict.fromkeys(df["metric"]))
     rows = list(dict.fromkeys(zip(df["backbone"], df["method"])))
     wide = df.pivot_table(index=["backbone", "method"], columns="metric", values="value", aggfunc="first")

@@ -19,6 +19,7 @@ from ecalib.data import DATA_SOURCES, DeviceBatches, load_cifar10
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
 from ecalib.engine.results import completed_run
+from ecalib.errors import UsageError
 from ecalib.models.registry import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from ecalib.params import check_choice
 
@@ -170,12 +171,12 @@ def plan_runs(model="eca", protocol="rc2020", profile="full", seeds=None, **kwar
 
     mechanisms = as_list(model)
     if not mechanisms:
-        raise ValueError(f"model must name at least one of: {', '.join(ATTENTIONS)}")
+        raise UsageError(f"model must name at least one of: {', '.join(ATTENTIONS)}")
     if seeds is None or seeds == "":
         seed_list = protocol_seeds(protocol, profile)
     elif isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
-            raise ValueError(f"seeds={seeds}: give a positive count or a list of seeds")
+            raise UsageError(f"seeds={seeds}: give a positive count or a list of seeds")
         seed_list = list(range(seeds))
     else:
         seed_list = [int(s) for s in as_list(seeds)]

@@ -24,6 +24,7 @@ from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_dist
 from ecalib.engine.distributed import barrier
 from ecalib.engine.results import completed_run
 from ecalib.engine.schedule import linear_scaled_lr
+from ecalib.errors import UsageError
 from ecalib.params import check_choice
 
 RECIPE = dict(
@@ -109,7 +110,7 @@ def make_run(
     overrides["lr"], lr_rule = linear_scaled_lr(overrides.get("lr"), RECIPE["lr"], RECIPE["batch_size"], batch)
     if data_dir is None:
         if data == "coco":
-            raise ValueError("data_dir is required: the COCO folder with train2017/, val2017/ and annotations/")
+            raise UsageError("data_dir is required: the COCO folder with train2017/, val2017/ and annotations/")
         data_dir = "data/synthetic-coco"
     model_kwargs = {"k_size": k_size} if k_size is not None else {}
     detector = {**sizes, **heads, **({"backbone_weights": str(backbone_weights)} if backbone_weights else {})}
@@ -138,10 +139,10 @@ def _prepare(run: CocoRun, dist: DistInfo) -> None:
     marker = root / "SYNTHETIC.json"
     if run.data == "synthetic" and dist.is_main and not marker.exists():
         if root.exists() and any(root.iterdir()):
-            raise ValueError(f"{root} is not empty and not a synthetic set; use another data_dir")
+            raise UsageError(f"{root} is not empty and not a synthetic set; use another data_dir")
         write_synthetic_coco(root, **run.synthetic)
     if run.data == "coco" and marker.exists():
-        raise ValueError(f"{root} holds the synthetic scenes; use data='synthetic' for it")
+        raise UsageError(f"{root} holds the synthetic scenes; use data='synthetic' for it")
     barrier(dist)
 
 
@@ -216,7 +217,7 @@ def load_detector(checkpoint: str | Path, allow_pickle: bool = False) -> tuple[t
     state = load_state_file(checkpoint, allow_pickle=allow_pickle)
     config = state.get("config") if isinstance(state, dict) else None
     if not config:
-        raise ValueError(f"{checkpoint} is not an ecalib detector checkpoint (no 'config')")
+        raise UsageError(f"{checkpoint} is not an ecalib detector checkpoint (no 'config')")
     params_file = Path(checkpoint).parent.parent / "params.json"
     detector = json.loads(params_file.read_text()).get("detector", {}) if params_file.exists() else {}
     detector = {k: v for k, v in detector.items() if k != "backbone_weights"}

@@ -28,6 +28,7 @@ from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_dist
 from ecalib.engine.distributed import barrier
 from ecalib.engine.results import completed_run
 from ecalib.engine.schedule import linear_scaled_lr
+from ecalib.errors import UsageError
 from ecalib.models import model_info
 from ecalib.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from ecalib.params import check_choice
@@ -121,7 +122,7 @@ def make_run(
     """
     info = model_info(model)
     if info.family not in RECIPES or info.stem != "imagenet":
-        raise ValueError(
+        raise UsageError(
             f"{model} has no ImageNet recipe; use an ImageNet ResNet or MobileNetV2 variant "
             f"(e.g. eca_resnet50, eca_mobilenet_v2)"
         )
@@ -153,7 +154,7 @@ def make_run(
     )
     if data_dir is None:
         if data == "imagenet":
-            raise ValueError("data_dir is required: the ImageNet folder holding train/ and val/")
+            raise UsageError("data_dir is required: the ImageNet folder holding train/ and val/")
         data_dir = "data/synthetic-imagenet"
     k_tag = f"-k{k_size if isinstance(k_size, str) else ''.join(map(str, k_size))}" if k_size else ""
     name = run_name or f"{profile}-{model}{k_tag}-seed{cfg.seed}"
@@ -176,10 +177,10 @@ def _prepare_data(run: ImagenetRun, dist: DistInfo) -> None:
     if run.data == "synthetic":
         if dist.is_main and not (root / "SYNTHETIC.json").exists():
             if root.exists() and any(root.iterdir()):
-                raise ValueError(f"{root} is not empty and not a synthetic set; use another data_dir")
+                raise UsageError(f"{root} is not empty and not a synthetic set; use another data_dir")
             write_synthetic_imagefolder(root, **run.synthetic)
     elif (root / "SYNTHETIC.json").exists():
-        raise ValueError(f"{root} holds the synthetic look-alike; use data='synthetic' for it")
+        raise UsageError(f"{root} holds the synthetic look-alike; use data='synthetic' for it")
     barrier(dist)
     split_dir(root, "train"), split_dir(root, "val")
 
@@ -206,7 +207,7 @@ def train(
         split_dir(root, "val"), eval_transform(run.image_sizes["val_resize"], run.image_sizes["val_crop"])
     )
     if len(train_set.classes) > run.train.num_classes:
-        raise ValueError(
+        raise UsageError(
             f"{root}/train has {len(train_set.classes)} classes but the model has {run.train.num_classes} outputs"
         )
 
@@ -295,7 +296,7 @@ def evaluate_checkpoint(
     dataset = SeededImageFolder(val_dir, eval_transform(sizes["val_resize"], sizes["val_crop"]))
     num_classes = net.get_classifier().out_features
     if len(dataset.classes) > num_classes:
-        raise ValueError(
+        raise UsageError(
             f"{val_dir} has {len(dataset.classes)} classes but the checkpoint's model has {num_classes} outputs"
         )
     dev = resolve_device(device)
