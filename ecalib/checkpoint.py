@@ -3,14 +3,19 @@
 An official file is ``{'epoch', 'arch', 'state_dict', 'best_prec1', 'optimizer'}`` saved from
 ``nn.DataParallel``, so every key starts with ``module.``; its ``arch`` may be wrong (the R50
 release says ``se_resnet50``). The architecture and ECA kernel sizes are therefore read from
-the weights themselves, never from ``arch``.
+the weights themselves, never from ``arch``. Files that ecalib wrote carry a trustworthy record of
+the model (``'ecalib': {'version', 'model'}``, or a trainer's ``'config'``); it is used where the
+weights cannot tell (circular vs zero ECA padding), when it fits them.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import pickletools
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +24,7 @@ import torch
 from torch import nn
 
 from ecalib.atomic import atomic_file
+from ecalib.errors import UsageError
 from ecalib.models.zoo import CIFAR_RESNET_LAYOUTS, PREFIX, RESNET_LAYOUTS
 
 ALLOW_PICKLE_HINT = (
@@ -29,7 +35,7 @@ _RESNET_KEY = re.compile(r"^layer(\d+)\.(\d+)\.")
 _ECA_KEY = re.compile(r"^(layer(\d+)\.(\d+)|features\.(\d+)\.conv\.\d+)\.conv\.weight$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UsageError):
     """A checkpoint that cannot be read or does not fit the requested model."""
 
 
@@ -44,6 +50,9 @@ class OfficialCheckpoint:
     k_per_stage: tuple[int, ...] | None
     build_kwargs: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)  # epoch, arch, best_prec1 as stored
+    padding: str | None = None  # ECA channel padding: 'zero' | 'circular' (None: no ECA layers)
+    padding_source: str | None = None  # how ``padding`` was decided
+    notes: list[str] = field(default_factory=list)
 
 
 def _strip_prefix(state_dict: dict[str, torch.Tensor], prefix: str = "module.") -> dict[str, torch.Tensor]:
@@ -54,30 +63,89 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
+def _pickled_globals(path: Path) -> list[str]:
+    """The Python objects a pickle refers to, read without executing it (legacy or zip-wrapped files)."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                name = next(n for n in z.namelist() if n.endswith("data.pkl"))
+                data = z.read(name)
+        else:
+            data = path.read_bytes()
+        found, strings = [], []
+        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+            if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "STRING", "SHORT_BINSTRING", "BINSTRING"):
+                strings.append(str(arg))
+            elif op.name == "GLOBAL":
+                found.append(str(arg).replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+        return list(dict.fromkeys(found))
+    except Exception:  # not a pickle we can walk: the caller reports it as unreadable
+        return []
+
+
+_WARNED_PICKLES: set[Path] = set()
+# What torch.load raises for bytes that are not a checkpoint (a text file gives KeyError: its first byte).
+_NOT_A_CHECKPOINT = (
+    RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, IndexError, KeyError, UnicodeError
+)
+
+
 def load_state_file(path: str | os.PathLike, allow_pickle: bool = False) -> object:
-    """``torch.load`` with the failure modes turned into :class:`CheckpointError` messages."""
+    """Read a weights file: ``.safetensors`` (no pickle at all) or ``torch.load`` with ``weights_only``.
+
+    Failures become :class:`CheckpointError` messages that say what the file is. ``allow_pickle``
+    falls back to full unpickling, which can execute code; it warns once per file.
+    """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise CheckpointError(f"{path} is a broken symbolic link (to {os.readlink(path)})")
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint path is not a file: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path, device="cpu")
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointError(f"{path} is not a readable safetensors file ({_first_line(str(err))})") from None
+    if allow_pickle and path.resolve() not in _WARNED_PICKLES:
+        _WARNED_PICKLES.add(path.resolve())
+        warnings.warn(
+            f"loading {path} with full pickle (allow_pickle): unpickling can execute arbitrary code. "
+            "Do this only for files you trust.",
+            UserWarning,
+            stacklevel=2,
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except pickle.UnpicklingError as err:
         message = str(err)
-        if not allow_pickle and "Unsupported global" in message:
-            found = next((line.strip() for line in message.splitlines() if "Unsupported global" in line), "")
-            raise CheckpointError(
-                f"{path} holds objects other than tensors and plain containers, which the safe loader refuses "
-                f"({found}). {ALLOW_PICKLE_HINT}"
-            ) from None
+        if not allow_pickle:
+            refused = [g for g in _pickled_globals(path) if not g.startswith(("torch.", "collections.OrderedDict"))]
+            if "Unsupported global" in message or refused:
+                found = next((line.strip() for line in message.splitlines() if "Unsupported global" in line), "")
+                what = f"Python objects ({', '.join(refused[:4])})" if refused else "Python objects"
+                raise CheckpointError(
+                    f"{path} is an intact pickle that refers to {what} besides tensors and plain containers; "
+                    f"the safe loader refuses those{f' ({found})' if found else ''}. {ALLOW_PICKLE_HINT}"
+                ) from None
         detail = next((line.strip() for line in message.splitlines() if "Unsupported" in line), _first_line(message))
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt? {detail})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, IndexError) as err:
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint (truncated or corrupt? {type(err).__name__}: "
-            f"{_first_line(str(err))})"
-        ) from None
+    except _NOT_A_CHECKPOINT as err:
+        with path.open("rb") as f:
+            head = f.read(12)
+        if not head:
+            why = "the file is empty"
+        elif not head.startswith((b"PK", b"\x80")):  # neither a zip archive (torch >= 1.6) nor a pickle
+            why = f"it starts with {head!r}, which is neither a zip archive nor a pickle"
+        else:
+            why = f"truncated or corrupt? {type(err).__name__}: {_first_line(str(err))}"
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({why})") from None
 
 
 def extract_state_dict(obj: object, path: str | os.PathLike = "<checkpoint>") -> dict[str, torch.Tensor]:
@@ -177,12 +245,53 @@ def infer_architecture(
     return OfficialCheckpoint(Path(path), state_dict, name, num_classes, k, kwargs)
 
 
+def _recorded_model(obj: object) -> tuple[str, str] | None:
+    """The model name ecalib recorded when it wrote ``obj``, and where (official files have none we trust)."""
+    if not isinstance(obj, dict):
+        return None
+    record, config = obj.get("ecalib"), obj.get("config")
+    if isinstance(record, dict) and isinstance(record.get("model"), str):
+        return record["model"], "ecalib's record in the file"
+    if isinstance(config, dict) and isinstance(config.get("model"), str):
+        return config["model"], "the training config in the file"
+    return None
+
+
+def _apply_record(ckpt: OfficialCheckpoint, recorded: tuple[str, str] | None) -> None:
+    """Use the recorded model where it fits the weights (same family, depth, stem; ECA vs circular ECA)."""
+    from ecalib.models.registry import list_models, model_info, same_weights_layout
+
+    if ckpt.model_name not in list_models():
+        return
+    inferred = model_info(ckpt.model_name)
+    if recorded is not None:
+        name, where = recorded
+        if name not in list_models():
+            ckpt.notes.append(f"recorded model {name!r} is not registered here; built from the weights instead")
+        else:
+            info = model_info(name)
+            if same_weights_layout(info, inferred):
+                ckpt.model_name, inferred = name, info
+                if info.attention in ("eca", "ceca"):
+                    ckpt.padding_source = f"recorded ({where})"
+            else:
+                ckpt.notes.append(f"recorded model {name!r} does not fit the weights ({ckpt.model_name}); ignored")
+    if inferred.attention in ("eca", "ceca"):
+        ckpt.padding = "circular" if inferred.attention == "ceca" else "zero"
+        ckpt.padding_source = ckpt.padding_source or "assumed: the weights cannot tell zero from circular padding"
+
+
 def read_official_checkpoint(path: str | os.PathLike, allow_pickle: bool = False) -> OfficialCheckpoint:
-    """Read an official ``.pth.tar`` (or a bare state dict) and infer what model it holds."""
+    """Read an official ``.pth.tar`` (or a bare state dict, or ``.safetensors``) and infer what model it holds.
+
+    The architecture and ECA kernels come from the weights; a model recorded by ecalib (which can be
+    circular ECA, indistinguishable by its weights) is used where it fits them.
+    """
     obj = load_state_file(path, allow_pickle=allow_pickle)
     ckpt = infer_architecture(extract_state_dict(obj, path), path)
     if isinstance(obj, dict) and "state_dict" in obj:
         ckpt.meta = {k: obj[k] for k in ("epoch", "arch", "best_prec1") if k in obj}
+    _apply_record(ckpt, _recorded_model(obj))
     return ckpt
 
 
@@ -191,29 +300,46 @@ def plain_values(meta: dict) -> dict:
     return {k: (v.item() if isinstance(v, torch.Tensor) and v.numel() == 1 else v) for k, v in meta.items()}
 
 
-def load_weights_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """``load_state_dict(strict=True)`` with a readable report of missing, unexpected and mis-shaped keys.
+def _listed(items: list[str], limit: int = 5) -> str:
+    return f"{items[:limit]}{' ...' if len(items) > limit else ''}"
 
-    Old files without BN ``num_batches_tracked`` counters are accepted: the counters start at 0.
+
+def state_dict_problems(expected: dict[str, torch.Tensor], state_dict: dict[str, torch.Tensor]) -> list[str]:
+    """What keeps ``state_dict`` from loading strictly into a model whose ``state_dict()`` is ``expected``.
+
+    Missing, unexpected and mis-shaped keys, and non-finite weights, each naming the first tensors.
+    ``expected`` may live on the meta device (only names and shapes are read). BN ``num_batches_tracked``
+    counters may be absent (old files); they start at 0.
     """
-    expected = model.state_dict()
-    state_dict = dict(state_dict)
-    for key, value in expected.items():
-        if key.endswith("num_batches_tracked") and key not in state_dict:
-            state_dict[key] = torch.zeros_like(value)
-    missing = [k for k in expected if k not in state_dict]
+    optional = {k for k in expected if k.endswith("num_batches_tracked")}
+    missing = [k for k in expected if k not in state_dict and k not in optional]
     unexpected = [k for k in state_dict if k not in expected]
     shapes = [
         f"{k}: checkpoint {list(state_dict[k].shape)} vs model {list(v.shape)}"
         for k, v in expected.items()
         if k in state_dict and state_dict[k].shape != v.shape
     ]
-    if missing or unexpected or shapes:
-        parts = []
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("size mismatch", shapes)):
-            if items:
-                parts.append(f"{len(items)} {label} key(s): {items[:5]}{' ...' if len(items) > 5 else ''}")
-        raise CheckpointError(f"{source} does not fit {type(model).__name__}: " + "; ".join(parts))
+    non_finite = [
+        k for k, v in state_dict.items() if v.is_floating_point() and v.numel() and not torch.isfinite(v).all()
+    ]
+    labels = ("missing", "unexpected", "size mismatch", "non-finite (NaN or inf)")
+    return [
+        f"{len(items)} {label} key(s): {_listed(items)}"
+        for label, items in zip(labels, (missing, unexpected, shapes, non_finite), strict=True)
+        if items
+    ]
+
+
+def load_weights_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """``load_state_dict(strict=True)`` after :func:`state_dict_problems` found nothing; else a readable error."""
+    expected = model.state_dict()
+    problems = state_dict_problems(expected, state_dict)
+    if problems:
+        raise CheckpointError(f"{source} does not fit {type(model).__name__}: " + "; ".join(problems))
+    state_dict = dict(state_dict)
+    for key in expected:
+        if key.endswith("num_batches_tracked") and key not in state_dict:
+            state_dict[key] = torch.zeros_like(expected[key])
     model.load_state_dict(state_dict, strict=True)
 
 
@@ -231,13 +357,33 @@ def load_official_checkpoint(path: str | os.PathLike, allow_pickle: bool = False
     return model.eval()
 
 
+def _tensor_bytes(obj: object) -> int:
+    """Bytes of the tensors inside ``obj`` (nested dicts and lists): about the size of its file."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
+def checkpoint_problems(ckpt: OfficialCheckpoint) -> list[str]:
+    """What would keep ``ckpt`` from loading into the model it names (checked on the meta device: no memory)."""
+    from ecalib.models.factory import create_model
+
+    with torch.device("meta"):
+        model = create_model(ckpt.model_name, num_classes=ckpt.num_classes, **ckpt.build_kwargs)
+    return state_dict_problems(model.state_dict(), ckpt.state_dict)
+
+
 def atomic_torch_save(obj: object, path: str | os.PathLike, legacy_format: bool = False) -> Path:
     """Write ``obj`` to a temporary file in the target folder, then rename it over ``path``.
 
     A crash or a failing ``torch.save`` leaves any existing ``path`` untouched. ``legacy_format``
     writes the pre-1.6 (non-zip) serialization that the 2019 official files use.
     """
-    with atomic_file(path) as f:
+    with atomic_file(path, size_hint=_tensor_bytes(obj)) as f:
         torch.save(obj, f, _use_new_zipfile_serialization=not legacy_format)
     return Path(path)
 
@@ -255,8 +401,12 @@ def save_official_checkpoint(
     """Save ``model`` in the official layout (``module.``-prefixed keys inside ``'state_dict'``), atomically.
 
     The file loads back with :func:`load_official_checkpoint` and with the official code's
-    ``model.load_state_dict(checkpoint['state_dict'])`` on a ``DataParallel`` model.
+    ``model.load_state_dict(checkpoint['state_dict'])`` on a ``DataParallel`` model. An extra
+    ``'ecalib'`` entry records the version and the registered model, which the weights alone cannot
+    always tell (circular ECA padding); the official loader ignores it.
     """
+    from ecalib import __version__
+
     model = model.module if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else model
     info = getattr(model, "model_info", None)
     payload = {
@@ -266,4 +416,6 @@ def save_official_checkpoint(
         "best_prec1": torch.tensor(float(best_prec1)),
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
     }
+    if info is not None:
+        payload["ecalib"] = {"version": __version__, "model": info.name}
     return atomic_torch_save(payload, path, legacy_format=legacy_format)

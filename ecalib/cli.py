@@ -69,24 +69,27 @@ def _cmd_classify(args) -> int:
 
 
 def _cmd_inspect(args) -> int:
-    from ecalib.checkpoint import plain_values, read_official_checkpoint
+    from ecalib.checkpoint import checkpoint_problems, plain_values, read_official_checkpoint
 
     ckpt = read_official_checkpoint(args.checkpoint, allow_pickle=args.allow_pickle)
-    meta = plain_values(ckpt.meta)
-    print(
-        json.dumps(
-            {
-                "model": ckpt.model_name,
-                "k_per_stage": ckpt.k_per_stage,
-                "num_classes": ckpt.num_classes,
-                "tensors": len(ckpt.state_dict),
-                "stored": meta,
-            },
-            indent=2,
-            default=str,
-        )
-    )
-    return 0
+    problems = checkpoint_problems(ckpt)
+    report = {
+        "model": ckpt.model_name,
+        "loads": not problems,
+        "problems": problems,
+        "k_per_stage": ckpt.k_per_stage,
+        "eca_padding": ckpt.padding,
+        "eca_padding_source": ckpt.padding_source,
+        "num_classes": ckpt.num_classes,
+        "tensors": len(ckpt.state_dict),
+        "stored": plain_values(ckpt.meta),
+        "notes": ckpt.notes,
+    }
+    print(json.dumps(report, indent=2, default=str))
+    if problems:
+        why = "; ".join(problems)
+        print(f"ecalib inspect: {args.checkpoint} does not load as {ckpt.model_name}: {why}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:

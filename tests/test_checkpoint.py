@@ -1,4 +1,6 @@
 import argparse
+import json
+import warnings
 
 import pytest
 import torch
@@ -40,7 +42,9 @@ def test_official_round_trip(tmp_path, name, kwargs, size, legacy):
     model = randomize_bn(ecalib.create_model(name, **kwargs))
     path = save_official_checkpoint(model, tmp_path / "m.pth.tar", epoch=99, best_prec1=77.4, legacy_format=legacy)
     raw = torch.load(path, weights_only=True)
-    assert set(raw) == {"epoch", "arch", "state_dict", "best_prec1", "optimizer"}
+    # The official layout, plus ecalib's record (which the official main.py never reads).
+    assert set(raw) == {"epoch", "arch", "state_dict", "best_prec1", "optimizer", "ecalib"}
+    assert raw["ecalib"] == {"version": ecalib.__version__, "model": name}
     assert all(k.startswith("module.") for k in raw["state_dict"])
     loaded = load_official_checkpoint(path)
     assert loaded.model_info.name == name
@@ -146,7 +150,9 @@ def test_unsafe_pickle_needs_explicit_opt_in(tmp_path):
     torch.save(payload, tmp_path / "pickled.pth.tar")
     with pytest.raises(CheckpointError, match="allow_pickle=True"):
         load_official_checkpoint(tmp_path / "pickled.pth.tar")
-    assert load_official_checkpoint(tmp_path / "pickled.pth.tar", allow_pickle=True).model_info.name == "eca_resnet18"
+    with pytest.warns(UserWarning, match="execute arbitrary code"):
+        loaded = load_official_checkpoint(tmp_path / "pickled.pth.tar", allow_pickle=True)
+    assert loaded.model_info.name == "eca_resnet18"
 
 
 def test_atomic_save_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
@@ -170,3 +176,183 @@ def test_cli_inspect_and_errors(tmp_path):
     bad = run_cli("inspect", str(tmp_path / "missing.pth.tar"))
     assert bad.returncode == 2
     assert "checkpoint not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _outputs_agree(a, b, size=64):
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    return torch.equal(a.eval()(x), b.eval()(x))
+
+
+def test_circular_eca_files_load_back_as_circular_eca(tmp_path):
+    """Item: a ceca file came back as eca (zero padding). The weights cannot tell; ecalib's record can."""
+    ceca = randomize_bn(ecalib.create_model("ceca_resnet18"))
+    zero_padded = ecalib.create_model("eca_resnet18", k_size=ceca.k_per_stage).eval()
+    zero_padded.load_state_dict(ceca.state_dict())
+    assert not _outputs_agree(ceca, zero_padded)  # the padding changes the function
+
+    path = save_official_checkpoint(ceca, tmp_path / "ceca.pth.tar")
+    loaded = load_official_checkpoint(path)
+    assert loaded.model_info.name == "ceca_resnet18" and _outputs_agree(loaded, ceca)
+    info = read_official_checkpoint(path)
+    assert (info.padding, info.padding_source) == ("circular", "recorded (ecalib's record in the file)")
+
+    # A trainer's checkpoint records its config instead.
+    cifar = randomize_bn(ecalib.create_model("ceca_resnet20_cifar"))
+    sd = {f"module.{k}": v for k, v in cifar.state_dict().items()}
+    torch.save({"state_dict": sd, "config": {"model": "ceca_resnet20_cifar"}}, tmp_path / "trainer.pth.tar")
+    assert _outputs_agree(load_official_checkpoint(tmp_path / "trainer.pth.tar"), cifar, size=32)
+
+    # Without a record (official files), zero padding is assumed and said so.
+    torch.save({"state_dict": sd, "arch": "ceca_resnet20_cifar"}, tmp_path / "official.pth.tar")
+    bare = read_official_checkpoint(tmp_path / "official.pth.tar")
+    assert bare.model_name == "eca_resnet20_cifar" and bare.padding == "zero"
+    assert "cannot tell zero from circular" in bare.padding_source
+    # A record that does not fit the weights is ignored, with a note.
+    torch.save({"state_dict": sd, "ecalib": {"model": "se_resnet50"}}, tmp_path / "wrong.pth.tar")
+    wrong = read_official_checkpoint(tmp_path / "wrong.pth.tar")
+    assert wrong.model_name == "eca_resnet20_cifar" and "does not fit the weights" in wrong.notes[0]
+
+
+def test_inspect_says_how_the_padding_was_decided(tmp_path, capsys):
+    from ecalib.cli import main
+
+    model = ecalib.create_model("eca_resnet18")
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "bare.pth")
+    assert main(["inspect", str(tmp_path / "bare.pth")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["loads"] and report["eca_padding"] == "zero"
+    assert "weights cannot tell" in report["eca_padding_source"]
+
+
+def test_a_text_file_is_named_as_such_and_bugs_keep_their_traceback(tmp_path, capsys, monkeypatch):
+    from ecalib import cli
+
+    (tmp_path / "notes.txt").write_text("hello world")
+    assert cli.main(["inspect", str(tmp_path / "notes.txt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "neither a zip archive nor a pickle" in err and "101" not in err
+    (tmp_path / "empty.pth").write_bytes(b"")
+    assert cli.main(["inspect", str(tmp_path / "empty.pth")]) == 2
+    assert "the file is empty" in capsys.readouterr().err
+
+    def buggy(args):
+        return {}["missing"]  # a programming error, not the user's
+
+    monkeypatch.setattr(cli, "_cmd_inspect", buggy)
+    with pytest.raises(KeyError):
+        cli.main(["inspect", str(tmp_path / "notes.txt")])
+
+
+def test_an_intact_pickle_is_named_and_the_opt_in_warns_once(tmp_path):
+    model = ecalib.create_model("eca_resnet18")
+    path = tmp_path / "pickled.pth.tar"
+    torch.save({"state_dict": model.state_dict(), "args": argparse.Namespace(lr=0.1)}, path)
+    with pytest.raises(CheckpointError) as refused:
+        load_official_checkpoint(path)
+    message = str(refused.value)
+    assert "intact pickle" in message and "argparse.Namespace" in message and "truncated" not in message
+    assert "--allow-pickle" in message
+    with pytest.warns(UserWarning, match=rf"{path.name}.*execute arbitrary code"):
+        load_official_checkpoint(path, allow_pickle=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once per file, not on every load
+        load_official_checkpoint(path, allow_pickle=True)
+
+
+def test_non_finite_weights_are_refused(tmp_path, capsys):
+    from ecalib.cli import main
+
+    model = ecalib.create_model("eca_resnet18")
+    sd = model.state_dict()
+    sd["layer3.0.conv1.weight"][0, 0, 0, 0] = float("nan")
+    sd["fc.bias"][3] = float("inf")
+    path = save_official_checkpoint(model, tmp_path / "nan.pth.tar")
+    torch.save({"state_dict": sd}, path)
+    with pytest.raises(CheckpointError, match=r"2 non-finite .*'layer3.0.conv1.weight', 'fc.bias'"):
+        load_official_checkpoint(path)
+    with pytest.raises(CheckpointError, match="non-finite"):
+        ecalib.create_model("eca_resnet18", pretrained=path)
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (120, 30, 200)).save(image)
+    assert main(["classify", "--checkpoint", str(path), str(image)]) == 2
+    assert "non-finite" in capsys.readouterr().err
+
+
+def test_inspect_refuses_what_classify_would_refuse(tmp_path, capsys):
+    from ecalib.cli import main
+
+    sd = ecalib.create_model("eca_resnet18").state_dict()
+    del sd["layer4.1.bn2.running_var"]
+    torch.save({"state_dict": sd}, tmp_path / "partial.pth")
+    assert main(["inspect", str(tmp_path / "partial.pth")]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["loads"] is False and "layer4.1.bn2.running_var" in report["problems"][0]
+    assert "does not load as eca_resnet18" in captured.err
+
+
+def test_safetensors_files_load_without_pickle(tmp_path):
+    from safetensors.torch import save_file
+
+    model = randomize_bn(ecalib.create_model("eca_resnet50", k_size="3557"))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp_path / "m.safetensors")
+    loaded = load_official_checkpoint(tmp_path / "m.safetensors")
+    assert loaded.k_per_stage == (3, 5, 5, 7) and _outputs_agree(loaded, model)
+    (tmp_path / "bad.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{nonsense")
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_official_checkpoint(tmp_path / "bad.safetensors")
+
+
+def test_broken_symlink_is_named(tmp_path):
+    (tmp_path / "link.pth.tar").symlink_to(tmp_path / "gone.pth.tar")
+    with pytest.raises(CheckpointError, match="broken symbolic link"):
+        load_official_checkpoint(tmp_path / "link.pth.tar")
+
+
+def test_disk_full_names_the_file_and_the_space_and_keeps_the_old_one(tmp_path, monkeypatch):
+    import errno
+
+    from ecalib.atomic import WriteError
+
+    path = atomic_torch_save({"a": torch.ones(2)}, tmp_path / "ckpt.pth")
+
+    def full_disk(obj, f, **kwargs):  # torch.save wraps the OSError of a failed write in a RuntimeError
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as err:
+            raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos") from err
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    expected = r"could not write .*ckpt.pth: No space left on device \(.* free .*about 4.0 MiB"
+    with pytest.raises(WriteError, match=expected):
+        atomic_torch_save({"a": torch.zeros(1024, 1024)}, path)
+    assert torch.equal(torch.load(path)["a"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"]
+
+
+def test_a_file_size_limit_gives_one_line_and_keeps_the_previous_output(tmp_path):
+    """Fault injection through the kernel: RLIMIT_FSIZE makes writes fail with EFBIG, as a full disk would."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    source = save_official_checkpoint(ecalib.create_model("eca_resnet18"), tmp_path / "src.pth.tar")
+    out = tmp_path / "backbone.pth"
+    out.write_bytes(b"previous output")
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failing write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, resource.RLIM_INFINITY))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ecalib", "coco", "convert-backbone", source, "--to", "torchvision", "-o", out],
+        capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"could not write {out}: File too large" in done.stderr and "needs about 42" in done.stderr
+    assert out.read_bytes() == b"previous output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backbone.pth", "src.pth.tar"]

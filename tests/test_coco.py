@@ -371,3 +371,18 @@ def test_recipe_and_lr_scaling():
     assert coco.make_run("/data/coco", batch_size=2).train.lr == pytest.approx(0.0025)  # not RC2020's 0.02
     with pytest.raises(ValueError, match="data_dir is required"):
         coco.make_run()
+
+
+def test_the_smoke_profile_shrinks_the_detector_heads():
+    from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+    from ecalib.tasks import coco
+
+    run = coco.make_run(profile="smoke", backbone="resnet18")
+    smoke = build_eca_maskrcnn(91, backbone="resnet18", **run.detector)
+    default = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None)  # torchvision's own defaults
+    for model, (pre, post, rois, dets) in ((smoke, (300, 150, 64, 20)), (default, (2000, 2000, 512, 100))):
+        assert model.rpn._pre_nms_top_n["training"] == pre and model.rpn._post_nms_top_n["training"] == post
+        assert model.roi_heads.fg_bg_sampler.batch_size_per_image == rois
+        assert model.roi_heads.detections_per_img == dets
+    assert coco.make_run(profile="full", backbone="resnet18", data_dir="x").detector.keys() == {"min_size", "max_size"}

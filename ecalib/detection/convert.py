@@ -14,7 +14,14 @@ from pathlib import Path
 
 import torch
 
-from ecalib.checkpoint import CheckpointError, atomic_torch_save, load_state_file, read_official_checkpoint
+from ecalib.checkpoint import (
+    CheckpointError,
+    atomic_torch_save,
+    extract_state_dict,
+    load_state_file,
+    read_official_checkpoint,
+    state_dict_problems,
+)
 from ecalib.errors import UsageError
 
 TARGETS = ("torchvision", "mmdet")
@@ -63,36 +70,24 @@ def convert_backbone(
     ``{'state_dict': ..., 'meta': ...}``: keys ``backbone.body.*`` for torchvision's detectors,
     plain ResNet keys for MMDetection (``init_cfg=dict(type='Pretrained', checkpoint=...)``).
     """
-    from ecalib.detection.maskrcnn import build_backbone_body
+    from ecalib.detection.maskrcnn import check_detection_backbone
+    from ecalib.models import create_model
 
     if target not in TARGETS:
         raise UsageError(f"target {target!r} is not one of: {', '.join(TARGETS)}")
     ckpt = read_official_checkpoint(source, allow_pickle=allow_pickle)
-    body = build_backbone_body(ckpt.model_name, ckpt.k_per_stage)
-    expected = {k: v.shape for k, v in body.state_dict().items()}
-    if target == "mmdet":  # mmdet's ResNet keeps BatchNorm's counters
-        from ecalib.models import create_model
-
-        kwargs = {"k_size": ckpt.k_per_stage} if ckpt.k_per_stage else {}
-        expected = {k: v.shape for k, v in create_model(ckpt.model_name, num_classes=0, **kwargs).state_dict().items()}
+    check_detection_backbone(ckpt.model_name)
+    with torch.device("meta"):  # names and shapes only
+        trunk = create_model(ckpt.model_name, num_classes=0, **ckpt.build_kwargs).state_dict()
+    # torchvision's detectors freeze BatchNorm (no counters); mmdet's ResNet keeps them.
+    expected = {k: v for k, v in trunk.items() if target == "mmdet" or not k.endswith("num_batches_tracked")}
     dropped = [k for k in ckpt.state_dict if k.startswith("fc.") or (k not in expected and "num_batches_tracked" in k)]
     weights = {k: v for k, v in ckpt.state_dict.items() if k not in dropped}
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    shapes = [
-        f"{k}: {list(weights[k].shape)} vs {list(expected[k])}"
-        for k in expected
-        if k in weights and weights[k].shape != expected[k]
-    ]
-    if missing or unexpected or shapes:
-        raise CheckpointError(
-            f"{source} does not fit the {target} backbone of {ckpt.model_name}: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}, size mismatch {shapes[:5]}"
-        )
+    problems = state_dict_problems(expected, weights)
+    if problems:
+        why = "; ".join(problems)
+        raise CheckpointError(f"{source} does not fit the {target} backbone of {ckpt.model_name}: {why}")
     eca = sum(1 for k in weights if k.endswith("eca.conv.weight"))
-    expected_eca = sum(1 for k in expected if k.endswith("eca.conv.weight"))
-    if eca != expected_eca:  # unreachable after the key check; kept as the explicit guarantee
-        raise CheckpointError(f"only {eca} of {expected_eca} ECA kernels matched")
     prefix = "backbone.body." if target == "torchvision" else ""
     report = ConversionReport(str(source), target, ckpt.model_name, ckpt.k_per_stage, len(weights), eca, dropped)
     if output is not None:
@@ -132,10 +127,7 @@ def upgrade_detector(
     - the backbone's ECA kernels are read from its weights and reported.
     """
     obj = load_state_file(source, allow_pickle=allow_pickle)
-    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not state:
-        raise CheckpointError(f"{source} holds no state dict")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = extract_state_dict(obj, source)
     cls_key = "bbox_head.fc_cls.weight"
     if cls_key not in state:
         hint = " (already upgraded?)" if "roi_head.bbox_head.fc_cls.weight" in state else ""

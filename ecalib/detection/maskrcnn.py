@@ -18,15 +18,23 @@ DETECTOR_K = "3377"  # Mask R-CNN / RetinaNet ECA-R50 backbones of the official 
 LAYERS_TO_TRAIN = ("layer4", "layer3", "layer2", "layer1", "conv1")
 
 
-def build_backbone_body(backbone: str = "eca_resnet50", k_size=None) -> nn.Module:
-    """The ResNet trunk with frozen BatchNorm (no classifier is used)."""
-    from torchvision.ops import FrozenBatchNorm2d
-
-    from ecalib.models import create_model, model_info
+def check_detection_backbone(backbone: str):
+    """The registry entry of ``backbone`` if it can be a detection trunk (an ImageNet ResNet)."""
+    from ecalib.models import model_info
 
     info = model_info(backbone)
     if info.family != "resnet" or info.stem != "imagenet":
         raise UsageError(f"{backbone} is not an ImageNet ResNet; detection backbones are e.g. eca_resnet50, resnet50")
+    return info
+
+
+def build_backbone_body(backbone: str = "eca_resnet50", k_size=None) -> nn.Module:
+    """The ResNet trunk with frozen BatchNorm (no classifier is used)."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    from ecalib.models import create_model
+
+    info = check_detection_backbone(backbone)
     kwargs = {"k_size": k_size} if k_size is not None and info.attention in ("eca", "ceca") else {}
     return create_model(backbone, num_classes=0, norm_layer=FrozenBatchNorm2d, **kwargs)
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from ecalib.errors import UsageError
 from ecalib.layers import set_eca_impl
-from ecalib.models.registry import model_info
+from ecalib.models.registry import model_info, same_weights_layout
 
 
 def feature_extractor(model: nn.Module, out_indices: Sequence[int] | None = None) -> nn.Module:
@@ -88,10 +88,7 @@ def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module
 
     info = model_info(name)
     ckpt = read_official_checkpoint(path, allow_pickle=allow_pickle)
-    found = model_info(ckpt.model_name)
-    same_arch = (found.family, found.depth, found.stem) == (info.family, info.depth, info.stem)
-    same_attn = found.attention == info.attention or {found.attention, info.attention} == {"eca", "ceca"}
-    if not (same_arch and same_attn):
+    if not same_weights_layout(model_info(ckpt.model_name), info):
         raise CheckpointError(f"{path} holds a {ckpt.model_name} (by its weights), not a {name}")
     model = info.builder(num_classes=ckpt.num_classes, **kwargs)
     model_k = getattr(model, "k_per_stage", None)

@@ -85,3 +85,10 @@ def model_info(name: str) -> ModelInfo:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UsageError(f"unknown model {name!r}.{hint} See ecalib.list_models() for all names.") from None
+
+
+def same_weights_layout(a: ModelInfo, b: ModelInfo) -> bool:
+    """Whether ``a`` and ``b`` hold the same tensors: family, depth and stem agree, and the attention is the
+    same (ECA and circular ECA count as one: only their padding differs, which the weights do not show)."""
+    attention = a.attention == b.attention or {a.attention, b.attention} == {"eca", "ceca"}
+    return attention and (a.family, a.depth, a.stem) == (b.family, b.depth, b.stem)

@@ -61,6 +61,7 @@ PROFILES = {
         workers=0,
         min_size=128,
         max_size=128,
+        detector=SMOKE_HEADS,
         synthetic=dict(train_images=16, val_images=6, size=128),
     ),
 }
