@@ -259,6 +259,7 @@ def _cmd_coco_mmdet_train(args) -> int:
         backbone_weights=args.backbone_weights,
         epochs=args.epochs,
         batch_size=args.batch_size,
+        lr=args.lr,
         workers=args.workers,
         run_name=args.run_name,
     )
@@ -507,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--profile", default="full", help="full | smoke")
     c.add_argument("--backbone-weights", help="official ImageNet .pth.tar (converted for MMDetection on the fly)")
     c.add_argument("--epochs", type=int)
-    c.add_argument("--batch-size", type=int, help="images per iteration (lr rescaled by auto_scale_lr)")
+    c.add_argument("--batch-size", type=int, help="images per iteration (default lr: 0.02 x batch/16)")
+    c.add_argument("--lr", type=float, help="learning rate at --batch-size (default: 0.02 x batch/16)")
     c.add_argument("--workers", type=int)
     c.add_argument("--run-name")
     c.add_argument("--results-dir", default="results")

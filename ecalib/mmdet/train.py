@@ -81,8 +81,12 @@ def build_config(run, results_dir: str | Path = "results", config: str | Path = 
         elif scheduler.type == "MultiStepLR":
             scheduler.end = run.train.epochs
             scheduler.milestones = run.train.milestones
-    cfg.optim_wrapper.optimizer.lr = 0.02  # at base_batch_size 16; auto_scale_lr rescales to the batch
-    cfg.auto_scale_lr = dict(enable=True, base_batch_size=16)
+    # The run's optimiser (its lr is the user's, or the recipe's scaled to the batch: see run.lr_rule), at the
+    # batch of one process; MMDetection's auto_scale_lr then scales it only for more processes.
+    cfg.optim_wrapper.optimizer.update(
+        lr=run.train.lr, momentum=run.train.momentum, weight_decay=run.train.weight_decay
+    )
+    cfg.auto_scale_lr = dict(enable=True, base_batch_size=run.train.batch_size)
     cfg.randomness = dict(seed=run.train.seed)
     cfg.default_hooks.logger.interval = 1 if run.profile == "smoke" else 50
     if run.profile == "smoke":  # small images and fewer proposals on a CPU; same architecture
@@ -115,7 +119,8 @@ def train_with_mmdet(run, results_dir: str | Path = "results", config: str | Pat
         "backend": "mmdet",
         "profile": run.profile,
         "config": str(config),
-        "lr_rule": "MMDetection auto_scale_lr: 0.02 x batch/16",
+        "lr": run.train.lr,
+        "lr_rule": f"{run.lr_rule}; MMDetection auto_scale_lr x processes (base batch {run.train.batch_size})",
         "data_source": data_source(run.data_dir),
     }
     (work_dir / "params.json").write_text(json.dumps(params, indent=2, default=str) + "\n")
