@@ -8,6 +8,7 @@ Nothing here is asserted in tests: benchmarks write result folders.
 from __future__ import annotations
 
 import itertools
+import json
 import resource
 import statistics
 import time
@@ -51,7 +52,30 @@ def _timed_blocks(call, device: torch.device, steps: int, warmup: int, repeats: 
     return blocks
 
 
-def measure_throughput(
+def median_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Median of ``values`` and a bootstrap (percentile) confidence interval of it (scipy; seeded)."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    values = np.asarray(values, dtype=float)
+    median = float(np.median(values))
+    if len(values) < 2 or np.ptp(values) == 0:
+        return median, median, median
+    ci = bootstrap(
+        (values,), np.median, confidence_level=confidence, method="percentile", n_resamples=2000, random_state=0
+    ).confidence_interval
+    return median, float(ci.low), float(ci.high)
+
+
+def _resident_bytes(model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Bytes held between steps: parameters, their gradients, buffers and the optimiser's state."""
+    tensors = [*model.parameters(), *model.buffers()]
+    tensors += [p.grad for p in model.parameters() if p.grad is not None]
+    tensors += [v for state in optimizer.state.values() for v in state.values() if isinstance(v, torch.Tensor)]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def prepare_step(
     model: nn.Module,
     batch_size: int,
     input_size: int,
@@ -60,12 +84,13 @@ def measure_throughput(
     amp: str = "none",
     channels_last: bool = False,
     compile: bool = False,
-    steps: int = 20,
-    warmup: int = 5,
-    repeats: int = 3,
     num_classes: int = 10,
-) -> dict:
-    """Images/s (median over ``repeats`` timed blocks of ``steps``) and peak memory for one mode."""
+):
+    """One training (SGD, cross-entropy) or inference step of ``model`` on a fixed synthetic batch.
+
+    Returns ``(step, resident_bytes)``: the step to time, and a function giving the memory the model
+    holds between steps (for peak memory next to other resident models).
+    """
     if mode not in ("train", "infer"):
         raise UsageError(f"mode must be 'train' or 'infer', got {mode!r}")
     model = model.to(device)
@@ -88,21 +113,100 @@ def measure_throughput(
             with torch.no_grad(), _autocast(device, amp):
                 runner(x)
 
-    rates = [batch_size * steps / seconds for seconds in _timed_blocks(step, device, steps, warmup, repeats)]
+    return step, lambda: _resident_bytes(model, optimizer)
+
+
+def _memory(device: torch.device, peak_bytes: float | None = None) -> dict:
     if device.type == "cuda":
-        peak_mb = torch.cuda.max_memory_allocated(device) / 2**20
-        memory_kind = "cuda max_memory_allocated"
-    else:
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        memory_kind = "process max RSS (CPU; includes everything loaded so far)"
+        return {"peak_memory_mb": peak_bytes / 2**20, "memory_kind": "cuda: held between steps + step peak"}
     return {
-        "mode": mode,
-        "images_per_s": statistics.median(rates),
+        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "memory_kind": "process max RSS (CPU; includes everything loaded so far)",
+    }
+
+
+def _rates_summary(rates: list[float]) -> dict:
+    median, low, high = median_ci(rates)
+    return {
+        "images_per_s": median,
+        "images_per_s_ci_low": low,
+        "images_per_s_ci_high": high,
         "images_per_s_min": min(rates),
         "images_per_s_max": max(rates),
-        "peak_memory_mb": peak_mb,
-        "memory_kind": memory_kind,
+        "rounds": len(rates),
     }
+
+
+def measure_throughput(
+    model: nn.Module,
+    batch_size: int,
+    input_size: int,
+    device: torch.device,
+    mode: str = "train",
+    amp: str = "none",
+    channels_last: bool = False,
+    compile: bool = False,
+    steps: int = 20,
+    warmup: int = 5,
+    repeats: int = 3,
+    num_classes: int = 10,
+) -> dict:
+    """Images/s (median over ``repeats`` timed blocks of ``steps``, with a 95 % interval) and peak memory."""
+    step, resident = prepare_step(model, batch_size, input_size, device, mode, amp, channels_last, compile, num_classes)
+    for _ in range(warmup):
+        step()
+    before = _allocated(device)
+    rates = [batch_size * steps / seconds for seconds in _timed_blocks(step, device, steps, 0, repeats)]
+    peak = resident() + _peak_since_reset(device) - before if device.type == "cuda" else None
+    return {"mode": mode, **_rates_summary(rates), **_memory(device, peak)}
+
+
+def _allocated(device: torch.device) -> int:
+    return torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+
+
+def _peak_since_reset(device: torch.device) -> int:
+    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
+
+
+def measure_interleaved(cases: dict, device: torch.device, batch_size: int, steps: int, warmup: int, rounds: int,
+                        seed: int = 0) -> dict:
+    """Time several prepared steps in interleaved order: each round times every case once (``steps`` calls),
+    in a fresh random order, so drift (thermal, other load) spreads over all cases alike.
+
+    ``cases`` maps a label to ``(step, resident_bytes)`` from :func:`prepare_step`. Returns per label the
+    images/s of every round and, on CUDA, the peak memory (held between steps + the step's own peak).
+    """
+    import random
+
+    order = list(cases)
+    for label in order:
+        for _ in range(warmup):
+            cases[label][0]()
+    rates = {label: [] for label in order}
+    peaks = dict.fromkeys(order, 0.0)
+    shuffle = random.Random(seed)
+    for _ in range(rounds):
+        shuffle.shuffle(order)
+        for label in order:
+            step, resident = cases[label]
+            _sync(device)
+            before = _allocated(device)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            _sync(device)
+            rates[label].append(batch_size * steps / (time.perf_counter() - start))
+            if device.type == "cuda":
+                peaks[label] = max(peaks[label], resident() + _peak_since_reset(device) - before)
+    return {label: (rates[label], peaks[label] if device.type == "cuda" else None) for label in cases}
+
+
+def paired_ratio_ci(rates, base_rates) -> tuple[float, float, float]:
+    """Median and 95 % interval of the per-round ratio ``rates / base_rates`` (rounds measured side by side)."""
+    return median_ci([r / b for r, b in zip(rates, base_rates, strict=True)])
 
 
 # ResNet-50's bottleneck outputs at 224 px: (channels, height = width) per stage
@@ -239,13 +343,19 @@ def run_suite(
     batch_size: int | list[int] | None = None,
     steps: int = 20,
     warmup: int = 5,
-    repeats: int = 3,
+    repeats: int = 5,
     channels_last: bool = False,
     progress=print,
     input_sizes: list[int] | None = None,
     eca_impls=("auto",),
+    seed: int = 0,
 ):
     """Throughput and peak memory of every combination of the settings.
+
+    The models that are compared with each other (same backbone, precision, compile mode, batch, input
+    size and mode) are timed interleaved: ``repeats`` rounds, each timing every model once in a fresh
+    random order. Rows give the median images/s with a 95 % bootstrap interval and, for each model, the
+    median of its per-round ratio to the plain backbone (paired rounds) with its interval.
 
     ``batch_size`` and ``input_sizes`` may list several values (the scaling study); ``None``
     means the paper's. ``eca_impls`` runs the ECA networks once per implementation
@@ -262,61 +372,70 @@ def run_suite(
         raise UsageError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
     for impl in eca_impls:
         check_eca_impl(impl)
+    for label, value in (("steps", steps), ("repeats", repeats)):
+        if value < 1:
+            raise UsageError(f"{label} must be at least 1, got {value}")
     batches = batch_size if isinstance(batch_size, (list, tuple)) else [batch_size]
     rows = []
-    for backbone, mechanism, precision, compiled, batch_choice, size_choice, mode in itertools.product(
-        backbones, mechanisms, precisions, compile_modes, batches, input_sizes or [None], modes
+    for backbone, precision, compiled, batch_choice, size_choice, mode in itertools.product(
+        backbones, precisions, compile_modes, batches, input_sizes or [None], modes
     ):
-        name = SUITE[backbone].get(mechanism)
-        if name is None:
-            continue  # e.g. CBAM on MobileNetV2: not in the paper either
-        info = model_info(name)
-        size, batch = size_choice or info.input_size[-1], batch_choice or PAPER_BATCH[backbone]
-        for impl in eca_impls if mechanism == "eca" else ["-"]:
-            torch.manual_seed(0)
-            model = create_model(name, **({} if impl == "-" else {"eca_impl": impl}))
-            if impl == "-":
-                used = "-"
-            elif impl == "auto" and compiled == "compile":
-                used = "torch"  # under torch.compile, auto hands inductor the plain formulation
-            else:
-                used = resolve_eca_impl(impl, torch.empty(1, 1, 1, 1, device=device))
-            amp = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}[precision]
-            result = measure_throughput(
-                model,
-                batch,
-                size,
-                device,
-                mode,
-                amp,
-                channels_last,
-                compiled == "compile",
-                steps,
-                warmup,
-                repeats,
-                num_classes=info.num_classes,
-            )
-            rows.append(
-                {
-                    "backbone": backbone,
-                    "mechanism": mechanism,
-                    "model": name,
-                    "eca_impl": impl,
-                    "eca_impl_used": used,
-                    "eca_layers": sum(isinstance(m, EcaLayer) for m in model.modules()),
-                    "precision": precision,
-                    "compile": compiled,
-                    "batch_size": batch,
-                    "input_size": size,
-                    "params": sum(p.numel() for p in model.parameters()),
-                    **result,
-                }
-            )
-            label = name if impl == "-" else f"{name}[{used}]"
+        group, cases = [], {}
+        for mechanism in mechanisms:
+            name = SUITE[backbone].get(mechanism)
+            if name is None:
+                continue  # e.g. CBAM on MobileNetV2: not in the paper either
+            info = model_info(name)
+            size, batch = size_choice or info.input_size[-1], batch_choice or PAPER_BATCH[backbone]
+            for impl in eca_impls if mechanism == "eca" else ["-"]:
+                torch.manual_seed(0)
+                model = create_model(name, **({} if impl == "-" else {"eca_impl": impl}))
+                if impl == "-":
+                    used = "-"
+                elif impl == "auto" and compiled == "compile":
+                    used = "torch"  # under torch.compile, auto hands inductor the plain formulation
+                else:
+                    used = resolve_eca_impl(impl, torch.empty(1, 1, 1, 1, device=device), training=mode == "train")
+                amp = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}[precision]
+                label = name if impl == "-" else f"{name}[{used}]" + ("" if impl == used else f"({impl})")
+                cases[label] = prepare_step(
+                    model, batch, size, device, mode, amp, channels_last, compiled == "compile", info.num_classes
+                )
+                group.append(
+                    {
+                        "backbone": backbone,
+                        "mechanism": mechanism,
+                        "model": name,
+                        "eca_impl": impl,
+                        "eca_impl_used": used,
+                        "eca_layers": sum(isinstance(m, EcaLayer) for m in model.modules()),
+                        "precision": precision,
+                        "compile": compiled,
+                        "batch_size": batch,
+                        "input_size": size,
+                        "params": sum(p.numel() for p in model.parameters()),
+                        "mode": mode,
+                        "label": label,
+                    }
+                )
+        if not cases:
+            continue
+        measured = measure_interleaved(cases, device, group[0]["batch_size"], steps, warmup, repeats, seed)
+        base = next((measured[row["label"]][0] for row in group if row["mechanism"] == "none"), None)
+        for row in group:
+            rates, peak = measured[row.pop("label")]
+            row.update(_rates_summary(rates), **_memory(device, peak))
+            row["round_rates"] = json.dumps([round(r, 3) for r in rates])
+            row["order"] = f"interleaved with {len(group) - 1} other model(s), {repeats} rounds"
+            if base is not None:
+                ratio, low, high = paired_ratio_ci(rates, base)
+                row.update({"vs none (paired)": ratio, "vs none ci_low": low, "vs none ci_high": high})
             progress(
-                f"{label:30s} {precision} {compiled:7s} b{batch} {size}px {mode:5s} "
-                f"{result['images_per_s']:10.1f} img/s"
+                f"{row['model']:22s} [{row['eca_impl_used']}] {precision} {compiled:7s} b{row['batch_size']} "
+                f"{row['input_size']}px {mode:5s} {row['images_per_s']:9.1f} img/s "
+                f"(95% {row['images_per_s_ci_low']:.1f}-{row['images_per_s_ci_high']:.1f})"
             )
+        rows += group
     return pd.DataFrame(rows)
 
 
@@ -382,6 +501,52 @@ def load_results(root: str | Path):
             )
         )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+AUTO_CANDIDATES = ("reference", "torch", "triton")
+GROUP_KEYS = ["device", "backbone", "precision", "compile", "batch_size", "input_size", "mode", "folder"]
+
+
+def device_type(device_label: str) -> str:
+    """``cpu`` or ``cuda`` from a bench row's device description (e.g. ``cpu x86-64 2 threads``)."""
+    return "cpu" if str(device_label).lower().startswith("cpu") else "cuda"
+
+
+def derive_auto_policy(results) -> dict:
+    """What ``eca_impl='auto'`` should run per device type and mode, from interleaved bench rows.
+
+    Rows of explicitly chosen ECA implementations (``--eca-impl reference torch [triton]``) are paired
+    round by round with the ``torch`` row of the same group (same device, backbone, settings and folder).
+    The choice per device type and mode is the implementation with the highest median of those paired
+    ratios over all groups and rounds; the evidence keeps each median with its 95 % interval.
+    """
+    rows = results[(results["mechanism"] == "eca") & results["eca_impl"].isin(AUTO_CANDIDATES)]
+    rows = rows[rows["eca_impl"] == rows["eca_impl_used"]]
+    choices: dict = {}
+    evidence: dict = {}
+    for (dtype, mode), part in rows.groupby([rows["device"].map(device_type), "mode"]):
+        ratios: dict[str, list[float]] = {}
+        for _, group in part.groupby(GROUP_KEYS):
+            torch_rows = group[group["eca_impl"] == "torch"]
+            if torch_rows.empty:
+                continue
+            base = json.loads(torch_rows.iloc[0]["round_rates"])
+            for row in group.itertuples():
+                rates = json.loads(row.round_rates)
+                ratios.setdefault(row.eca_impl, []).extend(r / b for r, b in zip(rates, base, strict=True))
+        if not ratios:
+            continue
+        summary = {impl: median_ci(values) for impl, values in ratios.items()}
+        best = max(summary, key=lambda impl: summary[impl][0])
+        choices.setdefault(dtype, {})[mode] = best
+        evidence.setdefault(dtype, {})[mode] = {
+            "speed vs torch (median, 95% interval)": {impl: [round(v, 4) for v in m] for impl, m in summary.items()},
+            "paired rounds": len(ratios[best]),
+            "folders": sorted(set(part["folder"])),
+            "commits": sorted(set(part["commit"])) if "commit" in part else [],
+            "clear": best == "torch" or summary[best][1] > 1.0,  # interval above 1: not within noise
+        }
+    return {"choices": choices, "evidence": evidence}
 
 
 IMAGENET_TRAIN_IMAGES = 1_281_167

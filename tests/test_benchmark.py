@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,71 @@ def test_block_tail_script_writes_ratios_against_the_plain_tail(tmp_path):
     assert set(table["variant"]) == {"plain", "reference", "torch"}
     assert (table[table["variant"] == "plain"]["vs plain"] == 1.0).all() and (table["vs plain"] > 0).all()
     assert {"params.json", "env.json"} <= {p.name for p in folder.iterdir()}
+
+
+def _bench_rows(device, mode, rates_by_impl, folder="f1"):
+    """Rows as run_suite writes them, for one interleaved group with the given per-round rates."""
+    return [
+        {
+            "device": device, "backbone": "resnet50", "precision": "fp32", "compile": "eager", "batch_size": 8,
+            "input_size": 160, "mode": mode, "folder": folder, "commit": "abc", "mechanism": "eca",
+            "eca_impl": impl, "eca_impl_used": impl, "round_rates": json.dumps(rates),
+        }
+        for impl, rates in rates_by_impl.items()
+    ]  # fmt: skip
+
+
+def test_auto_policy_is_the_fastest_paired_measurement():
+    from ecalib.benchmark import derive_auto_policy
+
+    cpu = "cpu x86-64 2 threads"
+    rows = _bench_rows(cpu, "train", {"torch": [10, 11, 9, 10, 12], "reference": [11, 12, 10, 11, 13]})
+    rows += _bench_rows(cpu, "infer", {"torch": [20, 21, 22, 20, 21], "reference": [18, 19, 20, 18, 19]})
+    rows += _bench_rows("NVIDIA H200", "train", {"torch": [100, 100, 100], "triton": [150, 151, 149]})
+    policy = derive_auto_policy(pd.DataFrame(rows))
+    assert policy["choices"] == {"cpu": {"train": "reference", "infer": "torch"}, "cuda": {"train": "triton"}}
+    train = policy["evidence"]["cpu"]["train"]
+    ratio, low, high = train["speed vs torch (median, 95% interval)"]["reference"]
+    assert ratio == pytest.approx(11 / 10, rel=1e-3) and low > 1 and train["clear"] and train["paired rounds"] == 5
+
+
+def test_shipped_auto_policy_is_what_its_committed_measurements_give():
+    from ecalib.benchmark import derive_auto_policy, load_results
+    from ecalib.layers.eca import auto_policy
+
+    policy = auto_policy()
+    cpu = policy["evidence"]["cpu"]
+    results = pd.concat([load_results(ROOT / root) for root in cpu["measured in"]], ignore_index=True)
+    results = results[results["folder"].isin(cpu["train"]["folders"] + cpu["infer"]["folders"])]
+    assert derive_auto_policy(results)["choices"]["cpu"] == policy["choices"]["cpu"]
+    assert "not measured" in policy["evidence"]["cuda"]  # no GPU figure is guessed
+
+
+def test_auto_follows_the_policy_per_mode(monkeypatch):
+    from ecalib.layers import eca
+
+    monkeypatch.setattr(eca, "auto_policy", lambda: {"choices": {"cpu": {"train": "reference", "infer": "torch"}}})
+    x = torch.randn(2, 8, 4, 4)
+    assert eca.resolve_eca_impl("auto", x) == "torch"
+    assert eca.resolve_eca_impl("auto", x.requires_grad_()) == "reference"
+    with torch.no_grad():
+        assert eca.resolve_eca_impl("auto", x) == "torch"
+    assert eca.resolve_eca_impl("auto", x, training=False) == "torch"
+    assert eca.resolve_eca_impl("reference", x, training=False) == "reference"
+    # The layer takes the chosen path: 'reference' is the official unfused tail.
+    layer = eca.EcaLayer(k_size=3)
+    calls = []
+    monkeypatch.setattr(torch, "addcmul", lambda *a, **k: calls.append("fused"))
+    layer.forward_residual(x, torch.randn(2, 8, 4, 4))
+    assert calls == []
+
+
+def test_interleaved_rounds_visit_every_case_in_shuffled_order():
+    from ecalib.benchmark import measure_interleaved
+
+    seen = []
+    cases = {label: (lambda label=label: seen.append(label), lambda: 0) for label in "abc"}
+    measured = measure_interleaved(cases, torch.device("cpu"), batch_size=1, steps=1, warmup=0, rounds=6)
+    assert all(len(rates) == 6 for rates, _ in measured.values())
+    rounds = [seen[i : i + 3] for i in range(0, 18, 3)]
+    assert all(sorted(r) == ["a", "b", "c"] for r in rounds) and len({tuple(r) for r in rounds}) > 1

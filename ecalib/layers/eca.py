@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from functools import cache
+from importlib import resources
 
 import torch
 from torch import nn
@@ -14,7 +16,8 @@ from ecalib.errors import UsageError
 #: How an :class:`EcaLayer` computes: ``reference`` (the official module's operations, the
 #: oracle), ``torch`` (the rescale fused with the residual add into one ``addcmul``; what
 #: ``torch.compile`` traces), ``triton`` (fused CUDA kernels, :mod:`ecalib.layers.eca_triton`),
-#: ``auto`` (``triton`` for CUDA tensors when Triton is installed, else ``torch``).
+#: ``auto`` (the one measured fastest on this device type, for training or inference: see
+#: :func:`auto_policy`; ``triton`` only where Triton can run).
 ECA_IMPLS = ("auto", "reference", "torch", "triton")
 TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -51,15 +54,32 @@ def check_eca_impl(impl: str) -> str:
     return impl
 
 
-def resolve_eca_impl(impl: str, x: torch.Tensor) -> str:
-    """The implementation ``impl`` stands for on input ``x`` (``auto`` resolved)."""
+@cache
+def auto_policy() -> dict:
+    """What ``auto`` runs per device type and mode (``train``: gradients flow; ``infer``), with the evidence.
+
+    Shipped as ``ecalib/layers/eca_auto.json``, written by ``tools/update_eca_auto.py`` from a committed
+    ``ecalib bench`` result folder; device types without a measurement say so.
+    """
+    return json.loads(resources.files("ecalib.layers").joinpath("eca_auto.json").read_text())
+
+
+def resolve_eca_impl(impl: str, x: torch.Tensor, training: bool | None = None) -> str:
+    """The implementation ``impl`` stands for on input ``x`` (``auto`` resolved by :func:`auto_policy`).
+
+    ``training`` (default: whether gradients will flow through ``x``) selects the training or the
+    inference choice.
+    """
     if impl != "auto":
         return impl
     if torch.compiler.is_compiling() or isinstance(x, torch.fx.Proxy):
         return "torch"  # inductor fuses the plain formulation itself; FX graphs hold plain operations
-    if x.is_cuda and x.dim() == 4 and x.dtype in TRITON_DTYPES and triton_available():
-        return "triton"
-    return "torch"
+    if training is None:
+        training = torch.is_grad_enabled() and x.requires_grad
+    choice = auto_policy()["choices"].get(x.device.type, {}).get("train" if training else "infer", "torch")
+    if choice == "triton" and not (x.is_cuda and x.dim() == 4 and x.dtype in TRITON_DTYPES and triton_available()):
+        return "torch"
+    return choice
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
