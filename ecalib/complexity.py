@@ -139,7 +139,7 @@ def complexity_table(names: list[str], input_size: int = 224):
         row = {
             "model": name,
             "params": c.params,
-            "expected params (SPEC)": info.num_params,
+            "official params": info.num_params,
             "Params (M, 2^20)": c.params_m,
             "MACs (G, 2^30)": c.macs_g,
             "GFLOPs (2xMAC, 1e9)": c.flops / 1e9,
@@ -178,7 +178,7 @@ def readme_comparison(table):
 
     rows = []
     for _, r in table.iterrows():
-        expected = r["expected params (SPEC)"]
+        expected = r["official params"]
         rows.append(
             {
                 "model": r["model"],
@@ -194,7 +194,7 @@ def readme_comparison(table):
                 or f"{r['MACs (G, 2^30)']:.3f}G",
                 "FLOPs Δ %": pct(r["FLOPs delta %"]),
                 "params (exact)": f"{r['params']:,}",
-                "SPEC count": "" if pd.isna(expected) else f"{int(expected):,}",
+                "official count": "" if pd.isna(expected) else f"{int(expected):,}",
                 "GFLOPs (2×MAC)": f"{r['GFLOPs (2xMAC, 1e9)']:.2f}",
                 "attention params": f"{r['attention params']:,}",
                 "attention % params": f"{r['attention params %']:.4f}",
@@ -210,13 +210,13 @@ def complexity_findings(table) -> str:
 
     lines = []
     ref = table[table["reference"] != ""]
-    exact = ref[ref["expected params (SPEC)"].notna()]
+    exact = ref[ref["official params"].notna()]
     if len(exact):
-        equal = (exact["params"] == exact["expected params (SPEC)"]).all()
+        equal = (exact["params"] == exact["official params"]).all()
         lines.append(
             f"- **Exact counts**: {len(exact)} of {len(exact)} models "
             + ("equal" if equal else "do NOT all equal")
-            + " the official models' parameter counts (SPEC column)."
+            + " the official models' parameter counts (official count column)."
         )
     for key, unit_col, label in (
         ("Params", "measured Params (ref unit)", "Parameters"),

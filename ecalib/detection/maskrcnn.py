@@ -14,7 +14,7 @@ from torch import nn
 
 from ecalib.errors import UsageError
 
-DETECTOR_K = "3377"  # Mask R-CNN / RetinaNet ECA-R50 backbones of the official release (SPEC section 2)
+DETECTOR_K = "3377"  # Mask R-CNN / RetinaNet ECA-R50 backbones of the official release (file names ..._k3377)
 LAYERS_TO_TRAIN = ("layer4", "layer3", "layer2", "layer1", "conv1")
 
 

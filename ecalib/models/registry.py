@@ -32,8 +32,8 @@ class EvalTransform:
 class ModelInfo:
     """What is known about a registered model.
 
-    ``num_params`` is the exact parameter count of the official model at 1000 classes (SPEC
-    section 2) where one is published, ``reference`` names rows of the paper/README table
+    ``num_params`` is the exact parameter count of the official model at 1000 classes (counted on
+    the released checkpoints) where one is known, ``reference`` names rows of the paper/README table
     (see :mod:`ecalib.reference`) and ``checkpoint_file`` the official release it loads.
     """
 

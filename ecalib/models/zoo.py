@@ -24,7 +24,7 @@ RESNET_LAYOUTS = {
 CIFAR_RESNET_LAYOUTS = {20: ("basic", (3, 3, 3), (16, 32, 64)), 18: ("basic", (2, 2, 2, 2), (64, 128, 256, 512))}
 
 # Per-stage k of the released ImageNet checkpoints (file-name suffix) and their exact parameter
-# counts at 1000 classes, with the torchvision baselines (SPEC section 2).
+# counts at 1000 classes, with the torchvision baselines: the released files' own counts.
 RELEASED_K = {18: (3, 5, 7, 7), 34: (3, 3, 5, 7), 50: (3, 5, 5, 7), 101: (3, 3, 5, 7), 152: (3, 3, 5, 7)}
 OFFICIAL_PARAMS = {
     "eca_resnet18": 11_689_556,

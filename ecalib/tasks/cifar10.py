@@ -1,4 +1,4 @@
-"""The CIFAR-10 attention study (RC2020's comparison, SPEC section 4), as protocols x profiles.
+"""The CIFAR-10 attention study (RC2020's comparison: their train_cifar.py), as protocols x profiles.
 
 Protocols fix the experiment: ``rc2020`` is the reproduction's train_cifar.py exactly (an
 ImageNet-stem ResNet-18 on 32x32 images, 50 epochs, MultiStepLR milestones that are never

@@ -1,4 +1,4 @@
-"""COCO Mask R-CNN with an ECA-ResNet-50-FPN backbone (paper Tables 5/6, SPEC section 5), on torchvision.
+"""COCO Mask R-CNN with an ECA-ResNet-50-FPN backbone (paper Tables 5/6; MMDetection's 1x schedule), on torchvision.
 
 Recipe: MMDetection's 1x schedule as the paper used it: SGD momentum 0.9, weight decay 1e-4,
 12 epochs, lr x0.1 after epochs 8 and 11, 500 iterations of linear warm-up from 0.001 x lr, and

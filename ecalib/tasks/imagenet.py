@@ -1,4 +1,4 @@
-"""ImageNet training with the official recipes (SPEC section 4), and evaluation of official checkpoints.
+"""ImageNet training with the official recipes (main.py, light_main.py), and evaluation of official checkpoints.
 
 Recipes: the ResNets of the official ``main.py`` (SGD 0.1, momentum 0.9, wd 1e-4, batch 256,
 x0.1 at epochs 30/60/90, 100 epochs; RandomResizedCrop 224 + flip; eval resize 256 + centre crop
