@@ -24,6 +24,7 @@ from ecalib.data.imagefolder import (
     train_transform,
     write_synthetic_imagefolder,
 )
+from ecalib.data.synthetic import ensure_synthetic, synthetic_dir
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
 from ecalib.engine.results import completed_run
@@ -155,7 +156,9 @@ def make_run(
     if data_dir is None:
         if data == "imagenet":
             raise UsageError("data_dir is required: the ImageNet folder holding train/ and val/")
-        data_dir = "data/synthetic-imagenet"
+        data_dir = "data"
+    if data == "synthetic":  # the set of this spec, in a folder of its own under data_dir
+        data_dir = synthetic_dir(data_dir, "synthetic-imagenet", write_synthetic_imagefolder, synthetic)
     k_tag = f"-k{k_size if isinstance(k_size, str) else ''.join(map(str, k_size))}" if k_size else ""
     name = run_name or f"{profile}-{model}{k_tag}-seed{cfg.seed}"
     return ImagenetRun(
@@ -175,10 +178,8 @@ def make_run(
 def _prepare_data(run: ImagenetRun, dist: DistInfo) -> None:
     root = Path(run.data_dir)
     if run.data == "synthetic":
-        if dist.is_main and not (root / "SYNTHETIC.json").exists():
-            if root.exists() and any(root.iterdir()):
-                raise UsageError(f"{root} is not empty and not a synthetic set; use another data_dir")
-            write_synthetic_imagefolder(root, **run.synthetic)
+        if dist.is_main:
+            ensure_synthetic(root, write_synthetic_imagefolder, run.synthetic)
     elif (root / "SYNTHETIC.json").exists():
         raise UsageError(f"{root} holds the synthetic look-alike; use data='synthetic' for it")
     barrier(dist)
