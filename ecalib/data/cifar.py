@@ -9,6 +9,7 @@ through the same reader; which one was used is recorded, and neither replaces th
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import pickle
@@ -47,9 +48,52 @@ class ImageTensors:
         return int(self.labels.numel())
 
 
+def _numpy_globals() -> dict:
+    """The globals the CIFAR-10 pickles name, as the installed numpy spells them."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    return {
+        # the real files (Python 2, numpy 1) and files written by numpy 1 or numpy 2
+        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,  # bytes in protocol-2 pickles written by Python 3
+    }
+
+
+class CifarUnpickler(pickle.Unpickler):
+    """Reads a CIFAR-10 batch pickle: dicts, lists, strings, numbers and numpy arrays, nothing else.
+
+    Any other global (the way a hostile pickle runs code) is refused before it is imported or called.
+    """
+
+    def __init__(self, file, path: Path):
+        super().__init__(file, encoding="latin1")
+        self.path = path
+        self.allowed = _numpy_globals()
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.allowed:
+            allowed = ", ".join(f"{m}.{n}" for m, n in self.allowed)
+            raise UsageError(
+                f"{self.path} is not a CIFAR-10 batch file: it names the global {module}.{name}; "
+                f"only plain data and numpy arrays are read ({allowed})"
+            )
+        return self.allowed[module, name]
+
+
 def _read_batch(path: Path) -> dict:
     with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+        try:
+            entry = CifarUnpickler(f, path).load()
+        except (pickle.UnpicklingError, EOFError) as err:
+            raise UsageError(f"{path} is not a CIFAR-10 batch file (unreadable pickle: {err})") from err
+    if not isinstance(entry, dict):
+        raise UsageError(f"{path} is not a CIFAR-10 batch file: it holds a {type(entry).__name__}, not a dict")
+    return entry
 
 
 def _md5(path: Path) -> str:
