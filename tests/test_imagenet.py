@@ -180,6 +180,22 @@ def test_evaluator_errors(tmp_path, data_dir):
         imagenet.evaluate_checkpoint(two, data_dir, workers=0)
 
 
+RELEASED = [name for name in ecalib.list_models() if ecalib.model_info(name).checkpoint_file]
+SMALL = {"val_resize": 40, "val_crop": 32}
+
+
+def test_released_models_are_listed():
+    assert {"eca_resnet18", "eca_resnet50", "eca_resnet152", "eca_mobilenet_v2"} <= set(RELEASED)
+
+
+@pytest.mark.parametrize("name", RELEASED)
+def test_evaluator_on_every_released_model(tmp_path, data_dir, name):
+    info = ecalib.model_info(name)
+    path = save_official_checkpoint(ecalib.create_model(name), tmp_path / info.checkpoint_file)
+    result = imagenet.evaluate_checkpoint(path, data_dir, workers=0, batch_size=32, image_sizes=SMALL)
+    assert result["model"] == name and result["images"] == 32 and 0 <= result["top1"] <= result["top5"] <= 100
+
+
 def test_evaluate_cli(tmp_path, data_dir):
     path = save_official_checkpoint(ecalib.create_model("eca_resnet18", num_classes=4), tmp_path / "m.pth.tar")
     out = subprocess.run(

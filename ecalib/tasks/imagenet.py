@@ -295,7 +295,7 @@ def evaluate_checkpoint(
         raise CheckpointError(f"{checkpoint} holds {info.name}, a CIFAR network, not an ImageNet model")
     sizes = {**IMAGE_SIZES, **(image_sizes or {})}
     dataset = SeededImageFolder(val_dir, eval_transform(sizes["val_resize"], sizes["val_crop"]))
-    num_classes = net.get_classifier().out_features
+    num_classes = net.num_classes  # the classifier may be a Sequential (MobileNetV2: dropout, linear)
     if len(dataset.classes) > num_classes:
         raise UsageError(
             f"{val_dir} has {len(dataset.classes)} classes but the checkpoint's model has {num_classes} outputs"
