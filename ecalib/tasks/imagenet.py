@@ -18,6 +18,7 @@ import torch
 from ecalib.data.imagefolder import (
     LoaderBatches,
     SeededImageFolder,
+    class_indices,
     describe_source,
     eval_transform,
     split_dir,
@@ -280,7 +281,9 @@ def evaluate_checkpoint(
 
     The checkpoint's architecture and ECA kernels are read from its weights (or checked against
     ``model``). Evaluation uses the official transform (resize 256, centre crop 224, ImageNet
-    statistics) unless ``image_sizes`` says otherwise.
+    statistics) unless ``image_sizes`` says otherwise. Folder classes map to the model's outputs
+    by ImageNet wnid or, for equal counts, by sorted order (:func:`class_indices`, recorded as
+    ``label_map``); any other folder is refused.
     """
     from ecalib.checkpoint import CheckpointError, load_official_checkpoint, plain_values
     from ecalib.models import create_model
@@ -295,18 +298,16 @@ def evaluate_checkpoint(
         raise CheckpointError(f"{checkpoint} holds {info.name}, a CIFAR network, not an ImageNet model")
     sizes = {**IMAGE_SIZES, **(image_sizes or {})}
     dataset = SeededImageFolder(val_dir, eval_transform(sizes["val_resize"], sizes["val_crop"]))
-    num_classes = net.num_classes  # the classifier may be a Sequential (MobileNetV2: dropout, linear)
-    if len(dataset.classes) > num_classes:
-        raise UsageError(
-            f"{val_dir} has {len(dataset.classes)} classes but the checkpoint's model has {num_classes} outputs"
-        )
+    labels = class_indices(dataset.classes, net.num_classes, val_dir)  # folder class -> model output
     dev = resolve_device(device)
+    to_output = torch.tensor(labels["indices"], device=dev)
     net = net.to(dev).eval()
     workers = default_workers() if workers is None else workers
     batches = LoaderBatches(dataset, batch_size, IMAGENET_MEAN, IMAGENET_STD, dev, train=False, workers=workers)
     sums = torch.zeros(4, dtype=torch.float64)
     with torch.no_grad():
         for x, y in batches.epoch(0):
+            y = to_output[y]
             out = net(x).float()
             top = out.topk(min(5, out.shape[1]), dim=1).indices == y[:, None]
             loss = torch.nn.functional.cross_entropy(out, y, reduction="sum")
@@ -321,6 +322,7 @@ def evaluate_checkpoint(
         "val_dir": str(val_dir),
         "images": n,
         "classes": len(dataset.classes),
+        "label_map": labels,
         "top1": 100 * sums[1].item() / n,
         "top5": 100 * sums[2].item() / n,
         "loss": sums[0].item() / n,
@@ -339,6 +341,7 @@ def format_evaluation(result: dict) -> str:
         f"model       {result['model']} (k per stage {result['k_per_stage']})",
         f"data        {result['val_dir']}: {result['images']} images, {result['classes']} classes "
         f"({result['data_source']['kind']})",
+        f"labels      {result['label_map']['description']}",
         "",
         f"{'source':18s} {'top-1':>8s} {'top-5':>8s}",
         f"{'measured':18s} {result['top1']:8.2f} {result['top5']:8.2f}",
