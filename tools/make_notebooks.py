@@ -3,6 +3,7 @@
 Keeping the cells here makes notebook diffs reviewable; `make notebooks` regenerates them.
 """
 
+import ast
 from pathlib import Path
 
 import nbformat as nbf
@@ -34,10 +35,39 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 """
 
 
+def parameter_check(parameters_cell):
+    """A hidden cell refusing unknown papermill parameters and non-boolean values of the bool ones.
+
+    The names come from the parameters cell itself; papermill injects its cell right after that one.
+    """
+    known, booleans = [], []
+    for node in ast.parse(parameters_cell.source).body:
+        if isinstance(node, ast.AnnAssign):
+            known.append(node.target.id)
+            if isinstance(node.annotation, ast.Name) and node.annotation.id == "bool":
+                booleans.append(node.target.id)
+        elif isinstance(node, ast.Assign):
+            known += [target.id for target in node.targets]
+    return code(
+        f"""
+from ecalib.params import check_parameters
+
+check_parameters(globals(), {known!r}, booleans={booleans!r})
+""",
+        tags=["remove-cell"],
+    )
+
+
 def notebook(cells):
-    """A chapter: the Colab set-up cell (hidden in the book, a no-op elsewhere) and then ``cells``."""
+    """A chapter: the Colab set-up cell (hidden in the book, a no-op elsewhere) and then ``cells``,
+    with the parameter check after the parameters cell."""
     nb = nbf.v4.new_notebook()
-    nb.cells = [code(COLAB_SETUP, tags=["remove-cell"]), *cells]
+    checked = []
+    for cell in cells:
+        checked.append(cell)
+        if "parameters" in cell.metadata.get("tags", []):
+            checked.append(parameter_check(cell))
+    nb.cells = [code(COLAB_SETUP, tags=["remove-cell"]), *checked]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
