@@ -550,7 +550,7 @@ amp: str = "none"  # none | bf16 | fp16 (CUDA)
 channels_last: bool = False
 compile: bool = False  # torch.compile the model
 wandb_mode: str = "offline"  # offline | online | disabled
-results_dir: str = "results"  # runs go to results_dir/cifar10/<profile>-<protocol>-<model>-seed<k>
+results_dir: str = "runs"  # runs go to results_dir/cifar10/<profile>-<protocol>-<model>-seed<k> (runs/: not tracked)
 """,
             tags=["parameters"],
         ),
@@ -619,8 +619,9 @@ CIFAR10_COMPARE = notebook(
             """
 # CIFAR-10: comparing attention mechanisms
 
-Every complete CIFAR-10 run found in the result folders below, grouped by protocol, profile,
-data source and device, so that synthetic smoke runs and real runs are never mixed. For each
+Every complete CIFAR-10 run found in the result folders below (the committed `results/cifar10`
+and this build's `runs/cifar10`), grouped by folder, protocol, profile, data source and device,
+so that synthetic smoke runs and real runs are never mixed. For each
 mechanism: the mean and standard deviation of the curves over seeds (the reproduction's
 figure), the final accuracy with a 95 % confidence interval, and what the mechanism costs in
 parameters and training throughput relative to the plain network.
@@ -629,7 +630,7 @@ parameters and training throughput relative to the plain network.
         code(
             """
 # Parameters (papermill -p NAME VALUE)
-results_dirs = "results/cifar10"  # comma-separated folders that hold run folders
+results_dirs = "results/cifar10,runs/cifar10"  # comma-separated run folders: the committed ones, this build's
 benchmarks_dir: str = "results/benchmarks/cifar10-speed"  # result folders of benchmarks/cifar10_speed.py
 """,
             tags=["parameters"],
@@ -659,7 +660,7 @@ for keys, group in history.groupby(GROUP, dropna=False):
     band_plot(group, "test_top1", axes[0], "test top-1 (%)")
     band_plot(group, "test_loss", axes[1], "test loss (log scale)")
     axes[1].set_yscale("log")
-    fig.suptitle("protocol {}, profile {}, data: {}, device: {}".format(*keys))
+    fig.suptitle("{}: protocol {}, profile {}, data: {}, device: {}".format(*keys))
     fig.tight_layout()
     plt.show()
 """,
@@ -685,7 +686,7 @@ that the pipeline works, and says nothing about CIFAR-10.
         code(
             """
 bands = pd.DataFrame(rc2020_cifar10_bands())
-ours = summary[["protocol", "profile", "data", "device", "attention", "runs", "top-1 mean", "loss mean"]] if len(summary) else summary
+ours = summary[["results", "protocol", "profile", "data", "device", "attention", "runs", "top-1 mean", "loss mean"]] if len(summary) else summary
 display(bands)
 display(ours.round(3))
 """,
@@ -741,7 +742,7 @@ data = None  # cifar10 | synthetic; None: cifar10 (smoke: synthetic)
 data_dir = None
 device: str = "auto"
 wandb_mode: str = "offline"
-results_dir: str = "results"
+results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 """,
             tags=["parameters"],
         ),
@@ -842,7 +843,7 @@ amp: str = "none"  # none | bf16 | fp16
 device: str = "auto"  # auto | cpu | cuda
 resume = "auto"  # auto: continue the run folder; or a checkpoint path (official layout)
 wandb_mode: str = "offline"  # offline | online | disabled
-results_dir: str = "results"
+results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 """,
             tags=["parameters"],
         ),
@@ -1118,7 +1119,7 @@ epochs = None  # None: the 1x schedule (12)
 batch_size = None  # global batch; the lr follows 0.02 x batch/16
 device: str = "auto"  # auto | cpu | cuda
 wandb_mode: str = "offline"  # offline | online | disabled
-results_dir: str = "results"
+results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 """,
             tags=["parameters"],
         ),
