@@ -53,6 +53,22 @@ def test_every_notebook_checks_its_parameters_after_the_parameters_cell():
         assert ast.literal_eval(call.keywords[0].value) == booleans, path.name
 
 
+def test_every_profile_names_only_parameters_its_notebook_has():
+    # the notebooks refuse unknown parameters, so a stale profile entry would break `make book`
+    import ast
+
+    import nbformat
+
+    profiles = yaml.safe_load((ROOT / "notebooks" / "profiles.yaml").read_text())
+    for profile, notebooks in profiles.items():
+        for name, params in notebooks.items():
+            cells = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
+            cell = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
+            body = ast.parse(cell.source).body
+            names = {n.target.id if isinstance(n, ast.AnnAssign) else n.targets[0].id for n in body}
+            assert set(params or {}) <= names, (profile, name, set(params or {}) - names)
+
+
 def test_launch_buttons_point_at_the_source_notebooks():
     buttons = [
         {
