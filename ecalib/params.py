@@ -50,3 +50,43 @@ def check_models(name: str, value, source: str | None = "ecalib") -> list[str]:
     if not names:
         raise UsageError(f"parameter {name} must name at least one model")
     return names
+
+
+PAPERMILL_HEADER = "# Parameters"  # first line of the cell papermill injects after the parameters cell
+
+
+def injected_parameters(namespace: dict) -> list[str]:
+    """Names papermill assigned in this kernel: the targets of its injected cell (IPython's ``In``)."""
+    import ast
+
+    names = []
+    for source in namespace.get("In", []):
+        if source.splitlines()[:1] != [PAPERMILL_HEADER]:
+            continue
+        for node in ast.parse(source).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def as_bool(name: str, value) -> bool:
+    """A boolean parameter: True/False, or the strings 'true'/'false' that ``papermill -p`` passes."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise UsageError(f"parameter {name} must be True or False, got {value!r}")
+
+
+def check_parameters(namespace: dict, known: Iterable[str], booleans: Iterable[str] = ()) -> None:
+    """Refuse papermill parameters the notebook does not have (papermill only warns) and non-boolean
+    values of its boolean parameters, which are set to real bools in ``namespace``.
+
+    ``known`` are the names of the notebook's parameters cell, ``namespace`` its ``globals()``.
+    """
+    known = list(known)
+    unknown = [name for name in injected_parameters(namespace) if name not in known]
+    if unknown:
+        raise UsageError(f"unknown parameter(s) {unknown}; this notebook's parameters are: {', '.join(known)}")
+    for name in booleans:
+        namespace[name] = as_bool(name, namespace[name])

@@ -36,6 +36,39 @@ def test_notebooks_are_generated_from_tools_make_notebooks():
         assert sum("parameters" in t for t in tags) == 1, name
 
 
+def test_every_notebook_checks_its_parameters_after_the_parameters_cell():
+    import ast
+
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        at = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+        body = ast.parse(cells[at].source).body
+        names = [n.target.id if isinstance(n, ast.AnnAssign) else n.targets[0].id for n in body]
+        booleans = [n.target.id for n in body if isinstance(n, ast.AnnAssign) and ast.unparse(n.annotation) == "bool"]
+        call = ast.parse(cells[at + 1].source).body[-1].value
+        assert ast.unparse(call.func) == "check_parameters", path.name
+        assert ast.literal_eval(call.args[1]) == names, path.name
+        assert ast.literal_eval(call.keywords[0].value) == booleans, path.name
+
+
+def test_every_profile_names_only_parameters_its_notebook_has():
+    # the notebooks refuse unknown parameters, so a stale profile entry would break `make book`
+    import ast
+
+    import nbformat
+
+    profiles = yaml.safe_load((ROOT / "notebooks" / "profiles.yaml").read_text())
+    for profile, notebooks in profiles.items():
+        for name, params in notebooks.items():
+            cells = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
+            cell = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
+            body = ast.parse(cell.source).body
+            names = {n.target.id if isinstance(n, ast.AnnAssign) else n.targets[0].id for n in body}
+            assert set(params or {}) <= names, (profile, name, set(params or {}) - names)
+
+
 def test_launch_buttons_point_at_the_source_notebooks():
     buttons = [
         {

@@ -95,3 +95,42 @@ def test_test_batches_are_plain(synthetic_dir):
     batches = DeviceBatches(test, batch_size=25, mean=(0, 0, 0), std=(1, 1, 1))
     xs = torch.cat([x for x, _ in batches.epoch(0)])
     torch.testing.assert_close(xs, test.images.float() / 255)
+
+
+class _Planted:
+    """What a hostile batch file holds: unpickling it calls open(marker, 'w')."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_a_hostile_batch_pickle_is_refused_before_it_runs(tmp_path):
+    root = tmp_path / "set"
+    write_synthetic_cifar10(root, n_train=50, n_test=10)
+    marker = tmp_path / "pwned"
+    batch = root / FOLDER / TRAIN_FILES[2]
+    with open(batch, "wb") as f:
+        pickle.dump({"data": _Planted(marker), "labels": [0]}, f, protocol=2)
+    with pytest.raises(ValueError, match=rf"{batch}.*the global io\.open; only plain data and numpy arrays"):
+        load_cifar10(root, data="synthetic")
+    assert not marker.exists()
+    with pytest.raises(ValueError, match=r"data_batch_3.*io\.open"):
+        read_cifar10_folder(root / FOLDER, train=True)
+    assert not marker.exists()
+
+
+def test_batches_as_numpy_1_and_python_2_name_their_globals_are_read(synthetic_dir, tmp_path):
+    # the real files (Python 2, numpy 1) name numpy.core.multiarray; numpy 2 writes numpy._core
+    import shutil
+
+    shutil.copytree(synthetic_dir, tmp_path / "old")
+    for name in (*TRAIN_FILES, TEST_FILE):
+        path = tmp_path / "old" / FOLDER / name
+        raw = path.read_bytes()
+        path.write_bytes(raw.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
+        assert b"numpy.core.multiarray" in path.read_bytes()
+    old, new = read_cifar10_folder(tmp_path / "old" / FOLDER, True), read_cifar10_folder(synthetic_dir / FOLDER, True)
+    assert torch.equal(old.images, new.images) and torch.equal(old.labels, new.labels)

@@ -325,7 +325,8 @@ def test_log_parser_reads_mmdet3_lines(tmp_path):
 def test_short_cpu_training_evaluation_and_visualization(tmp_path, coco_dir):
     from ecalib.tasks import coco
 
-    run = coco.make_run(str(coco_dir), "smoke", data="synthetic", epochs=2, wandb_mode="disabled")
+    # the smoke profile's own set (a set of another spec given as data_dir is refused), generated here
+    run = coco.make_run(str(tmp_path / "data"), "smoke", data="synthetic", epochs=2, wandb_mode="disabled")
     assert "linear scaling: 0.02 x 2/16" in run.lr_rule
     result = coco.train(run, tmp_path, progress=False, verbose=False)
     history = result.history

@@ -180,6 +180,64 @@ def test_evaluator_errors(tmp_path, data_dir):
         imagenet.evaluate_checkpoint(two, data_dir, workers=0)
 
 
+RELEASED = [name for name in ecalib.list_models() if ecalib.model_info(name).checkpoint_file]
+SMALL = {"val_resize": 40, "val_crop": 32}
+
+
+@pytest.fixture(scope="module")
+def wnid_dir(tmp_path_factory):
+    """Three classes named by real ImageNet wnids (ImageNet indices 0, 333, 666)."""
+    root = tmp_path_factory.mktemp("wnids")
+    return write_synthetic_imagefolder(
+        root, num_classes=3, train_per_class=1, val_per_class=2, min_size=40, max_size=48, wnids=True
+    )
+
+
+def test_released_models_are_listed():
+    assert {"eca_resnet18", "eca_resnet50", "eca_resnet152", "eca_mobilenet_v2"} <= set(RELEASED)
+
+
+@pytest.mark.parametrize("name", RELEASED)
+def test_evaluator_on_every_released_model(tmp_path, wnid_dir, name):
+    info = ecalib.model_info(name)
+    path = save_official_checkpoint(ecalib.create_model(name), tmp_path / info.checkpoint_file)
+    result = imagenet.evaluate_checkpoint(path, wnid_dir, workers=0, batch_size=6, image_sizes=SMALL)
+    assert result["model"] == name and result["images"] == 6 and 0 <= result["top1"] <= result["top5"] <= 100
+    assert result["label_map"]["rule"] == "imagenet_wnid"
+
+
+def test_wnid_folders_map_to_their_imagenet_indices(tmp_path, wnid_dir):
+    from timm.data import ImageNetInfo
+
+    classes = sorted(p.name for p in (wnid_dir / "val").iterdir())
+    model = ecalib.create_model("eca_resnet18")
+    with torch.no_grad():  # always predicts the ImageNet index of the second folder class
+        model.fc.weight.zero_()
+        model.fc.bias.zero_()
+        model.fc.bias[ImageNetInfo().label_names().index(classes[1])] = 1.0
+    path = save_official_checkpoint(model, tmp_path / "eca_resnet18_k3577.pth.tar")
+    result = imagenet.evaluate_checkpoint(path, wnid_dir / "val", workers=0, image_sizes=SMALL)
+    expected = [ImageNetInfo().label_names().index(c) for c in classes]
+    assert result["label_map"]["indices"] == expected == [0, 333, 666]
+    assert result["top1"] == pytest.approx(100 / 3)  # exactly the second class's images are right
+    assert "3 ImageNet wnids -> their ImageNet-1k indices (n01440764 -> 0" in imagenet.format_evaluation(result)
+
+
+def test_evaluator_refuses_folders_it_cannot_map(tmp_path):
+    two = write_synthetic_imagefolder(tmp_path / "two", num_classes=2, train_per_class=1, val_per_class=1)
+    path = save_official_checkpoint(ecalib.create_model("eca_resnet18"), tmp_path / "m.pth.tar")
+    with pytest.raises(
+        ValueError,
+        match=r"2 classes but the checkpoint's model has 1000 outputs.*not ImageNet wnids: "
+        r"\['n00000000', 'n00000001'\]. Allowed: class folders named by ImageNet wnids",
+    ):
+        imagenet.evaluate_checkpoint(path, two, workers=0, image_sizes=SMALL)
+    equal = save_official_checkpoint(ecalib.create_model("eca_mobilenet_v2", num_classes=2), tmp_path / "e.pth.tar")
+    result = imagenet.evaluate_checkpoint(equal, two, workers=0, image_sizes=SMALL)
+    assert result["label_map"]["rule"] == "sorted_order" and result["label_map"]["indices"] == [0, 1]
+    assert "sorted order: the 2 class folders, sorted, are outputs 0..1" in imagenet.format_evaluation(result)
+
+
 def test_evaluate_cli(tmp_path, data_dir):
     path = save_official_checkpoint(ecalib.create_model("eca_resnet18", num_classes=4), tmp_path / "m.pth.tar")
     out = subprocess.run(

@@ -39,6 +39,18 @@ def test_unknown_profile_is_an_error(tmp_path):
     assert result.returncode != 0 and "profiles: default, smoke" in result.stderr
 
 
+def test_unknown_parameters_and_non_booleans_are_refused(tmp_path):
+    # papermill itself only warns about a name the notebook lacks, and passes `-p x maybe` as a string
+    result = papermill("complexity", tmp_path / "typo.ipynb", epoch=3)
+    assert result.returncode != 0
+    assert "unknown parameter(s) ['epoch']; this notebook's parameters are: models, contrast_models, input_size" in (
+        failure(result)
+    )
+    result = papermill("cifar10", tmp_path / "bool.ipynb", profile="smoke", channels_last="maybe")
+    assert result.returncode != 0
+    assert "parameter channels_last must be True or False, got 'maybe'" in failure(result)
+
+
 @pytest.fixture(scope="module")
 def cifar_results(tmp_path_factory):
     """The cifar10 notebook in the smoke profile (two mechanisms), shared by the compare test."""

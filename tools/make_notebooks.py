@@ -3,6 +3,7 @@
 Keeping the cells here makes notebook diffs reviewable; `make notebooks` regenerates them.
 """
 
+import ast
 from pathlib import Path
 
 import nbformat as nbf
@@ -34,10 +35,39 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 """
 
 
+def parameter_check(parameters_cell):
+    """A hidden cell refusing unknown papermill parameters and non-boolean values of the bool ones.
+
+    The names come from the parameters cell itself; papermill injects its cell right after that one.
+    """
+    known, booleans = [], []
+    for node in ast.parse(parameters_cell.source).body:
+        if isinstance(node, ast.AnnAssign):
+            known.append(node.target.id)
+            if isinstance(node.annotation, ast.Name) and node.annotation.id == "bool":
+                booleans.append(node.target.id)
+        elif isinstance(node, ast.Assign):
+            known += [target.id for target in node.targets]
+    return code(
+        f"""
+from ecalib.params import check_parameters
+
+check_parameters(globals(), {known!r}, booleans={booleans!r})
+""",
+        tags=["remove-cell"],
+    )
+
+
 def notebook(cells):
-    """A chapter: the Colab set-up cell (hidden in the book, a no-op elsewhere) and then ``cells``."""
+    """A chapter: the Colab set-up cell (hidden in the book, a no-op elsewhere) and then ``cells``,
+    with the parameter check after the parameters cell."""
     nb = nbf.v4.new_notebook()
-    nb.cells = [code(COLAB_SETUP, tags=["remove-cell"]), *cells]
+    checked = []
+    for cell in cells:
+        checked.append(cell)
+        if "parameters" in cell.metadata.get("tags", []):
+            checked.append(parameter_check(cell))
+    nb.cells = [code(COLAB_SETUP, tags=["remove-cell"]), *checked]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
@@ -513,14 +543,14 @@ seeds = None  # None: the protocol's (rc2020: 0..4); a count (5) or a list ("0,1
 batch_size = None  # None: the protocol's
 lr = None  # None: the protocol's
 data = None  # cifar10 | synthetic; None: cifar10 (smoke: synthetic)
-data_dir = None  # folder with cifar-10-batches-py; None: data/cifar10 or data/synthetic-cifar10
+data_dir = None  # folder with cifar-10-batches-py; None: data/cifar10 (synthetic: a folder per spec under data/)
 download: bool = False  # download CIFAR-10 into data_dir when missing
 device: str = "auto"  # auto | cpu | cuda
 amp: str = "none"  # none | bf16 | fp16 (CUDA)
 channels_last: bool = False
 compile: bool = False  # torch.compile the model
 wandb_mode: str = "offline"  # offline | online | disabled
-results_dir: str = "results"  # runs go to results_dir/cifar10/<profile>-<protocol>-<model>-seed<k>
+results_dir: str = "runs"  # runs go to results_dir/cifar10/<profile>-<protocol>-<model>-seed<k> (runs/: not tracked)
 """,
             tags=["parameters"],
         ),
@@ -589,8 +619,9 @@ CIFAR10_COMPARE = notebook(
             """
 # CIFAR-10: comparing attention mechanisms
 
-Every complete CIFAR-10 run found in the result folders below, grouped by protocol, profile,
-data source and device, so that synthetic smoke runs and real runs are never mixed. For each
+Every complete CIFAR-10 run found in the result folders below (the committed `results/cifar10`
+and this build's `runs/cifar10`), grouped by folder, protocol, profile, data source and device,
+so that synthetic smoke runs and real runs are never mixed. For each
 mechanism: the mean and standard deviation of the curves over seeds (the reproduction's
 figure), the final accuracy with a 95 % confidence interval, and what the mechanism costs in
 parameters and training throughput relative to the plain network.
@@ -599,7 +630,7 @@ parameters and training throughput relative to the plain network.
         code(
             """
 # Parameters (papermill -p NAME VALUE)
-results_dirs = "results/cifar10"  # comma-separated folders that hold run folders
+results_dirs = "results/cifar10,runs/cifar10"  # comma-separated run folders: the committed ones, this build's
 benchmarks_dir: str = "results/benchmarks/cifar10-speed"  # result folders of benchmarks/cifar10_speed.py
 """,
             tags=["parameters"],
@@ -629,7 +660,7 @@ for keys, group in history.groupby(GROUP, dropna=False):
     band_plot(group, "test_top1", axes[0], "test top-1 (%)")
     band_plot(group, "test_loss", axes[1], "test loss (log scale)")
     axes[1].set_yscale("log")
-    fig.suptitle("protocol {}, profile {}, data: {}, device: {}".format(*keys))
+    fig.suptitle("{}: protocol {}, profile {}, data: {}, device: {}".format(*keys))
     fig.tight_layout()
     plt.show()
 """,
@@ -655,7 +686,7 @@ that the pipeline works, and says nothing about CIFAR-10.
         code(
             """
 bands = pd.DataFrame(rc2020_cifar10_bands())
-ours = summary[["protocol", "profile", "data", "device", "attention", "runs", "top-1 mean", "loss mean"]] if len(summary) else summary
+ours = summary[["results", "protocol", "profile", "data", "device", "attention", "runs", "top-1 mean", "loss mean"]] if len(summary) else summary
 display(bands)
 display(ours.round(3))
 """,
@@ -711,7 +742,7 @@ data = None  # cifar10 | synthetic; None: cifar10 (smoke: synthetic)
 data_dir = None
 device: str = "auto"
 wandb_mode: str = "offline"
-results_dir: str = "results"
+results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 """,
             tags=["parameters"],
         ),
@@ -812,7 +843,7 @@ amp: str = "none"  # none | bf16 | fp16
 device: str = "auto"  # auto | cpu | cuda
 resume = "auto"  # auto: continue the run folder; or a checkpoint path (official layout)
 wandb_mode: str = "offline"  # offline | online | disabled
-results_dir: str = "results"
+results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 """,
             tags=["parameters"],
         ),
@@ -1088,7 +1119,7 @@ epochs = None  # None: the 1x schedule (12)
 batch_size = None  # global batch; the lr follows 0.02 x batch/16
 device: str = "auto"  # auto | cpu | cuda
 wandb_mode: str = "offline"  # offline | online | disabled
-results_dir: str = "results"
+results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 """,
             tags=["parameters"],
         ),

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from ecalib.errors import UsageError
 
 SYNTHETIC_MARKER = "SYNTHETIC.json"
+IMAGENET_CLASSES = 1000
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPEG", ".JPG", ".PNG")
 
 
@@ -195,21 +196,26 @@ def write_synthetic_imagefolder(
     min_size: int = 72,
     max_size: int = 128,
     seed: int = 0,
+    wnids: bool = False,
 ) -> Path:
     """Write ``root/train`` and ``root/val`` of real JPEG files (varied sizes), learnable by class.
 
-    Class folders are named like ImageNet's (``n0000000k``); a ``SYNTHETIC.json`` marker records
-    the arguments so the set is never mistaken for ImageNet.
+    Class folders are named like ImageNet's (``n0000000k``), or with ``wnids=True`` by real ImageNet
+    wnids spread over the 1000 classes (see :func:`synthetic_wnids`); a ``SYNTHETIC.json`` marker
+    records the arguments so the set is never mistaken for ImageNet.
     """
     from PIL import Image
 
     if num_classes < 2 or train_per_class < 1 or val_per_class < 1:
         raise UsageError("need num_classes >= 2 and at least one train and one val image per class")
+    if wnids and num_classes > IMAGENET_CLASSES:
+        raise UsageError(f"wnids=True names at most {IMAGENET_CLASSES} classes, not {num_classes}")
+    names = synthetic_wnids(num_classes) if wnids else [f"n{c:08d}" for c in range(num_classes)]
     root = Path(root)
     rng = np.random.default_rng(seed)
     for split, per_class in (("train", train_per_class), ("val", val_per_class)):
         for c in range(num_classes):
-            folder = root / split / f"n{c:08d}"
+            folder = root / split / names[c]
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(per_class):
                 h, w = (int(v) for v in rng.integers(min_size, max_size + 1, 2))
@@ -224,9 +230,61 @@ def write_synthetic_imagefolder(
         "min_size": min_size,
         "max_size": max_size,
         "seed": seed,
+        "wnids": wnids,
     }
     (root / SYNTHETIC_MARKER).write_text(json.dumps(spec, indent=2))
     return root
+
+
+def imagenet_wnids() -> list[str]:
+    """The 1000 ImageNet-1k wnids in the order of the classifiers' outputs (timm's ImageNetInfo)."""
+    from timm.data import ImageNetInfo
+
+    return list(ImageNetInfo().label_names())
+
+
+def synthetic_wnids(num_classes: int) -> list[str]:
+    """Real ImageNet wnids for ``num_classes`` synthetic classes: indices 0, 1000/n, 2000/n, ..."""
+    names = imagenet_wnids()
+    return [names[c * IMAGENET_CLASSES // num_classes] for c in range(num_classes)]
+
+
+def class_indices(classes: Sequence[str], num_classes: int, folder: str | Path = "the data folder") -> dict:
+    """How the folder's classes (sorted, as ImageFolder numbers them) map to a model's outputs.
+
+    A 1000-class model and class folders that are all ImageNet wnids: each wnid goes to its
+    ImageNet index (any subset of ImageNet works). Otherwise the counts must be equal, and the
+    i-th class in sorted order goes to output i. Anything else is refused.
+    Returns ``{"rule", "indices", "description"}``, ``indices[i]`` the output of folder class i.
+    """
+    classes = list(classes)
+    if num_classes == IMAGENET_CLASSES:
+        position = {name: i for i, name in enumerate(imagenet_wnids())}
+        if all(name in position for name in classes):
+            indices = [position[name] for name in classes]
+            pairs = ", ".join(f"{n} -> {i}" for n, i in zip(classes[:3], indices, strict=False))
+            more = ", ..." if len(classes) > 3 else ""
+            return {
+                "rule": "imagenet_wnid",
+                "indices": indices,
+                "description": f"{len(classes)} ImageNet wnids -> their ImageNet-1k indices ({pairs}{more})",
+            }
+    if len(classes) == num_classes:
+        return {
+            "rule": "sorted_order",
+            "indices": list(range(num_classes)),
+            "description": f"sorted order: the {num_classes} class folders, sorted, are outputs 0..{num_classes - 1}",
+        }
+    wnid_note = ""
+    if num_classes == IMAGENET_CLASSES:
+        position = set(imagenet_wnids())
+        others = [name for name in classes if name not in position]
+        wnid_note = f"; these are not ImageNet wnids: {others[:5]}{' ...' if len(others) > 5 else ''}"
+    raise UsageError(
+        f"{folder} has {len(classes)} classes but the checkpoint's model has {num_classes} outputs, so which "
+        f"output each class is cannot be told{wnid_note}. Allowed: class folders named by ImageNet wnids "
+        f"(n01440764, ...) for a 1000-class model, or exactly {num_classes} class folders (matched in sorted order)"
+    )
 
 
 def describe_source(root: str | Path, real_kind: str = "imagefolder") -> dict:

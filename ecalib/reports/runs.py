@@ -8,11 +8,21 @@ from pathlib import Path
 import pandas as pd
 
 
+def data_label(source: dict) -> str:
+    """What a run was trained on, from its recorded ``data_source``: the data set, or the synthetic set's size."""
+    kind = source.get("kind", "unknown")
+    generator = source.get("generator") or {}
+    size = generator.get("n_train", source.get("n_train", source.get("n")))
+    return f"synthetic ({size} train images)" if kind == "synthetic" and size else kind
+
+
 def collect_runs(*roots: str | Path, task: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every complete run under ``roots``: (one row per run, one row per run and epoch).
 
-    Runs are labelled with their protocol, profile, attention, seed, data source and device, so
-    synthetic smoke runs can never be mistaken for real ones.
+    Runs are labelled with the folder they were found in (``results``: e.g. the committed
+    ``results/cifar10`` or this build's ``runs/cifar10``), their protocol, profile, attention, seed,
+    data source and device, so synthetic smoke runs can never be mistaken for real ones. ``data``
+    is the source its ``params.json`` records: the data set, or ``synthetic (<n> train images)``.
     """
     runs, histories = [], []
     for root in roots:
@@ -26,13 +36,14 @@ def collect_runs(*roots: str | Path, task: str | None = None) -> tuple[pd.DataFr
             source = params.get("data_source", {})
             row = {
                 "run": folder.name,
+                "results": str(root),
                 "path": str(folder),
                 "attention": params.get("attention"),
                 "protocol": params.get("protocol"),
                 "profile": params.get("profile"),
                 "seed": cfg.get("seed"),
                 "model": cfg.get("model"),
-                "data": source.get("kind", "unknown"),
+                "data": data_label(source),
                 "n_train": source.get("n"),
                 "device": env.get("device", "unknown"),
                 "commit": env.get("git_commit"),
@@ -42,7 +53,7 @@ def collect_runs(*roots: str | Path, task: str | None = None) -> tuple[pd.DataFr
             }
             runs.append(row)
             history = pd.read_csv(folder / "history.csv")
-            for key in ("run", "attention", "protocol", "profile", "seed", "data", "device"):
+            for key in ("run", "results", "attention", "protocol", "profile", "seed", "data", "device"):
                 history[key] = row[key]
             histories.append(history)
     runs_df = pd.DataFrame(runs)
@@ -63,7 +74,7 @@ def confidence_interval(values, level: float = 0.95) -> tuple[float, float]:
     return float(values.mean() - half), float(values.mean() + half)
 
 
-GROUP = ["protocol", "profile", "data", "device"]
+GROUP = ["results", "protocol", "profile", "data", "device"]  # runs of different folders or data never mix
 
 
 def summary_table(runs: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:

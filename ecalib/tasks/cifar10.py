@@ -75,7 +75,7 @@ PROFILES = {
     "full": {},
     "smoke": dict(data="synthetic", epochs=2, batch_size=64, seeds=[0], synthetic=dict(n_train=320, n_test=160)),
 }
-DEFAULT_DATA_DIR = {"cifar10": "data/cifar10", "synthetic": "data/synthetic-cifar10"}
+DEFAULT_DATA_DIR = {"cifar10": "data/cifar10", "synthetic": "data"}  # synthetic: base of one folder per spec
 
 
 def model_name(protocol: str, attention: str) -> str:

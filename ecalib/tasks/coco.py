@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ecalib.data.imagefolder import describe_source
+from ecalib.data.synthetic import ensure_synthetic, synthetic_dir
 from ecalib.detection.coco_data import DetectionBatches, SeededCoco, coco_split
 from ecalib.detection.hooks import DetectionHooks
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
@@ -112,7 +113,11 @@ def make_run(
     if data_dir is None:
         if data == "coco":
             raise UsageError("data_dir is required: the COCO folder with train2017/, val2017/ and annotations/")
-        data_dir = "data/synthetic-coco"
+        data_dir = "data"
+    if data == "synthetic":  # the set of this spec, in a folder of its own under data_dir
+        from ecalib.detection.synthetic_coco import write_synthetic_coco
+
+        data_dir = synthetic_dir(data_dir, "synthetic-coco", write_synthetic_coco, synthetic)
     model_kwargs = {"k_size": k_size} if k_size is not None else {}
     detector = {**sizes, **heads, **({"backbone_weights": str(backbone_weights)} if backbone_weights else {})}
     cfg = TrainConfig.from_dict(
@@ -138,10 +143,8 @@ def _prepare(run: CocoRun, dist: DistInfo) -> None:
 
     root = Path(run.data_dir)
     marker = root / "SYNTHETIC.json"
-    if run.data == "synthetic" and dist.is_main and not marker.exists():
-        if root.exists() and any(root.iterdir()):
-            raise UsageError(f"{root} is not empty and not a synthetic set; use another data_dir")
-        write_synthetic_coco(root, **run.synthetic)
+    if run.data == "synthetic" and dist.is_main:
+        ensure_synthetic(root, write_synthetic_coco, run.synthetic)
     if run.data == "coco" and marker.exists():
         raise UsageError(f"{root} holds the synthetic scenes; use data='synthetic' for it")
     barrier(dist)

@@ -18,12 +18,14 @@ import torch
 from ecalib.data.imagefolder import (
     LoaderBatches,
     SeededImageFolder,
+    class_indices,
     describe_source,
     eval_transform,
     split_dir,
     train_transform,
     write_synthetic_imagefolder,
 )
+from ecalib.data.synthetic import ensure_synthetic, synthetic_dir
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
 from ecalib.engine.results import completed_run
@@ -155,7 +157,9 @@ def make_run(
     if data_dir is None:
         if data == "imagenet":
             raise UsageError("data_dir is required: the ImageNet folder holding train/ and val/")
-        data_dir = "data/synthetic-imagenet"
+        data_dir = "data"
+    if data == "synthetic":  # the set of this spec, in a folder of its own under data_dir
+        data_dir = synthetic_dir(data_dir, "synthetic-imagenet", write_synthetic_imagefolder, synthetic)
     k_tag = f"-k{k_size if isinstance(k_size, str) else ''.join(map(str, k_size))}" if k_size else ""
     name = run_name or f"{profile}-{model}{k_tag}-seed{cfg.seed}"
     return ImagenetRun(
@@ -175,10 +179,8 @@ def make_run(
 def _prepare_data(run: ImagenetRun, dist: DistInfo) -> None:
     root = Path(run.data_dir)
     if run.data == "synthetic":
-        if dist.is_main and not (root / "SYNTHETIC.json").exists():
-            if root.exists() and any(root.iterdir()):
-                raise UsageError(f"{root} is not empty and not a synthetic set; use another data_dir")
-            write_synthetic_imagefolder(root, **run.synthetic)
+        if dist.is_main:
+            ensure_synthetic(root, write_synthetic_imagefolder, run.synthetic)
     elif (root / "SYNTHETIC.json").exists():
         raise UsageError(f"{root} holds the synthetic look-alike; use data='synthetic' for it")
     barrier(dist)
@@ -279,7 +281,9 @@ def evaluate_checkpoint(
 
     The checkpoint's architecture and ECA kernels are read from its weights (or checked against
     ``model``). Evaluation uses the official transform (resize 256, centre crop 224, ImageNet
-    statistics) unless ``image_sizes`` says otherwise.
+    statistics) unless ``image_sizes`` says otherwise. Folder classes map to the model's outputs
+    by ImageNet wnid or, for equal counts, by sorted order (:func:`class_indices`, recorded as
+    ``label_map``); any other folder is refused.
     """
     from ecalib.checkpoint import CheckpointError, load_official_checkpoint, plain_values
     from ecalib.models import create_model
@@ -294,18 +298,16 @@ def evaluate_checkpoint(
         raise CheckpointError(f"{checkpoint} holds {info.name}, a CIFAR network, not an ImageNet model")
     sizes = {**IMAGE_SIZES, **(image_sizes or {})}
     dataset = SeededImageFolder(val_dir, eval_transform(sizes["val_resize"], sizes["val_crop"]))
-    num_classes = net.get_classifier().out_features
-    if len(dataset.classes) > num_classes:
-        raise UsageError(
-            f"{val_dir} has {len(dataset.classes)} classes but the checkpoint's model has {num_classes} outputs"
-        )
+    labels = class_indices(dataset.classes, net.num_classes, val_dir)  # folder class -> model output
     dev = resolve_device(device)
+    to_output = torch.tensor(labels["indices"], device=dev)
     net = net.to(dev).eval()
     workers = default_workers() if workers is None else workers
     batches = LoaderBatches(dataset, batch_size, IMAGENET_MEAN, IMAGENET_STD, dev, train=False, workers=workers)
     sums = torch.zeros(4, dtype=torch.float64)
     with torch.no_grad():
         for x, y in batches.epoch(0):
+            y = to_output[y]
             out = net(x).float()
             top = out.topk(min(5, out.shape[1]), dim=1).indices == y[:, None]
             loss = torch.nn.functional.cross_entropy(out, y, reduction="sum")
@@ -320,6 +322,7 @@ def evaluate_checkpoint(
         "val_dir": str(val_dir),
         "images": n,
         "classes": len(dataset.classes),
+        "label_map": labels,
         "top1": 100 * sums[1].item() / n,
         "top5": 100 * sums[2].item() / n,
         "loss": sums[0].item() / n,
@@ -338,6 +341,7 @@ def format_evaluation(result: dict) -> str:
         f"model       {result['model']} (k per stage {result['k_per_stage']})",
         f"data        {result['val_dir']}: {result['images']} images, {result['classes']} classes "
         f"({result['data_source']['kind']})",
+        f"labels      {result['label_map']['description']}",
         "",
         f"{'source':18s} {'top-1':>8s} {'top-5':>8s}",
         f"{'measured':18s} {result['top1']:8.2f} {result['top5']:8.2f}",

@@ -1,0 +1,45 @@
+"""The CIFAR-10 comparison gathers committed and freshly generated runs apart, labelled by their data."""
+
+import json
+
+from ecalib.reports.runs import GROUP, collect_runs, summary_table
+
+
+def write_run(folder, attention, source, top1):
+    """A run folder as the trainer leaves it: params.json, env.json, history.csv, final.json."""
+    folder.mkdir(parents=True)
+    params = {
+        "config": {"seed": 0, "model": "resnet18", "epochs": 2, "batch_size": 64},
+        "task": "cifar10",
+        "attention": attention,
+        "protocol": "rc2020",
+        "profile": "full",
+        "data_source": source,
+    }
+    (folder / "params.json").write_text(json.dumps(params))
+    (folder / "env.json").write_text(json.dumps({"device": "cpu", "git_commit": "abc"}))
+    (folder / "history.csv").write_text(f"epoch,test_top1,test_loss\n0,10.0,2.3\n1,{top1},1.9\n")
+    final = {"test_top1": top1, "test_loss": 1.9, "params": 11_000_000, "mean_images_per_s": 100.0}
+    (folder / "final.json").write_text(json.dumps(final))
+
+
+def test_committed_and_generated_runs_stay_apart_and_say_what_data_they_used(tmp_path):
+    committed, generated = tmp_path / "results" / "cifar10", tmp_path / "runs" / "cifar10"
+    real = {"kind": "cifar10", "path": "/data/cifar10", "md5_verified": True, "split": "train", "n": 50000}
+    synthetic = {
+        "kind": "synthetic",
+        "path": "/data/synthetic-cifar10-n_train5000",
+        "generator": {"generator": "ecalib.data.write_synthetic_cifar10", "n_train": 5000, "n_test": 1000},
+        "split": "train",
+        "n": 5000,
+    }
+    write_run(committed / "full-rc2020-eca-seed0", "eca", real, 76.0)
+    write_run(generated / "full-rc2020-eca-seed0", "eca", synthetic, 40.0)  # the same run name, other data
+    runs, history = collect_runs(committed, generated, tmp_path / "nothing-here", task="cifar10")
+    labels = dict(zip(runs["results"], runs["data"], strict=True))
+    assert labels == {str(committed): "cifar10", str(generated): "synthetic (5000 train images)"}
+    assert set(history["results"]) == {str(committed), str(generated)} and len(history) == 4
+    summary = summary_table(runs)
+    assert len(summary) == 2 and "results" in GROUP  # two groups, never averaged together
+    by_data = summary.set_index("data")["top-1 mean"].to_dict()
+    assert by_data == {"cifar10": 76.0, "synthetic (5000 train images)": 40.0}
