@@ -544,7 +544,10 @@ def derive_auto_policy(results) -> dict:
             "paired rounds": len(ratios[best]),
             "folders": sorted(set(part["folder"])),
             "commits": sorted(set(part["commit"])) if "commit" in part else [],
-            "clear": best == "torch" or summary[best][1] > 1.0,  # interval above 1: not within noise
+            # Not within noise: the winner's interval lies above 1 (vs torch), or torch beats every interval.
+            "clear": summary[best][1] > 1.0
+            if best != "torch"
+            else all(high < 1.0 for impl, (_, _, high) in summary.items() if impl != "torch"),
         }
     return {"choices": choices, "evidence": evidence}
 
