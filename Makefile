@@ -31,11 +31,11 @@ $(MMDET_STAMP): $(STAMP) requirements-mmdet.txt
 mmdet: $(MMDET_STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check ecalib tests tools benchmarks book
+	$(PY) -m ruff check ecalib tests tools benchmarks book notebooks
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check ecalib tests tools benchmarks book
+	$(PY) -m ruff check ecalib tests tools benchmarks book notebooks
 
 book: $(STAMP)
 	$(PY) tools/run_notebooks.py --profile $(PROFILE) --out book/executed
@@ -56,9 +56,12 @@ BINDER_CHECK_ARGS ?= --pypi-torch-if-unreachable --memory-advisory-if-substitute
 binder-check: $(STAMP)
 	$(PY) tools/check_binder.py $(BINDER_CHECK_ARGS)
 
-# Regenerate notebooks/*.ipynb from tools/make_notebooks.py (developers only).
+# Each chapter's source is notebooks/<name>.py (py:percent, linted by ruff), paired by jupytext with
+# the output-free notebooks/<name>.ipynb that papermill, Binder and Colab open (notebooks/jupytext.toml).
+# After editing either one (an editor, or Jupyter without jupytext), this updates the other from
+# whichever is newer; `make test` fails while a pair disagrees.
 notebooks: $(STAMP)
-	$(PY) tools/make_notebooks.py
+	$(VENV)/bin/jupytext --sync notebooks/*.py
 
 clean:
 	rm -rf _build book/executed

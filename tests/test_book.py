@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import jupytext
 import yaml
 from helpers import ROOT, toc_docnames
 
@@ -24,16 +25,59 @@ def test_every_executed_chapter_has_a_notebook_and_a_profile_entry():
             assert (ROOT / f"{f}.md").exists(), f
 
 
-def test_notebooks_are_generated_from_tools_make_notebooks():
-    sys.path.insert(0, str(ROOT / "tools"))
-    import nbformat
-    from make_notebooks import NOTEBOOKS
+# Cell metadata that Jupyter writes for its own display state; the rest (tags above all) must match.
+UI_METADATA = {"collapsed", "scrolled", "ExecuteTime", "execution", "jp-MarkdownHeadingCollapsed"}
 
-    for name, nb in NOTEBOOKS.items():
-        committed = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-        assert [c.source for c in committed.cells] == [c.source for c in nb.cells], f"run `make notebooks` ({name})"
-        tags = [c.metadata.get("tags", []) for c in committed.cells]
-        assert sum("parameters" in t for t in tags) == 1, name
+
+def pair_differences(text_path: Path, notebook_path: Path) -> list[str]:
+    """How a py:percent source and its paired .ipynb disagree (cell types, sources, metadata), and any outputs."""
+    import jupytext
+    import nbformat
+
+    def cells(nb):
+        return [
+            (c.cell_type, c.source, {k: v for k, v in c.metadata.items() if k not in UI_METADATA}) for c in nb.cells
+        ]
+
+    text, nb = jupytext.read(text_path), nbformat.read(notebook_path, as_version=4)
+    problems = []
+    if len(cells(text)) != len(cells(nb)):
+        problems.append(f"{len(text.cells)} cells in {text_path.name}, {len(nb.cells)} in {notebook_path.name}")
+    for index, (a, b) in enumerate(zip(cells(text), cells(nb))):
+        if a != b:
+            problems.append(f"cell {index} differs: {a[1][:60]!r} vs {b[1][:60]!r}")
+    if text.metadata.get("kernelspec") != nb.metadata.get("kernelspec"):
+        problems.append("kernelspecs differ")
+    problems += [f"cell {i} of {notebook_path.name} has outputs" for i, c in enumerate(nb.cells) if c.get("outputs")]
+    return problems
+
+
+def test_every_notebook_is_in_sync_with_its_text_source():
+    sources = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+    assert sources == sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb")), "a source without a notebook"
+    for name in sources:
+        problems = pair_differences(ROOT / "notebooks" / f"{name}.py", ROOT / "notebooks" / f"{name}.ipynb")
+        assert not problems, f"run `make notebooks` ({name}): " + "; ".join(problems)
+        cells = jupytext.read(ROOT / "notebooks" / f"{name}.py").cells
+        assert sum("parameters" in c.metadata.get("tags", []) for c in cells) == 1, name
+
+
+def test_an_edit_on_either_side_of_a_pair_is_caught(tmp_path):
+    import nbformat
+
+    source = (ROOT / "notebooks" / "complexity.py").read_text()
+    notebook = nbformat.read(ROOT / "notebooks" / "complexity.ipynb", as_version=4)
+    (tmp_path / "a.py").write_text(source)
+    nbformat.write(notebook, tmp_path / "a.ipynb")
+    assert pair_differences(tmp_path / "a.py", tmp_path / "a.ipynb") == []
+    (tmp_path / "a.py").write_text(source.replace("## Official README vs measured", "## Edited"))
+    assert pair_differences(tmp_path / "a.py", tmp_path / "a.ipynb")[0].startswith("cell ")
+    (tmp_path / "a.py").write_text(source.replace('# %% tags=["remove-input"]', "# %%", 1))
+    assert pair_differences(tmp_path / "a.py", tmp_path / "a.ipynb"), "a lost tag went unnoticed"
+    (tmp_path / "a.py").write_text(source)
+    notebook.cells[-1].outputs = [nbformat.v4.new_output("stream", text="x")]
+    nbformat.write(notebook, tmp_path / "a.ipynb")
+    assert pair_differences(tmp_path / "a.py", tmp_path / "a.ipynb") == ["cell 13 of a.ipynb has outputs"]
 
 
 def test_every_notebook_checks_its_parameters_after_the_parameters_cell():
@@ -145,11 +189,9 @@ def test_every_ecalib_command_in_the_reproduce_page_parses():
 def test_every_papermill_command_in_the_reproduce_page_names_real_parameters():
     import papermill
 
-    sys.path.insert(0, str(ROOT / "tools"))
-    from make_notebooks import NOTEBOOKS
-
     commands = [c for c in reproduce_commands() if c[0] == "papermill"]
-    assert {Path(c[1]).stem for c in commands} >= set(NOTEBOOKS), "a chapter without a papermill line"
+    chapters = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert {Path(c[1]).stem for c in commands} >= chapters, "a chapter without a papermill line"
     for words in commands:
         known = papermill.inspect_notebook(ROOT / words[1])
         given = [words[i + 1] for i, w in enumerate(words) if w == "-p"]

@@ -1,0 +1,75 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["remove-cell"]
+import sys
+
+if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
+    # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
+    # %cd -q /content/ecalib
+    # %pip install -q -e ".[train,coco]"
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    print("device:", gpu or "CPU (Runtime > Change runtime type adds a GPU)")
+
+# %% [markdown]
+# # CIFAR-10: the reproduction's hyper-parameter sweep
+#
+# The reproduction searched attention x optimizer x batch size with a W&B Bayesian sweep
+# (`configs/sweep.yaml`, same search space). Online, `wandb sweep configs/sweep.yaml` and
+# `wandb agent` spread it over any number of machines; here `ecalib.sweep.run_sweep` runs the same
+# file offline (grid, random, or Bayesian through Optuna), one normal result folder per trial.
+
+# %% tags=["parameters"]
+# Parameters (papermill -p NAME VALUE)
+sweep_file: str = "configs/sweep.yaml"
+method = None  # grid | random | bayes; None: the file's (bayes)
+trials = None  # None: the whole grid
+profile: str = "full"  # full | smoke
+data = None  # cifar10 | synthetic; None: cifar10 (smoke: synthetic)
+data_dir = None
+device: str = "auto"
+wandb_mode: str = "offline"
+results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
+
+# %% tags=["remove-cell"]
+from ecalib.params import check_parameters
+
+check_parameters(
+    globals(),
+    ['sweep_file', 'method', 'trials', 'profile', 'data', 'data_dir', 'device', 'wandb_mode', 'results_dir'],
+    booleans=[],
+)
+
+# %%
+from ecalib.sweep import load_sweep, run_sweep
+
+spec = load_sweep(sweep_file)
+table = run_sweep(sweep_file, results_dir, method=method, n_trials=trials, profile=profile, data=data,
+                  data_dir=data_dir, device=device, wandb_mode=wandb_mode)
+table
+
+# %% tags=["remove-input"]
+import matplotlib.pyplot as plt
+
+from ecalib.reports.plots import parallel_coordinates
+from ecalib.sweep import METRICS
+
+metric = METRICS[spec["metric"]["name"]]
+varied = [c for c in spec["parameters"] if "values" in spec["parameters"][c]]
+fig, ax = plt.subplots(figsize=(9, 4))
+parallel_coordinates(table, varied, metric, ax, lower_is_better=spec["metric"]["goal"] == "minimize")
+ax.set_title(f"{len(table)} trial(s), profile {profile}, data: {', '.join(sorted(set(table['data'])))}")
+fig.tight_layout()
