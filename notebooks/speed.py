@@ -40,11 +40,12 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # Parameters (papermill -p NAME VALUE)
 results_dir: str = "results/benchmarks/speed"  # folders written by `ecalib bench`
 tail_results_dir: str = "results/benchmarks/eca-block-tail"  # folders of benchmarks/eca_block_tail.py
+auto_results_dir: str = "results/benchmarks/eca-auto"  # the interleaved measurements behind ECA's auto
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['results_dir', 'tail_results_dir'], booleans=[])
+check_parameters(globals(), ['results_dir', 'tail_results_dir', 'auto_results_dir'], booleans=[])
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
@@ -147,8 +148,9 @@ else:
 # gradients, fp32 and bf16): `reference` (the official module's operations), `torch` (the
 # rescale fused with the residual add into one `addcmul`, which `torch.compile` traces without a
 # graph break), and `triton` (CUDA kernels: pooling, 1-D convolution and sigmoid in one kernel;
-# rescale, residual add and ReLU in a second; a two-pass backward). `auto` picks `triton` for CUDA
-# tensors and `torch` elsewhere. The table times `relu(x + r)` (the plain ResNet tail, the floor)
+# rescale, residual add and ReLU in a second; a two-pass backward). `auto` runs, per device type
+# and for training or inference, the one measured fastest (next section). The table times
+# `relu(x + r)` (the plain ResNet tail, the floor)
 # against ECA's tail at ResNet-50's four stage shapes, from the committed
 # `benchmarks/eca_block_tail.py` result folders.
 
@@ -161,6 +163,52 @@ else:
                              values="vs plain")
     display(view.round(2))
     print("Cost relative to the plain tail relu(x + r) under the same settings (1.0 = free).")
+
+# %% [markdown]
+# ## Which path `auto` runs, and the measurement behind it
+#
+# `auto` is a measured choice, not a guess: `ecalib/layers/eca_auto.json` names the implementation
+# for each device type and mode, and `tools/update_eca_auto.py` derives it from committed
+# `ecalib bench` folders in which the implementations were timed interleaved (every round times
+# each model once, in a fresh random order). The ratios below pair the rounds: each is an
+# implementation's images/s over the fused `torch` path's in the same round, as a median with a
+# 95 % bootstrap interval. A device type without a committed measurement says so.
+
+# %% tags=["remove-input"]
+from ecalib.layers.eca import auto_policy
+
+policy = auto_policy()
+rows = []
+for device_type, modes in policy["choices"].items():
+    evidence = policy["evidence"].get(device_type)
+    for mode, impl in modes.items():
+        found = evidence.get(mode) if isinstance(evidence, dict) else None
+        speeds = found["speed vs torch (median, 95% interval)"] if found else {}
+        rows.append({
+            "device type": device_type, "mode": mode, "auto runs": impl,
+            **{f"{k} vs torch": f"{m:.3f} ({lo:.3f}-{hi:.3f})" for k, (m, lo, hi) in speeds.items() if k != "torch"},
+            "paired rounds": found["paired rounds"] if found else 0,
+            "outside noise": found["clear"] if found else None,
+            "evidence": ", ".join(found["folders"]) if found else evidence,
+        })
+display(pd.DataFrame(rows).set_index(["device type", "mode"]))
+
+# %% tags=["remove-input"]
+auto_rows = load_results(auto_results_dir)
+if auto_rows.empty:
+    print(f"No result folders in {auto_results_dir}.")
+else:
+    eca = auto_rows[auto_rows["mechanism"] == "eca"]
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(eca)))
+    labels = [f"{r.model} [{r.eca_impl_used}] {r.mode}, b{r.batch_size} {r.input_size}px" for r in eca.itertuples()]
+    ratio = eca["vs none (paired)"].to_numpy()
+    err = [ratio - eca["vs none ci_low"].to_numpy(), eca["vs none ci_high"].to_numpy() - ratio]
+    ax.errorbar(ratio, range(len(eca)), xerr=err, fmt="o", capsize=3)
+    ax.set_yticks(range(len(eca)), labels, fontsize="small")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xlabel("images/s relative to plain ResNet-50 in the same rounds (median, 95 % interval)")
+    ax.set_title(f"{eca['device'].iloc[0]}, interleaved rounds", fontsize="small")
+    fig.tight_layout()
 
 # %% [markdown]
 # The Triton kernels are compiled ahead of time for Hopper (`sm_90`) by this build, with Triton's
