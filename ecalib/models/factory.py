@@ -9,6 +9,7 @@ from torch import nn
 
 from ecalib.errors import UsageError
 from ecalib.layers import set_eca_impl
+from ecalib.models.ecalib_timm import build
 from ecalib.models.registry import model_info, same_weights_layout
 
 
@@ -41,7 +42,8 @@ def create_model(
     eca_impl: str | None = None,
     **kwargs,
 ) -> nn.Module:
-    """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`).
+    """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`) with the builder that
+    ``timm.create_model(model_info(name).timm_name)`` uses, so it carries timm's ``pretrained_cfg``.
 
     Args:
         pretrained: path of an official ``.pth.tar`` (or any state dict of this architecture).
@@ -53,7 +55,8 @@ def create_model(
         allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
         eca_impl: how the ECA layers compute (:data:`ecalib.layers.eca.ECA_IMPLS`; default ``auto``:
             fused Triton kernels on CUDA, the fused PyTorch formulation elsewhere).
-        **kwargs: architecture overrides, e.g. ``k_size='3377'`` or ``attn_kwargs={'spatial_kernel': 3}``.
+        **kwargs: architecture overrides, e.g. ``k_size='3377'``, ``attn_kwargs={'spatial_kernel': 3}``,
+            ``drop_path_rate=0.1`` or ``global_pool='max'``.
     """
     info = model_info(name)
     if pretrained is True:
@@ -76,8 +79,7 @@ def create_model(
     if pretrained:
         model = _from_checkpoint(name, pretrained, num_classes, allow_pickle, kwargs)
     else:
-        model = info.builder(num_classes=info.num_classes if num_classes is None else num_classes, **kwargs)
-    model.model_info = info
+        model = build(info, num_classes=info.num_classes if num_classes is None else num_classes, **kwargs)
     if eca_impl is not None:
         set_eca_impl(model, eca_impl)
     return feature_extractor(model, out_indices) if features_only else model
@@ -90,7 +92,7 @@ def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module
     ckpt = read_official_checkpoint(path, allow_pickle=allow_pickle)
     if not same_weights_layout(model_info(ckpt.model_name), info):
         raise CheckpointError(f"{path} holds a {ckpt.model_name} (by its weights), not a {name}")
-    model = info.builder(num_classes=ckpt.num_classes, **kwargs)
+    model = build(info, num_classes=ckpt.num_classes, **kwargs)
     model_k = getattr(model, "k_per_stage", None)
     if ckpt.k_per_stage is not None and model_k is not None and tuple(ckpt.k_per_stage) != tuple(model_k):
         hint = "".join(map(str, ckpt.k_per_stage))
