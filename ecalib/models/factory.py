@@ -40,6 +40,7 @@ def create_model(
     out_indices: Sequence[int] | None = None,
     allow_pickle: bool = False,
     eca_impl: str | None = None,
+    init_from: str | os.PathLike | dict | None = None,
     **kwargs,
 ) -> nn.Module:
     """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`) with the builder that
@@ -53,6 +54,9 @@ def create_model(
         features_only: return timm's ``FeatureListNet`` giving the feature maps of ``out_indices``
             (see :func:`~ecalib.models.factory.feature_extractor`).
         allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
+        init_from: a torchvision ResNet state dict (or its file) to start fine-tuning from: every
+            non-attention tensor loads strictly, the ECA kernels keep their init (see
+            :func:`~ecalib.models.torchvision_init.init_from_torchvision`; ``model.init_report`` says what).
         eca_impl: how the ECA layers compute (:data:`ecalib.layers.eca.ECA_IMPLS`; default ``auto``:
             fused Triton kernels on CUDA, the fused PyTorch formulation elsewhere).
         **kwargs: architecture overrides, e.g. ``k_size='3377'``, ``attn_kwargs={'spatial_kernel': 3}``,
@@ -65,8 +69,8 @@ def create_model(
             + (f" (released file: {info.checkpoint_file})" if info.checkpoint_file else "")
         )
     if info.source == "timm":
-        if eca_impl is not None:
-            raise UsageError(f"{name} is built by timm; eca_impl only applies to ecalib's own models")
+        if eca_impl is not None or init_from is not None:
+            raise UsageError(f"{name} is built by timm; eca_impl and init_from only apply to ecalib's own models")
         if pretrained:
             raise UsageError(
                 f"{name} is built by timm; load its weights with timm, ecalib only reads official ECANet files"
@@ -76,10 +80,16 @@ def create_model(
             features_only=features_only, **({"out_indices": out_indices} if out_indices else {}), **extra, **kwargs
         )
 
+    if pretrained and init_from is not None:
+        raise UsageError("pass either pretrained (an ECA-Net checkpoint) or init_from (torchvision weights), not both")
     if pretrained:
         model = _from_checkpoint(name, pretrained, num_classes, allow_pickle, kwargs)
     else:
         model = build(info, num_classes=info.num_classes if num_classes is None else num_classes, **kwargs)
+    if init_from is not None:
+        from ecalib.models.torchvision_init import init_from_torchvision
+
+        model.init_report = init_from_torchvision(model, init_from, allow_pickle=allow_pickle)
     if eca_impl is not None:
         set_eca_impl(model, eca_impl)
     return feature_extractor(model, out_indices) if features_only else model
