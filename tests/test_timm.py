@@ -87,6 +87,10 @@ def test_timm_loads_official_files(tmp_path, name):
     for path in _official_files(tmp_path, model):
         loaded = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path))).eval()
         torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+        # validate.py --checkpoint FILE: timm's load_checkpoint, no filter
+        fresh = timm.create_model(name)
+        timm.models.load_checkpoint(fresh, str(path))
+        torch.testing.assert_close(fresh.eval()(x), model(x), rtol=0, atol=0)
     tuned = timm.create_model(name, pretrained=True, num_classes=5, pretrained_cfg_overlay=dict(file=str(path)))
     tuned.eval()
     assert tuned(x).shape == (2, 5)
