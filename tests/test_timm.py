@@ -119,6 +119,7 @@ def test_features_only_through_timm(name):
     assert isinstance(feats.feature_info, timm.models.FeatureInfo)
     assert feats.feature_info.channels() == ref.feature_info.channels()
     assert feats.feature_info.reduction() == ref.feature_info.reduction()
+    assert ref.pretrained_cfg == feats.pretrained_cfg and "classifier" not in feats.pretrained_cfg
     outs = feats(_x(name, 1))
     assert [o.shape[1] for o in outs] == feats.feature_info.channels()
     two = timm.create_model(name, features_only=True, out_indices=(1, -1))

@@ -92,7 +92,13 @@ def create_model(
         model.init_report = init_from_torchvision(model, init_from, allow_pickle=allow_pickle)
     if eca_impl is not None:
         set_eca_impl(model, eca_impl)
-    return feature_extractor(model, out_indices) if features_only else model
+    if not features_only:
+        return model
+    from timm.models._builder import pretrained_cfg_for_features
+
+    feats = feature_extractor(model, out_indices)
+    feats.pretrained_cfg = feats.default_cfg = pretrained_cfg_for_features(model.pretrained_cfg)  # as timm's
+    return feats
 
 
 def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module:
