@@ -92,6 +92,34 @@ def _cmd_inspect(args) -> int:
     return 1 if problems else 0
 
 
+def _cmd_export(args) -> int:
+    from ecalib.export import export_onnx, export_timm, load_for_export
+
+    model = load_for_export(args.source, allow_pickle=args.allow_pickle)
+    if args.format == "onnx":
+        check = export_onnx(model, args.output, opset=args.opset)
+        print(f"wrote {args.output} (dynamic batch); {check}")
+    else:
+        export_timm(model, args.output)
+        print(
+            f"wrote {args.output}/config.json and model.safetensors; load with "
+            f"`import ecalib, timm; timm.create_model('local-dir:{args.output}', pretrained=True)`"
+        )
+    return 0
+
+
+def _add_export_parser(sub) -> None:
+    from ecalib.export import EXPORT_FORMATS
+
+    p = sub.add_parser("export", help="ONNX (checked in onnxruntime) or timm's Hub folder of a checkpoint or model")
+    p.add_argument("source", metavar="CHECKPOINT_OR_MODEL", help="official/ecalib checkpoint, or a model name")
+    p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
+    p.add_argument("-o", "--output", required=True, help="model.onnx, or a folder for --format timm")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.set_defaults(func=_cmd_export)
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `train cifar10` and `sweep` (values left as None keep the protocol's)."""
     p.add_argument("--profile", default="full", help="full | smoke (tiny synthetic run)")
@@ -352,7 +380,10 @@ def _add_recipe_options(p: argparse.ArgumentParser, run_name: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ecalib import __version__
+
     parser = argparse.ArgumentParser(prog="ecalib", description="ECA-Net models, checkpoints and paper checks.")
+    parser.add_argument("--version", action="version", version=f"ecalib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("models", help="list registered models")
@@ -522,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.set_defaults(func=_cmd_inspect)
+    _add_export_parser(sub)
     return parser
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from ecalib.errors import UsageError
 from ecalib.layers import set_eca_impl
+from ecalib.models.ecalib_timm import build
 from ecalib.models.registry import model_info, same_weights_layout
 
 
@@ -39,9 +40,11 @@ def create_model(
     out_indices: Sequence[int] | None = None,
     allow_pickle: bool = False,
     eca_impl: str | None = None,
+    init_from: str | os.PathLike | dict | None = None,
     **kwargs,
 ) -> nn.Module:
-    """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`).
+    """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`) with the builder that
+    ``timm.create_model(model_info(name).timm_name)`` uses, so it carries timm's ``pretrained_cfg``.
 
     Args:
         pretrained: path of an official ``.pth.tar`` (or any state dict of this architecture).
@@ -51,9 +54,13 @@ def create_model(
         features_only: return timm's ``FeatureListNet`` giving the feature maps of ``out_indices``
             (see :func:`~ecalib.models.factory.feature_extractor`).
         allow_pickle: let the checkpoint loader fall back to full pickle (trusted files only).
+        init_from: a torchvision ResNet state dict (or its file) to start fine-tuning from: every
+            non-attention tensor loads strictly, the ECA kernels keep their init (see
+            :func:`~ecalib.models.torchvision_init.init_from_torchvision`; ``model.init_report`` says what).
         eca_impl: how the ECA layers compute (:data:`ecalib.layers.eca.ECA_IMPLS`; default ``auto``:
             fused Triton kernels on CUDA, the fused PyTorch formulation elsewhere).
-        **kwargs: architecture overrides, e.g. ``k_size='3377'`` or ``attn_kwargs={'spatial_kernel': 3}``.
+        **kwargs: architecture overrides, e.g. ``k_size='3377'``, ``attn_kwargs={'spatial_kernel': 3}``,
+            ``drop_path_rate=0.1`` or ``global_pool='max'``.
     """
     info = model_info(name)
     if pretrained is True:
@@ -62,8 +69,8 @@ def create_model(
             + (f" (released file: {info.checkpoint_file})" if info.checkpoint_file else "")
         )
     if info.source == "timm":
-        if eca_impl is not None:
-            raise UsageError(f"{name} is built by timm; eca_impl only applies to ecalib's own models")
+        if eca_impl is not None or init_from is not None:
+            raise UsageError(f"{name} is built by timm; eca_impl and init_from only apply to ecalib's own models")
         if pretrained:
             raise UsageError(
                 f"{name} is built by timm; load its weights with timm, ecalib only reads official ECANet files"
@@ -73,14 +80,25 @@ def create_model(
             features_only=features_only, **({"out_indices": out_indices} if out_indices else {}), **extra, **kwargs
         )
 
+    if pretrained and init_from is not None:
+        raise UsageError("pass either pretrained (an ECA-Net checkpoint) or init_from (torchvision weights), not both")
     if pretrained:
         model = _from_checkpoint(name, pretrained, num_classes, allow_pickle, kwargs)
     else:
-        model = info.builder(num_classes=info.num_classes if num_classes is None else num_classes, **kwargs)
-    model.model_info = info
+        model = build(info, num_classes=info.num_classes if num_classes is None else num_classes, **kwargs)
+    if init_from is not None:
+        from ecalib.models.torchvision_init import init_from_torchvision
+
+        model.init_report = init_from_torchvision(model, init_from, allow_pickle=allow_pickle)
     if eca_impl is not None:
         set_eca_impl(model, eca_impl)
-    return feature_extractor(model, out_indices) if features_only else model
+    if not features_only:
+        return model
+    from timm.models._builder import pretrained_cfg_for_features
+
+    feats = feature_extractor(model, out_indices)
+    feats.pretrained_cfg = feats.default_cfg = pretrained_cfg_for_features(model.pretrained_cfg)  # as timm's
+    return feats
 
 
 def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module:
@@ -90,7 +108,7 @@ def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module
     ckpt = read_official_checkpoint(path, allow_pickle=allow_pickle)
     if not same_weights_layout(model_info(ckpt.model_name), info):
         raise CheckpointError(f"{path} holds a {ckpt.model_name} (by its weights), not a {name}")
-    model = info.builder(num_classes=ckpt.num_classes, **kwargs)
+    model = build(info, num_classes=ckpt.num_classes, **kwargs)
     model_k = getattr(model, "k_per_stage", None)
     if ckpt.k_per_stage is not None and model_k is not None and tuple(ckpt.k_per_stage) != tuple(model_k):
         hint = "".join(map(str, ckpt.k_per_stage))

@@ -14,6 +14,7 @@ from torch import nn
 
 from ecalib.errors import UsageError
 from ecalib.layers import check_attention, create_attention, eca_kernel_size
+from ecalib.models.interface import TimmInterface, create_pool
 
 # t (expansion), c (output channels), n (repeats), s (stride of the first repeat)
 INVERTED_RESIDUAL_SETTINGS = (
@@ -63,13 +64,34 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
 
-class MobileNetV2(nn.Module):
+class OfficialMeanPool(nn.Module):
+    """The official head's pooling, ``x.mean(3).mean(2)`` (global_pool='avg'); timm's pool API."""
+
+    pool_type = "avg"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(-1).mean(-1)
+
+    def feat_mult(self) -> int:
+        return 1
+
+    def is_identity(self) -> bool:
+        return False
+
+
+def _mobilenet_pool(num_features: int, pool_type: str) -> tuple[nn.Module, int]:
+    return (OfficialMeanPool(), num_features) if pool_type == "avg" else create_pool(num_features, pool_type)
+
+
+class MobileNetV2(TimmInterface, nn.Module):
     """MobileNetV2 with optional attention at the end of every inverted residual.
 
     Args:
         attn: ``'eca'`` (the paper's model), ``'none'`` or ``'se'`` (``reduction`` 8 in Table 3).
         k_size: ECA kernels; ``'official'`` (k = 1 if c < 96 else 3), ``'adaptive'`` (Eq. 12 on the
             block's output channels) or one odd int for every block.
+        global_pool: ``'avg'`` is the official mean over W then H; other timm pool types
+            (``'max'``, ``'catavgmax'``...) use timm's ``SelectAdaptivePool2d``.
     """
 
     def __init__(
@@ -80,6 +102,8 @@ class MobileNetV2(nn.Module):
         k_size="official",
         attn_kwargs: dict | None = None,
         drop_rate: float = 0.25,
+        in_chans: int = 3,
+        global_pool: str = "avg",
     ):
         super().__init__()
         self.attn = check_attention(attn)
@@ -89,7 +113,7 @@ class MobileNetV2(nn.Module):
             raise UsageError(f"k_size must be 'official', 'adaptive' or a positive odd int, got {k_size!r}")
         input_channel = int(32 * width_mult)
         self.num_features = int(1280 * max(1.0, width_mult))
-        features: list[nn.Module] = [ConvBNReLU(3, input_channel, stride=2)]
+        features: list[nn.Module] = [ConvBNReLU(in_chans, input_channel, stride=2)]
         self.feature_info = []
         self.block_kernel_sizes: list[int] = []
         reduction = 2
@@ -119,13 +143,15 @@ class MobileNetV2(nn.Module):
         self.features = nn.Sequential(*features)
         self.num_classes = num_classes
         self.drop_rate = drop_rate
+        self.global_pool, _ = _mobilenet_pool(self.num_features, global_pool)
         self.classifier = self._make_classifier(num_classes)
         self._init_weights()
 
     def _make_classifier(self, num_classes: int) -> nn.Module:
         if num_classes <= 0:
             return nn.Identity()
-        return nn.Sequential(nn.Dropout(self.drop_rate), nn.Linear(self.num_features, num_classes))
+        pooled = self.num_features * self.global_pool.feat_mult()
+        return nn.Sequential(nn.Dropout(self.drop_rate), nn.Linear(pooled, num_classes))
 
     def _init_weights(self) -> None:
         # Official init; ECA's Conv1d keeps PyTorch's default.
@@ -148,18 +174,31 @@ class MobileNetV2(nn.Module):
             return None
         return tuple(dict.fromkeys(self.block_kernel_sizes))
 
+    def _feature_levels(self) -> list[list[nn.Module]]:
+        ends = [int(level["module"].split(".")[1]) for level in self.feature_info]
+        starts = [0] + [e + 1 for e in ends[:-1]]
+        return [[self.features[start : end + 1]] for start, end in zip(starts, ends)]
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Parameter groups for timm's layer-wise LR decay: the stem conv, then each inverted residual."""
+        return dict(stem=r"^features\.0\.", blocks=r"^features\.(\d+)")
+
+    @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
         return self.classifier
 
-    def reset_classifier(self, num_classes: int) -> None:
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         self.num_classes = num_classes
+        if global_pool is not None:
+            self.global_pool, _ = _mobilenet_pool(self.num_features, global_pool)
         self.classifier = self._make_classifier(num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self._run_levels(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = x.mean(-1).mean(-1)
+        x = self.global_pool(x)
         return x if pre_logits else self.classifier(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

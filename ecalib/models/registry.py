@@ -52,6 +52,7 @@ class ModelInfo:
     input_size: tuple[int, int, int] = (3, 224, 224)
     eval_transform: EvalTransform = EvalTransform()
     notes: str = ""
+    timm_name: str | None = None  # its name in timm's registry (``ecalib_<name>`` where timm has ``name``)
 
     def reference_metrics(self) -> dict[str, dict[str, str]]:
         """Published metrics by source, e.g. ``{'official README': {'top1': '77.42', ...}}``."""

@@ -16,6 +16,7 @@ from torch import nn
 
 from ecalib.errors import UsageError
 from ecalib.layers import EcaLayer, check_attention, create_attention, eca_kernel_size
+from ecalib.models.interface import TimmInterface, create_pool
 
 ECA_TYPES = ("eca", "ceca")
 
@@ -73,9 +74,19 @@ class _AttentionBlock(nn.Module):
     def _attend(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.attn_attr is None else getattr(self, self.attn_attr)(x)
 
+    def _attach_drop_path(self, drop_path: float) -> None:
+        # Only when on: a parameter-free module, but the default tree stays the official one.
+        if drop_path > 0:
+            from timm.layers import DropPath
+
+            self.drop_path = DropPath(drop_path)
+
     def _attend_add_relu(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        """``relu(attention(out) + identity)``; ECA fuses the rescale into the add (see ``EcaLayer.impl``)."""
+        """``relu(drop_path(attention(out)) + identity)``; without drop path ECA fuses the rescale into the
+        add (see ``EcaLayer.impl``)."""
         attn = getattr(self, self.attn_attr) if self.attn_attr is not None else None
+        if hasattr(self, "drop_path"):
+            return self.relu(self.drop_path(self._attend(out)) + identity)
         if isinstance(attn, EcaLayer):
             return attn.forward_residual(out, identity)
         return self.relu(self._attend(out) + identity)
@@ -87,7 +98,15 @@ class BasicBlock(_AttentionBlock):
     expansion = 1
 
     def __init__(
-        self, inplanes, planes, stride=1, downsample=None, attn="none", attn_kwargs=None, norm_layer=nn.BatchNorm2d
+        self,
+        inplanes,
+        planes,
+        stride=1,
+        downsample=None,
+        attn="none",
+        attn_kwargs=None,
+        norm_layer=nn.BatchNorm2d,
+        drop_path=0.0,
     ):
         super().__init__()
         self.conv1 = conv3x3(inplanes, planes, stride)
@@ -96,6 +115,7 @@ class BasicBlock(_AttentionBlock):
         self.conv2 = conv3x3(planes, planes)
         self.bn2 = norm_layer(planes)
         self._attach_attention(attn, planes, attn_kwargs or {})
+        self._attach_drop_path(drop_path)
         self.downsample = downsample
         self.stride = stride
 
@@ -111,7 +131,15 @@ class Bottleneck(_AttentionBlock):
     expansion = 4
 
     def __init__(
-        self, inplanes, planes, stride=1, downsample=None, attn="none", attn_kwargs=None, norm_layer=nn.BatchNorm2d
+        self,
+        inplanes,
+        planes,
+        stride=1,
+        downsample=None,
+        attn="none",
+        attn_kwargs=None,
+        norm_layer=nn.BatchNorm2d,
+        drop_path=0.0,
     ):
         super().__init__()
         width = planes
@@ -123,6 +151,7 @@ class Bottleneck(_AttentionBlock):
         self.bn3 = norm_layer(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self._attach_attention(attn, planes * self.expansion, attn_kwargs or {})
+        self._attach_drop_path(drop_path)
         self.downsample = downsample
         self.stride = stride
 
@@ -137,7 +166,7 @@ BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 STEMS = ("imagenet", "cifar")
 
 
-class ResNet(nn.Module):
+class ResNet(TimmInterface, nn.Module):
     """ResNet with optional attention in every block.
 
     Args:
@@ -149,6 +178,9 @@ class ResNet(nn.Module):
         stem: ``'imagenet'`` (7x7/2 conv + max-pool) or ``'cifar'`` (3x3/1 conv, no pool).
         widths: base width of each stage (64, 128, 256, 512 for the ImageNet ResNets).
         norm_layer: normalisation of the trunk, e.g. ``torchvision.ops.FrozenBatchNorm2d`` for detection.
+        drop_path_rate: stochastic depth (timm's ``DropPath``) on the residual branches, rising
+            linearly from 0 to this rate over the blocks as in timm's ResNet; 0 adds nothing.
+        global_pool: timm's ``SelectAdaptivePool2d`` type (``'avg'``, ``'max'``, ``'catavgmax'``...).
     """
 
     def __init__(
@@ -164,6 +196,8 @@ class ResNet(nn.Module):
         in_chans: int = 3,
         drop_rate: float = 0.0,
         norm_layer: type[nn.Module] = nn.BatchNorm2d,
+        drop_path_rate: float = 0.0,
+        global_pool: str = "avg",
     ):
         super().__init__()
         if block not in BLOCKS:
@@ -197,32 +231,37 @@ class ResNet(nn.Module):
         stem_reduction = 2 if stem == "imagenet" else 1
         self.feature_info = [dict(num_chs=self.inplanes, reduction=stem_reduction, module="relu")]
         reduction = stem_reduction * (2 if stem == "imagenet" else 1)
+        n_total, first = sum(layers), 0
         for i, (n_blocks, width) in enumerate(zip(layers, widths)):
             stride = 1 if i == 0 else 2
             reduction *= stride
             kwargs = dict(attn_kwargs or {})
             if self.k_per_stage is not None:
                 kwargs["k_size"] = self.k_per_stage[i]
-            self.add_module(f"layer{i + 1}", self._make_layer(block_cls, width, n_blocks, stride, kwargs))
+            rates = [drop_path_rate * (first + b) / max(n_total - 1, 1) for b in range(n_blocks)]
+            first += n_blocks
+            self.add_module(f"layer{i + 1}", self._make_layer(block_cls, width, n_blocks, stride, kwargs, rates))
             self.feature_info.append(
                 dict(num_chs=width * block_cls.expansion, reduction=reduction, module=f"layer{i + 1}")
             )
         self.num_stages = len(layers)
         self.num_features = widths[-1] * block_cls.expansion
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        self.global_pool, pooled = create_pool(self.num_features, global_pool)
+        self.fc = nn.Linear(pooled, num_classes) if num_classes > 0 else nn.Identity()
         self._init_weights()
 
-    def _make_layer(self, block, planes, blocks, stride, attn_kwargs) -> nn.Sequential:
+    def _make_layer(self, block, planes, blocks, stride, attn_kwargs, drop_paths) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(
                 conv1x1(self.inplanes, planes * block.expansion, stride), self.norm_layer(planes * block.expansion)
             )
         norm = self.norm_layer
-        layers = [block(self.inplanes, planes, stride, downsample, self.attn, attn_kwargs, norm)]
+        layers = [block(self.inplanes, planes, stride, downsample, self.attn, attn_kwargs, norm, drop_paths[0])]
         self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes, 1, None, self.attn, attn_kwargs, norm) for _ in range(1, blocks)]
+        layers += [
+            block(self.inplanes, planes, 1, None, self.attn, attn_kwargs, norm, drop_paths[b]) for b in range(1, blocks)
+        ]
         return nn.Sequential(*layers)
 
     def _init_weights(self) -> None:
@@ -239,22 +278,32 @@ class ResNet(nn.Module):
     def stages(self) -> list[nn.Sequential]:
         return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
+    def _feature_levels(self) -> list[list[nn.Module]]:
+        return [[self.conv1, self.bn1, self.relu], [self.maxpool, self.layer1], *([s] for s in self.stages()[1:])]
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Parameter groups for timm's layer-wise LR decay: the stem, then each stage (coarse) or block."""
+        return dict(stem=r"^conv1|^bn1", blocks=r"^layer(\d+)" if coarse else r"^layer(\d+)\.(\d+)")
+
+    @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
         return self.fc
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier for fine-tuning (``0`` removes it: the model returns pooled features)."""
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replace the classifier for fine-tuning (``0`` removes it: the model returns pooled features);
+        ``global_pool`` also changes the pooling (timm's types)."""
         self.num_classes = num_classes
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        if global_pool is not None:
+            self.global_pool, _ = create_pool(self.num_features, global_pool)
+        pooled = self.num_features * self.global_pool.feat_mult()
+        self.fc = nn.Linear(pooled, num_classes) if num_classes > 0 else nn.Identity()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        for stage in self.stages():
-            x = stage(x)
-        return x
+        return self._run_levels(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)
+        x = self.global_pool(x)
         if self.drop_rate > 0:
             x = nn.functional.dropout(x, p=self.drop_rate, training=self.training)
         return x if pre_logits else self.fc(x)

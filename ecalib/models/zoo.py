@@ -4,12 +4,21 @@ ECA-ResNets (different architectures, delegated to timm)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 from torch import nn
 
+from ecalib.models import ecalib_timm
 from ecalib.models.mobilenetv2 import MobileNetV2
-from ecalib.models.registry import CIFAR10_MEAN, CIFAR10_STD, EvalTransform, ModelInfo, register_model
+from ecalib.models.registry import (
+    _REGISTRY,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    EvalTransform,
+    ModelInfo,
+    register_model,
+)
 from ecalib.models.resnet import ResNet, resolve_kernel_sizes
 from ecalib.reference import paper_table_rows
 
@@ -171,7 +180,22 @@ def _register_timm_models() -> None:
         )
 
 
+def _register_in_timm() -> None:
+    """Give every ecalib-built model its timm name (``ecalib_`` where timm has the name) and register it."""
+    from timm.models import is_model
+
+    ours = [info for info in _REGISTRY.values() if info.source == "ecalib"]
+    taken = {info.name for info in ours if is_model(info.name)}
+    for info in ours:
+        _REGISTRY[info.name] = replace(info, timm_name=ecalib_timm.timm_name_for(info.name, taken))
+    for info in _REGISTRY.values():
+        if info.source == "timm":
+            _REGISTRY[info.name] = replace(info, timm_name=info.name)
+    ecalib_timm.register([info for info in _REGISTRY.values() if info.source == "ecalib"])
+
+
 _register_imagenet_resnets()
 _register_cifar_resnets()
 _register_mobilenets()
 _register_timm_models()
+_register_in_timm()
