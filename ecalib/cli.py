@@ -128,7 +128,13 @@ def _cmd_train_cifar10(args) -> int:
             checkpoint_every=args.checkpoint_every,
             wandb_mode=args.wandb_mode,
         )
-        result = cifar10.train(run, args.results_dir, resume=not args.no_resume, progress=not args.no_progress)
+        result = cifar10.train(
+            run,
+            args.results_dir,
+            resume=not args.no_resume,
+            progress=not args.no_progress,
+            resume_from=args.resume_from,
+        )
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
             print(json.dumps({"run_dir": str(result.run_dir), **result.final}))
     return 0
@@ -391,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", type=str.lower, help="sgd | adam")
     t.add_argument("--checkpoint-every", type=int)
     t.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
+    t.add_argument(
+        "--resume-from",
+        metavar="RUN_DIR",
+        help="start from an earlier run's folder (or checkpoint) with changed settings, e.g. more --epochs; "
+        "the new run gets its own folder",
+    )
     t.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     _add_run_options(t)
     t.set_defaults(func=_cmd_train_cifar10)
@@ -401,13 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", help="ImageNet folder with train/ and val/ (smoke profile: generated)")
     t.add_argument("--data", choices=("imagenet", "synthetic"))
     t.add_argument("--profile", default="full", help="full | smoke")
-    _add_recipe_options(t, "<profile>-<model>-seed<k>")
+    _add_recipe_options(t, "imagenet-[<profile>-]<model>-seed<k>-<run id>")
     t.add_argument("--channels-last", action="store_true", default=None)
     t.add_argument("--compile", action="store_true", default=None)
     t.add_argument("--checkpoint-every", type=int)
     t.add_argument(
         "--resume",
-        help="'auto' (default: continue the run folder) or a checkpoint path, e.g. one written by the official main.py",
+        help="'auto' (default: continue the run folder) or an earlier run's folder or checkpoint to start from "
+        "(e.g. one written by the official main.py, or a run to extend with more --epochs)",
     )
     t.set_defaults(func=_cmd_train_imagenet)
 
@@ -480,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backbone", default="eca_resnet50")
     c.add_argument("--k-size", help="ECA kernels per stage when no weights say so (default 3377)")
     c.add_argument("--backbone-weights", help="official ImageNet .pth.tar or a converted backbone file")
-    _add_recipe_options(c, "<profile>-maskrcnn-<backbone>-seed<k>")
+    _add_recipe_options(c, "coco-[<profile>-]maskrcnn-<backbone>-seed<k>-<run id>")
     c.set_defaults(func=_cmd_coco_train)
     c = coco_cmds.add_parser("evaluate", help="bbox/segm AP of a trained detector (pycocotools)")
     c.add_argument("--checkpoint", required=True)

@@ -1,6 +1,6 @@
 """A self-describing result folder per run: params, environment, per-epoch history, final metrics.
 
-<run>/params.json     configuration + data source + protocol/profile
+<run>/params.json     configuration + data source + protocol/profile, the run's identity and its id
 <run>/env.json        versions, device, git commit (ecalib.provenance)
 <run>/history.csv     one row per finished epoch
 <run>/final.json      final metrics; written last, so its presence marks a complete run
@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 
 from ecalib.atomic import atomic_file
+from ecalib.engine.identity import identity_differences
+from ecalib.errors import UsageError
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -39,6 +41,27 @@ class RunDir:
         """``final.json`` exists (and covers ``epochs`` epochs, when given)."""
         final = self.path / "final.json"
         return final.exists() and (epochs is None or json.loads(final.read_text()).get("epoch") == epochs)
+
+    def check_identity(self, identity: dict) -> None:
+        """Refuse a folder whose ``params.json`` records another run (settings that change the result differ).
+
+        Folders written before identities were recorded are compared through their stored ``config``.
+        """
+        params = self.path / "params.json"
+        if not params.exists():
+            return
+        stored = json.loads(params.read_text())
+        if "identity" in stored:
+            differences = identity_differences(stored["identity"], identity)
+        else:
+            differences = identity_differences({"config": stored.get("config", {})}, {"config": identity["config"]})
+        if differences:
+            listed = "; ".join(f"{key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
+            raise UsageError(
+                f"{self.path} holds another run: these settings differ from its params.json: {listed}. "
+                "Use another folder (the default folder name follows the settings), or continue that run with "
+                "changed settings into a new folder with --resume-from (resume_from=)."
+            )
 
     def write_json(self, name: str, payload: dict) -> None:
         atomic_write_text(self.path / name, json.dumps(payload, indent=2, default=str) + "\n")
@@ -66,12 +89,16 @@ class RunDir:
             f.write(json.dumps(record, default=str) + "\n")
 
 
-def completed_run(path: str | Path, epochs: int, verbose: bool = True):
-    """The stored result of a run folder that already covers ``epochs`` epochs, else None."""
+def completed_run(path: str | Path, identity: dict, verbose: bool = True):
+    """The stored result of a run folder that already finished this run (same ``identity``), else None.
+
+    A folder holding another run is refused (:meth:`RunDir.check_identity`), never returned.
+    """
     from ecalib.engine.trainer import TrainResult
 
     folder = RunDir(path)
-    if not folder.is_complete(epochs):
+    folder.check_identity(identity)
+    if not folder.is_complete(identity["config"]["epochs"]):
         return None
     if verbose:
         print(f"{folder.path} is complete; skipping (delete it to re-run)")

@@ -10,8 +10,12 @@ What it guarantees:
 - exact resume: the data order, augmentation and dropout of epoch ``e`` depend only on
   ``(seed, e)``, so a resumed run ends where an uninterrupted one does; a checkpoint written by
   the official code resumes too;
-- hyper-parameters changed on resume (lr, schedule, epochs, ...) are applied and logged,
-  because the lr is recomputed from the config every epoch;
+- one run per folder: the folder's ``params.json`` and checkpoint must record the same identity
+  (:mod:`ecalib.engine.identity`: every setting that changes the result); only operational
+  settings (device, compile, checkpoint_every, ...) may differ when a run continues in its folder;
+- continuing a run with changed hyper-parameters (more epochs, another lr, ...) is explicit:
+  ``resume_from`` names the earlier run (or any checkpoint) and the new run starts from it in its
+  own folder; the changes are applied (the lr is recomputed from the config every epoch) and logged;
 - a non-finite loss stops the run naming the epoch and iteration; nothing is written after it,
   so the last checkpoint stays the last good one;
 - distributed data parallel under ``torchrun``: metrics are reduced over ranks and only rank 0
@@ -36,6 +40,7 @@ from ecalib.checkpoint import atomic_torch_save, load_state_file
 from ecalib.engine.classification import ClassificationHooks
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
 from ecalib.engine.distributed import DistInfo, all_reduce_sum, any_rank, barrier, init_distributed
+from ecalib.engine.identity import OPERATIONAL, identity_differences, run_id
 from ecalib.engine.results import RunDir
 from ecalib.engine.schedule import lr_at, warmup_factor
 from ecalib.engine.wandb_logger import WandbLogger
@@ -114,7 +119,8 @@ class Trainer:
     """Train ``cfg.model`` on ``make_batches(cfg, device, dist) -> (train, test)`` into ``run_dir``.
 
     ``cfg.batch_size`` is the global batch; each of the ``world_size`` ranks takes an equal share.
-    ``run_info`` (data source, protocol, ...) is stored with the config in ``params.json``.
+    ``run_info`` (data source, protocol, ...) is stored with the config in ``params.json``, and so is
+    ``identity`` (default: the config), the settings that name the run (see :mod:`ecalib.engine.identity`).
     """
 
     def __init__(
@@ -129,8 +135,10 @@ class Trainer:
         progress: bool = True,
         verbose: bool = True,
         hooks: TaskHooks | None = None,
+        identity: dict | None = None,
     ):
         self.cfg = cfg
+        self.identity = identity if identity is not None else {"config": cfg.to_dict()}
         self.hooks = hooks or ClassificationHooks()
         self.run = RunDir(run_dir)
         self.run_info = dict(run_info or {})
@@ -173,18 +181,30 @@ class Trainer:
         if self.verbose:
             tqdm.write(text)
 
-    def _restore(self, path: Path) -> None:
+    def _restore(self, path: Path, own: bool) -> None:
+        """Continue from ``path``: the run folder's own checkpoint (``own``: only operational settings
+        may differ) or another run's (``resume_from``: the hyper-parameters in RESUMABLE_CHANGES may)."""
         state = load_state_file(path)
         if not isinstance(state, dict) or "state_dict" not in state or "optimizer" not in state:
             raise UsageError(f"{path} is not a training checkpoint (needs 'state_dict', 'optimizer' and 'epoch')")
         saved_config = state.get("config")
         changes = config_changes(saved_config, self.cfg.to_dict()) if saved_config else {}
-        fixed = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
-        if fixed:
-            raise UsageError(
-                f"cannot resume from {path}: these settings differ from the checkpoint and cannot change "
-                f"mid-run: {fixed} (old, new). Use another run folder for a new run."
-            )
+        if own:
+            fixed = identity_differences({"config": saved_config or {}}, {"config": self.cfg.to_dict()})
+            if saved_config and fixed:
+                listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in fixed.items())
+                raise UsageError(
+                    f"cannot resume {path}: it belongs to another run; these settings differ from its config: "
+                    f"{listed}. Use another run folder, or start the changed run from it with --resume-from "
+                    f"{self.run.path} (resume_from=)."
+                )
+        else:
+            fixed = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES and k not in OPERATIONAL}
+            if fixed:
+                raise UsageError(
+                    f"cannot resume from {path}: these settings differ from the checkpoint and cannot change "
+                    f"mid-run: {fixed} (old, new). Use another run folder for a new run."
+                )
         from ecalib.checkpoint import extract_state_dict, load_weights_strict
 
         load_weights_strict(self.model, extract_state_dict(state, path), str(path))
@@ -302,18 +322,29 @@ class Trainer:
 
     # -- driver ------------------------------------------------------------------------------
     def fit(self, resume: bool = True, resume_from: str | Path | None = None) -> TrainResult:
-        """Train to ``cfg.epochs``; continue from the run folder's checkpoint (``resume``) or from
-        ``resume_from`` (any checkpoint in the official layout, e.g. written by the official code)."""
+        """Train to ``cfg.epochs``; continue the run folder's own checkpoint (``resume``), else start from
+        ``resume_from``: an earlier run's folder or any checkpoint in the official layout (e.g. written by
+        the official code). The folder's own checkpoint wins, so re-running the same command continues."""
         cfg = self.cfg
-        if resume_from is not None:
-            self._restore(Path(resume_from))
-        elif self.checkpoint_path.exists():
+        self.run.check_identity(self.identity)
+        if self.checkpoint_path.exists():
             if not resume:
                 raise FileExistsError(f"{self.run.path} already holds a run; resume it or use another folder")
-            self._restore(self.checkpoint_path)
+            if resume_from is not None:
+                self._say(f"{self.run.path} has its own checkpoint; continuing it (resume_from {resume_from} not used)")
+            self._restore(self.checkpoint_path, own=True)
+        elif resume_from is not None:
+            source = Path(resume_from)
+            self._restore(RunDir(source).checkpoint if source.is_dir() else source, own=False)
         self.saved_epoch = self.start_epoch
         if self.dist.is_main:
-            info = {"config": cfg.to_dict(), "world_size": self.dist.world_size, **self.run_info}
+            info = {
+                "config": cfg.to_dict(),
+                "world_size": self.dist.world_size,
+                **self.run_info,
+                "identity": self.identity,
+                "run_id": run_id(self.identity),
+            }
             self.run.write_json("params.json", info)
             self.run.write_json("env.json", environment(self.device, self.run_info.get("data_source", {}).get("kind")))
         train, test = self.make_batches(cfg, self.device, self.dist)

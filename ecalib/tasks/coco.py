@@ -22,6 +22,7 @@ from ecalib.detection.coco_data import DetectionBatches, SeededCoco, coco_split
 from ecalib.detection.hooks import DetectionHooks
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
+from ecalib.engine.identity import run_name as make_name
 from ecalib.engine.results import completed_run
 from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
@@ -80,6 +81,17 @@ class CocoRun:
     synthetic: dict = field(default_factory=dict)
     name: str = ""
 
+    def identity(self) -> dict:
+        """Every setting that changes the result (see ecalib.engine.identity)."""
+        return {
+            "task": "coco",
+            "profile": self.profile,
+            "data": self.data,
+            "synthetic": self.synthetic,
+            "detector": self.detector,
+            "config": self.train.to_dict(),
+        }
+
 
 def make_run(
     data_dir: str | None = None,
@@ -117,8 +129,7 @@ def make_run(
     cfg = TrainConfig.from_dict(
         {**settings, "model": backbone, "num_classes": 91, "model_kwargs": model_kwargs, **overrides}
     )
-    name = run_name or f"{profile}-maskrcnn-{backbone}-seed{cfg.seed}"
-    return CocoRun(
+    run = CocoRun(
         backbone,
         profile,
         cfg,
@@ -128,8 +139,10 @@ def make_run(
         workers,
         lr_rule,
         synthetic if data == "synthetic" else {},
-        name,
     )
+    label = None if profile == "full" else profile
+    run.name = run_name or make_name(run.identity(), "coco", label, f"maskrcnn-{backbone}", f"seed{cfg.seed}")
+    return run
 
 
 def _prepare(run: CocoRun, dist: DistInfo) -> None:
@@ -160,7 +173,7 @@ def train(
 ) -> TrainResult:
     """Train into ``results_dir/coco/<run.name>`` (re-running resumes) and assemble the progress GIF."""
     path = Path(results_dir) / "coco" / run.name
-    if resume and resume_from is None and (done := completed_run(path, run.train.epochs, verbose)):
+    if resume and (done := completed_run(path, run.identity(), verbose)):
         return done
     dist = init_distributed(resolve_device(run.train.device))
     _prepare(run, dist)
@@ -197,6 +210,7 @@ def train(
         progress=progress,
         verbose=verbose,
         hooks=hooks,
+        identity=run.identity(),
     )
     result = trainer.fit(resume=resume, resume_from=resume_from)
     frames = sorted((path / "frames").glob("epoch_*.png"))

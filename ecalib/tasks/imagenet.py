@@ -26,6 +26,7 @@ from ecalib.data.imagefolder import (
 )
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
 from ecalib.engine.distributed import barrier
+from ecalib.engine.identity import run_name as make_name
 from ecalib.engine.results import completed_run
 from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
@@ -103,6 +104,17 @@ class ImagenetRun:
     synthetic: dict = field(default_factory=dict)
     name: str = ""
 
+    def identity(self) -> dict:
+        """Every setting that changes the result (see ecalib.engine.identity)."""
+        return {
+            "task": "imagenet",
+            "profile": self.profile,
+            "data": self.data,
+            "synthetic": self.synthetic,
+            "image_sizes": self.image_sizes,
+            "config": self.train.to_dict(),
+        }
+
 
 def make_run(
     model: str = "eca_resnet50",
@@ -157,8 +169,7 @@ def make_run(
             raise UsageError("data_dir is required: the ImageNet folder holding train/ and val/")
         data_dir = "data/synthetic-imagenet"
     k_tag = f"-k{k_size if isinstance(k_size, str) else ''.join(map(str, k_size))}" if k_size else ""
-    name = run_name or f"{profile}-{model}{k_tag}-seed{cfg.seed}"
-    return ImagenetRun(
+    run = ImagenetRun(
         model,
         profile,
         cfg,
@@ -168,8 +179,10 @@ def make_run(
         sizes,
         lr_rule,
         synthetic if data == "synthetic" else {},
-        name,
     )
+    label = None if profile == "full" else profile
+    run.name = run_name or make_name(run.identity(), "imagenet", label, f"{model}{k_tag}", f"seed{cfg.seed}")
+    return run
 
 
 def _prepare_data(run: ImagenetRun, dist: DistInfo) -> None:
@@ -195,7 +208,7 @@ def train(
 ) -> TrainResult:
     """Train into ``results_dir/imagenet/<run.name>``; re-running continues the run from its checkpoint."""
     path = Path(results_dir) / "imagenet" / run.name
-    if resume and resume_from is None and (done := completed_run(path, run.train.epochs, verbose)):
+    if resume and (done := completed_run(path, run.identity(), verbose)):
         return done
     dist = init_distributed(resolve_device(run.train.device))
     _prepare_data(run, dist)
@@ -249,6 +262,7 @@ def train(
         wandb_names=WANDB_NAMES,
         progress=progress,
         verbose=verbose,
+        identity=run.identity(),
     )
     return trainer.fit(resume=resume, resume_from=resume_from)
 
