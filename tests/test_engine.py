@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -311,3 +312,72 @@ def test_a_folder_holding_another_run_is_refused_listing_the_keys(tmp_path, data
     with pytest.raises(UsageError, match=r"another run.*config\.batch_size: 64 -> 32"):
         cifar10.train(smoke_run(data_dir, epochs=1, batch_size=32), run_dir=done.run_dir, progress=False, verbose=False)
     assert not (done.run_dir / "final.json").exists()
+
+
+def scripted_top1(monkeypatch, scores, weights=None, history_seen=None):
+    """Held-out top-1 of each epoch taken from ``scores``; records each epoch's weights and whether
+    history.csv existed when that epoch was evaluated."""
+    from ecalib.engine.classification import ClassificationHooks
+
+    original = ClassificationHooks.evaluate
+    scores = iter(scores)
+
+    def evaluate(self, model, batches, trainer):
+        row = original(self, model, batches, trainer)
+        epoch = len(trainer.history) + 1
+        if weights is not None:
+            weights[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if history_seen is not None:
+            history_seen[epoch] = (trainer.run.path / "history.csv").exists()
+        return {**row, "test_top1": next(scores)}
+
+    monkeypatch.setattr(ClassificationHooks, "evaluate", evaluate)
+
+
+def test_best_epoch_between_checkpoints_is_kept(tmp_path, data_dir, monkeypatch):
+    from ecalib.checkpoint import load_official_checkpoint
+
+    weights, history_seen = {}, {}
+    scripted_top1(monkeypatch, [50.0, 80.0, 60.0], weights, history_seen)
+    result = cifar10.train(smoke_run(data_dir, epochs=3, checkpoint_every=3), tmp_path, progress=False, verbose=False)
+    folder = result.run_dir / "checkpoints"
+    best = torch.load(folder / "model_best.pth.tar", weights_only=True)
+    assert best["epoch"] == 2 and float(best["best_prec1"]) == 80.0 and len(best["history"]) == 2
+    assert all(torch.equal(best["state_dict"][f"module.{k}"], v) for k, v in weights[2].items())
+    assert not all(torch.equal(best["state_dict"][f"module.{k}"], v) for k, v in weights[3].items())
+    assert float(torch.load(folder / "checkpoint.pth.tar", weights_only=True)["best_prec1"]) == 80.0
+    assert load_official_checkpoint(folder / "model_best.pth.tar").fc.out_features == 10
+    # history.csv is written with the checkpoint (epoch 3), never ahead of it
+    assert history_seen == {1: False, 2: False, 3: False}
+    assert not list(folder.glob("*pending*")) and not list(result.run_dir.rglob("*.tmp"))
+
+
+def test_crash_between_checkpoint_and_best_is_repaired_on_resume(tmp_path, data_dir, monkeypatch):
+    class SimulatedCrash(Exception):
+        pass
+
+    scripted_top1(monkeypatch, [50.0, 80.0])
+    run = smoke_run(data_dir, epochs=2)
+    replace, promotions = os.replace, []
+
+    def crash_at_second_best(src, dst, *args, **kwargs):
+        if Path(dst).name == "model_best.pth.tar":
+            promotions.append(dst)
+            if len(promotions) == 2:  # epoch 2's checkpoint is committed, its best is not
+                raise SimulatedCrash
+        return replace(src, dst, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", crash_at_second_best)
+        with pytest.raises(SimulatedCrash):
+            cifar10.train(run, tmp_path, progress=False, verbose=False)
+    folder = tmp_path / "cifar10" / run.name / "checkpoints"
+    checkpoint = torch.load(folder / "checkpoint.pth.tar", weights_only=True)
+    assert checkpoint["epoch"] == 2 and float(checkpoint["best_prec1"]) == 80.0
+    assert torch.load(folder / "model_best.pth.tar", weights_only=True)["epoch"] == 1  # the crash left it behind
+    result = cifar10.train(run, tmp_path, progress=False, verbose=False)
+    best = torch.load(folder / "model_best.pth.tar", weights_only=True)
+    assert best["epoch"] == 2 and float(best["best_prec1"]) == 80.0
+    assert all(torch.equal(best["state_dict"][k], v) for k, v in checkpoint["state_dict"].items())
+    assert len((result.run_dir / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+    assert not list(result.run_dir.rglob("*.tmp")) and not list(folder.glob("*pending*"))

@@ -6,7 +6,11 @@ What it guarantees:
 - checkpoints in the official ECANet layout (``checkpoint.pth.tar``: ``epoch``, ``arch``,
   ``module.``-prefixed ``state_dict``, ``best_prec1``, ``optimizer``; plus ecalib's ``config``,
   ``history`` and fp16 ``scaler``), written atomically every ``checkpoint_every`` epochs and at the
-  end, with ``model_best.pth.tar`` copied when the held-out top-1 improves;
+  end; ``model_best.pth.tar`` holds the best epoch's state even when that epoch wrote no checkpoint
+  (kept in memory until the next commit) and always matches the checkpoint's ``best_prec1``: it is
+  written as ``model_best.pending.pth.tar`` before the checkpoint and renamed after it, and a resume
+  finishes (or discards) a promotion a crash interrupted; ``history.csv`` follows the checkpoint,
+  never ahead of it;
 - exact resume: the data order, augmentation and dropout of epoch ``e`` depend only on
   ``(seed, e)``, so a resumed run ends where an uninterrupted one does; a checkpoint written by
   the official code resumes too;
@@ -24,6 +28,9 @@ What it guarantees:
 
 from __future__ import annotations
 
+import copy
+import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +43,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ecalib.atomic import atomic_file, remove_orphans
 from ecalib.checkpoint import atomic_torch_save, load_state_file
 from ecalib.engine.classification import ClassificationHooks
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
@@ -110,6 +118,17 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def _cpu_copy(obj):
+    """A detached CPU copy of a (nested) checkpoint payload, safe from later training steps."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The seed of everything random in one epoch on one rank (augmentation, dropout, order)."""
     return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729) % (2**63 - 1)
@@ -167,6 +186,8 @@ class Trainer:
         self.start_epoch = 0
         self.saved_epoch = 0  # epoch of the checkpoint on disk, for error messages
         self.best_score = float("-inf")
+        self._best_due = False  # a new best since the last commit, not yet in model_best.pth.tar
+        self._pending_best: dict | None = None  # its state (CPU copy) when its epoch wrote no checkpoint
 
     @property
     def checkpoint_path(self) -> Path:
@@ -229,10 +250,9 @@ class Trainer:
         for key, (old, new) in changes.items():
             self._say(f"  {key}: {old} -> {new} (applied from epoch {self.start_epoch + 1})")
 
-    def _save(self, epoch: int, is_best: bool) -> None:
-        if not self.dist.is_main:
-            return
-        state = {
+    def _state(self, epoch: int) -> dict:
+        """The checkpoint payload after ``epoch`` epochs."""
+        return {
             "epoch": epoch,
             "arch": self.cfg.model,
             "state_dict": {f"module.{k}": v for k, v in self.model.state_dict().items()},
@@ -242,11 +262,70 @@ class Trainer:
             "history": self.history,
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
         }
+
+    @property
+    def pending_best_path(self) -> Path:
+        return self.best_path.with_name("model_best.pending.pth.tar")
+
+    def _save(self, epoch: int) -> None:
+        """Commit: the pending best (if any) first, then the checkpoint, then promote the best, then history."""
+        if not self.dist.is_main:
+            return
+        state = self._state(epoch)
+        if self._best_due:
+            atomic_torch_save(self._pending_best or state, self.pending_best_path)
         atomic_torch_save(state, self.checkpoint_path)
-        if is_best:
-            tmp = self.best_path.with_suffix(".tmp")
-            shutil.copyfile(self.checkpoint_path, tmp)
-            tmp.replace(self.best_path)
+        if self._best_due:
+            self._promote_best()
+            self._best_due, self._pending_best = False, None
+        self.run.write_history(self.history)
+
+    def _promote_best(self) -> None:
+        os.replace(self.pending_best_path, self.best_path)
+
+    def _best_epoch(self) -> int | None:
+        """The (first) epoch whose held-out metric is the checkpoint's best, from the stored history."""
+        key = self.hooks.best_metric
+        rows = [r for r in self.history if isinstance(r, dict) and key in r and "epoch" in r]
+        matches = [r for r in rows if math.isclose(float(r[key]), self.best_score, rel_tol=1e-6, abs_tol=1e-6)]
+        return int(matches[0]["epoch"]) if matches else None
+
+    def _holds_best(self, path: Path, epoch: int) -> bool:
+        if not path.is_file():
+            return False
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # noqa: BLE001 - a torn or foreign file is simply not the best
+            return False
+        best = state.get("best_prec1") if isinstance(state, dict) else None
+        return (
+            best is not None
+            and int(state.get("epoch", -1)) == epoch
+            and math.isclose(float(best), self.best_score, rel_tol=1e-6, abs_tol=1e-6)
+        )
+
+    def _repair_best(self) -> None:
+        """After resuming the run's own checkpoint: make model_best.pth.tar hold its recorded best."""
+        epoch = self._best_epoch()
+        if not self.dist.is_main or epoch is None:
+            return
+        pending = self.pending_best_path
+        if pending.exists():
+            if self._holds_best(pending, epoch):  # the crash came after the checkpoint commit
+                self._promote_best()
+                self._say(f"model_best.pth.tar: promoted the best of epoch {epoch} a crash left pending")
+            else:  # written before a checkpoint that never came: that epoch is trained again
+                pending.unlink()
+        if self._holds_best(self.best_path, epoch):
+            return
+        if epoch == self.start_epoch:  # the checkpoint itself is the best epoch's state
+            with atomic_file(self.best_path) as out, open(self.checkpoint_path, "rb") as src:
+                shutil.copyfileobj(src, out)
+            self._say(f"model_best.pth.tar: restored from the checkpoint of epoch {epoch}")
+        else:
+            note = f"model_best.pth.tar does not hold the best epoch ({epoch}) and cannot be rebuilt"
+            self._say(f"warning: {note}")
+            self.run.append_log("resume_log.jsonl", {"at_epoch": self.start_epoch, "warning": note})
 
     def _apply_hyperparameters(self, epoch: int) -> float:
         lr = lr_at(epoch, self.cfg)
@@ -326,6 +405,9 @@ class Trainer:
         ``resume_from``: an earlier run's folder or any checkpoint in the official layout (e.g. written by
         the official code). The folder's own checkpoint wins, so re-running the same command continues."""
         cfg = self.cfg
+        if self.dist.is_main:  # temporaries of writes a crash interrupted
+            for folder in (self.run.path, self.checkpoint_path.parent):
+                remove_orphans(folder)
         self.run.check_identity(self.identity)
         if self.checkpoint_path.exists():
             if not resume:
@@ -333,6 +415,7 @@ class Trainer:
             if resume_from is not None:
                 self._say(f"{self.run.path} has its own checkpoint; continuing it (resume_from {resume_from} not used)")
             self._restore(self.checkpoint_path, own=True)
+            self._repair_best()
         elif resume_from is not None:
             source = Path(resume_from)
             self._restore(RunDir(source).checkpoint if source.is_dir() else source, own=False)
@@ -347,6 +430,7 @@ class Trainer:
             }
             self.run.write_json("params.json", info)
             self.run.write_json("env.json", environment(self.device, self.run_info.get("data_source", {}).get("kind")))
+            self.run.write_history(self.history)  # what the checkpoint holds (a crash may have left it behind)
         train, test = self.make_batches(cfg, self.device, self.dist)
         model: nn.Module = self.model
         if self.dist.enabled:
@@ -377,13 +461,16 @@ class Trainer:
                 best = self.hooks.best_metric
                 is_best = row[best] > self.best_score
                 self.best_score = max(self.best_score, row[best])
+                commit = (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs
+                if is_best and self.dist.is_main:  # keep it until the next commit writes it
+                    self._best_due = True
+                    self._pending_best = None if commit else _cpu_copy(self._state(epoch + 1))
                 if self.dist.is_main:
-                    self.run.write_history(self.history)
                     names = self.wandb_names.items()
                     logger.log({"epoch": epoch, **{name: row[key] for key, name in names if key in row}}, step=epoch)
                 self._say(self._epoch_line(row))
-                if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
-                    self._save(epoch + 1, is_best)
+                if commit:
+                    self._save(epoch + 1)
                     self.saved_epoch = epoch + 1
         finally:
             if logger is not None:
