@@ -198,7 +198,7 @@ def test_bad_parameters_are_explained():
         cifar10.make_run("eca", "imagenet")
     with pytest.raises(ValueError, match="optimizer='rmsprop'.*sgd, adam"):
         cifar10.make_run("eca", optimizer="rmsprop")
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match=r"epochs \(--epochs\) must be a positive integer"):
         cifar10.make_run("eca", epochs=0)
     with pytest.raises(ValueError, match="unknown training parameters \\['epoch'\\]"):
         cifar10.make_run("eca", epoch=3)

@@ -205,7 +205,12 @@ class Trainer:
     def _restore(self, path: Path, own: bool) -> None:
         """Continue from ``path``: the run folder's own checkpoint (``own``: only operational settings
         may differ) or another run's (``resume_from``: the hyper-parameters in RESUMABLE_CHANGES may)."""
-        state = load_state_file(path)
+        from ecalib.checkpoint import CheckpointError, extract_state_dict, load_weights_strict
+
+        try:
+            state = load_state_file(path)
+        except CheckpointError as err:
+            raise UserError(f"cannot resume from {path}: {err}") from err
         if not isinstance(state, dict) or "state_dict" not in state or "optimizer" not in state:
             raise UsageError(f"{path} is not a training checkpoint (needs 'state_dict', 'optimizer' and 'epoch')")
         saved_config = state.get("config")
@@ -226,16 +231,15 @@ class Trainer:
                     f"cannot resume from {path}: these settings differ from the checkpoint and cannot change "
                     f"mid-run: {fixed} (old, new). Use another run folder for a new run."
                 )
-        from ecalib.checkpoint import extract_state_dict, load_weights_strict
-
-        load_weights_strict(self.model, extract_state_dict(state, path), str(path))
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.start_epoch = int(state["epoch"])
-        self.history = list(state.get("history", []))
-        best = state.get("best_prec1")
-        self.best_score = float(best) if best is not None else float("-inf")
+        epoch, history, best = self._check_state(path, state)
+        try:
+            load_weights_strict(self.model, extract_state_dict(state, path), str(path))
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scaler is not None and state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+        except (CheckpointError, ValueError, KeyError) as err:
+            raise UserError(f"cannot resume from {path}: {err}") from err
+        self.start_epoch, self.history, self.best_score = epoch, history, best
         if self.dist.is_main:
             record = {
                 "at_epoch": self.start_epoch,
@@ -249,6 +253,38 @@ class Trainer:
         self._say(f"resumed from {path} after epoch {self.start_epoch}")
         for key, (old, new) in changes.items():
             self._say(f"  {key}: {old} -> {new} (applied from epoch {self.start_epoch + 1})")
+
+    def _check_state(self, path: Path, state: dict) -> tuple[int, list[dict], float]:
+        """The checkpoint's epoch, history and best score, refusing values no run can have written."""
+        bad = f"cannot resume from {path}: it is damaged or not from a training run:"
+        raw = state.get("epoch")
+        raw = raw.item() if isinstance(raw, torch.Tensor) and raw.numel() == 1 else raw
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw) or raw < 0:
+            raise UserError(f"{bad} its epoch is {raw!r} (a whole number >= 0 is expected)")
+        epoch = int(raw)
+        if epoch > self.cfg.epochs:
+            raise UserError(
+                f"cannot resume from {path}: it is after epoch {epoch}, beyond the {self.cfg.epochs} epochs asked "
+                f"for (--epochs {self.cfg.epochs}); ask for at least {epoch} epochs or use another run folder"
+            )
+        history = state.get("history", [])
+        if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+            raise UserError(f"{bad} its history is a {type(history).__name__}, not a list of epoch records")
+        best = state.get("best_prec1")
+        try:
+            best = float(best) if best is not None else float("-inf")
+        except (TypeError, ValueError, RuntimeError):
+            best = float("nan")
+        if math.isnan(best):
+            raise UserError(f"{bad} its best_prec1 is {state.get('best_prec1')!r}")
+        weights = state["state_dict"] if isinstance(state["state_dict"], dict) else {}
+        for key, value in weights.items():
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+                raise UserError(
+                    f"{bad} its weights are not finite ({key} holds NaN or inf); resume from an earlier checkpoint "
+                    "or start the run over"
+                )
+        return epoch, list(history), best
 
     def _state(self, epoch: int) -> dict:
         """The checkpoint payload after ``epoch`` epochs."""
@@ -405,10 +441,22 @@ class Trainer:
         ``resume_from``: an earlier run's folder or any checkpoint in the official layout (e.g. written by
         the official code). The folder's own checkpoint wins, so re-running the same command continues."""
         cfg = self.cfg
+        train, test = self.make_batches(cfg, self.device, self.dist)
+        images = train.num_samples * self.dist.world_size
+        if cfg.batch_size > images:
+            raise UsageError(
+                f"--batch-size {cfg.batch_size} is larger than the training set ({images} images); use at most {images}"
+            )
         if self.dist.is_main:  # temporaries of writes a crash interrupted
             for folder in (self.run.path, self.checkpoint_path.parent):
                 remove_orphans(folder)
         self.run.check_identity(self.identity)
+        link = self.checkpoint_path
+        if link.is_symlink() and not link.exists():
+            raise UserError(
+                f"{link} is a symbolic link to {os.readlink(link)}, which does not exist: restore that file, "
+                "or remove the link to start the run over"
+            )
         if self.checkpoint_path.exists():
             if not resume:
                 raise FileExistsError(f"{self.run.path} already holds a run; resume it or use another folder")
@@ -431,7 +479,6 @@ class Trainer:
             self.run.write_json("params.json", info)
             self.run.write_json("env.json", environment(self.device, self.run_info.get("data_source", {}).get("kind")))
             self.run.write_history(self.history)  # what the checkpoint holds (a crash may have left it behind)
-        train, test = self.make_batches(cfg, self.device, self.dist)
         model: nn.Module = self.model
         if self.dist.enabled:
             ids = [self.dist.local_rank] if self.device.type == "cuda" else None

@@ -17,6 +17,7 @@ import torch
 
 from ecalib.data import DATA_SOURCES, DeviceBatches, load_cifar10
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine.config import data_seed
 from ecalib.engine.distributed import barrier
 from ecalib.engine.identity import run_name
 from ecalib.engine.results import completed_run
@@ -236,7 +237,9 @@ def train(
             world_size=dist.world_size,
         )
         return (
-            DeviceBatches(train_set, train=True, pad=cfg.crop_padding, flip=cfg.flip, seed=cfg.seed, **common),
+            DeviceBatches(
+                train_set, train=True, pad=cfg.crop_padding, flip=cfg.flip, seed=data_seed(cfg.seed), **common
+            ),
             DeviceBatches(test_set, **common),
         )
 

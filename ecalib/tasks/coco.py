@@ -21,6 +21,7 @@ from ecalib.data.imagefolder import describe_source
 from ecalib.detection.coco_data import DetectionBatches, SeededCoco, coco_split
 from ecalib.detection.hooks import DetectionHooks
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine.config import data_seed
 from ecalib.engine.distributed import barrier
 from ecalib.engine.identity import run_name as make_name
 from ecalib.engine.results import completed_run
@@ -177,14 +178,16 @@ def train(
         return done
     dist = init_distributed(resolve_device(run.train.device))
     _prepare(run, dist)
-    train_set = SeededCoco(*coco_split(run.data_dir, "train"), train=True, seed=run.train.seed)
+    train_set = SeededCoco(*coco_split(run.data_dir, "train"), train=True, seed=data_seed(run.train.seed))
     val_set = SeededCoco(*coco_split(run.data_dir, "val"), train=False)
     cfg = run.train
     if cfg.num_classes != train_set.num_classes:
         cfg = TrainConfig.from_dict({**cfg.to_dict(), "num_classes": train_set.num_classes})
 
     def make_batches(cfg: TrainConfig, device: torch.device, dist: DistInfo):
-        common = dict(device=device, workers=run.workers, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
+        common = dict(
+            device=device, workers=run.workers, seed=data_seed(cfg.seed), rank=dist.rank, world_size=dist.world_size
+        )
         return (
             DetectionBatches(train_set, cfg.batch_size // dist.world_size, train=True, **common),
             DetectionBatches(val_set, max(1, cfg.batch_size // dist.world_size), train=False, **common),

@@ -25,6 +25,7 @@ from ecalib.data.imagefolder import (
     write_synthetic_imagefolder,
 )
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine.config import data_seed
 from ecalib.engine.distributed import barrier
 from ecalib.engine.identity import run_name as make_name
 from ecalib.engine.results import completed_run
@@ -214,7 +215,7 @@ def train(
     _prepare_data(run, dist)
     root = Path(run.data_dir)
     train_set = SeededImageFolder(
-        split_dir(root, "train"), train_transform(run.image_sizes["train_crop"]), run.train.seed
+        split_dir(root, "train"), train_transform(run.image_sizes["train_crop"]), data_seed(run.train.seed)
     )
     val_set = SeededImageFolder(
         split_dir(root, "val"), eval_transform(run.image_sizes["val_resize"], run.image_sizes["val_crop"])
@@ -231,7 +232,7 @@ def train(
             std=cfg.std,
             device=device,
             workers=run.workers,
-            seed=cfg.seed,
+            seed=data_seed(cfg.seed),
             rank=dist.rank,
             world_size=dist.world_size,
             channels_last=cfg.channels_last,
