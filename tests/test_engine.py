@@ -381,3 +381,36 @@ def test_crash_between_checkpoint_and_best_is_repaired_on_resume(tmp_path, data_
     assert all(torch.equal(best["state_dict"][k], v) for k, v in checkpoint["state_dict"].items())
     assert len((result.run_dir / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
     assert not list(result.run_dir.rglob("*.tmp")) and not list(folder.glob("*pending*"))
+
+
+def test_a_run_folder_is_used_by_one_process_at_a_time(tmp_path, data_dir):
+    from ecalib.engine import RunDir
+    from ecalib.engine.results import RunInUseError
+
+    cmd = [sys.executable, "-m", "ecalib", "train", "cifar10", "--profile", "smoke", "--epochs", "30"]
+    cmd += ["--data-dir", str(data_dir), "--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress"]
+    folder = tmp_path / "cifar10" / smoke_run(data_dir, epochs=30).name
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and f'"pid": {first.pid}' not in _read(folder / "run.lock"):
+            time.sleep(0.1)
+        holder = json.loads((folder / "run.lock").read_text())
+        assert holder["pid"] == first.pid and "train cifar10" in holder["command"] and holder["since"]
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert first.poll() is None  # the first still trains
+        assert second.returncode == 2, second.stderr
+        assert f"run folder {folder} is in use by pid {first.pid} on " in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1 and not second.stdout.strip()
+        with pytest.raises(RunInUseError, match=f"in use by pid {first.pid}"):
+            with RunDir(folder).lock():
+                pass
+    finally:
+        first.kill()  # a crash: the kernel drops the lock with the process
+        first.wait()
+    with RunDir(folder).lock():
+        assert json.loads((folder / "run.lock").read_text())["pid"] == os.getpid()
+
+
+def _read(path):
+    return path.read_text() if path.exists() else ""

@@ -5,19 +5,29 @@
 <run>/history.csv     one row per finished epoch
 <run>/final.json      final metrics; written last, so its presence marks a complete run
 <run>/resume_log.jsonl  every resume, with the hyper-parameters that changed
+<run>/run.lock        held (flock) by the process training the run: pid, host, command, start time
 <run>/checkpoints/checkpoint.pth.tar, model_best.pth.tar  official layout (ignored by git)
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
+import os
+import socket
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ecalib.atomic import atomic_file
 from ecalib.engine.identity import identity_differences
-from ecalib.errors import UsageError
+from ecalib.errors import UsageError, UserError
+
+
+class RunInUseError(UserError):
+    """Another process is training in this run folder."""
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -41,6 +51,44 @@ class RunDir:
         """``final.json`` exists (and covers ``epochs`` epochs, when given)."""
         final = self.path / "final.json"
         return final.exists() and (epochs is None or json.loads(final.read_text()).get("epoch") == epochs)
+
+    @contextmanager
+    def lock(self):
+        """Hold the folder exclusively (``run.lock``, non-blocking flock) or raise :class:`RunInUseError`.
+
+        The kernel releases the lock when the process ends, however it ends; the file stays.
+        """
+        import datetime
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path / "run.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 4096).decode(errors="replace")
+            os.close(fd)
+            try:
+                info = json.loads(holder)
+                who = f"pid {info['pid']} on {info['host']} since {info['since']} ({info['command']})"
+            except (ValueError, KeyError, TypeError):
+                who = "another process"
+            raise RunInUseError(
+                f"run folder {self.path} is in use by {who}; wait for it to finish or use another folder"
+            ) from None
+        try:
+            record = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "command": " ".join(sys.argv),
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            os.close(fd)  # releases the flock
 
     def check_identity(self, identity: dict) -> None:
         """Refuse a folder whose ``params.json`` records another run (settings that change the result differ).

@@ -447,6 +447,11 @@ class Trainer:
             raise UsageError(
                 f"--batch-size {cfg.batch_size} is larger than the training set ({images} images); use at most {images}"
             )
+        with self.run.lock() if self.dist.is_main else nullcontext():  # one process per run folder
+            return self._fit(train, test, resume, resume_from)
+
+    def _fit(self, train: Batches, test: Batches, resume: bool, resume_from: str | Path | None) -> TrainResult:
+        cfg = self.cfg
         if self.dist.is_main:  # temporaries of writes a crash interrupted
             for folder in (self.run.path, self.checkpoint_path.parent):
                 remove_orphans(folder)
