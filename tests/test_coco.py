@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -371,3 +372,17 @@ def test_recipe_and_lr_scaling():
     assert coco.make_run("/data/coco", batch_size=2).train.lr == pytest.approx(0.0025)  # not RC2020's 0.02
     with pytest.raises(ValueError, match="data_dir is required"):
         coco.make_run()
+
+
+@pytest.mark.slow
+def test_workers_option_trains(tmp_path, coco_dir, capsys):
+    from ecalib.cli import main
+    from ecalib.tasks import coco
+
+    assert coco.make_run("/data/coco", workers=3).workers == 3
+    args = ["coco", "train", "--profile", "smoke", "--data", "synthetic", "--data-dir", str(coco_dir), "--epochs", "1"]
+    args += ["--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress", "--workers", "1"]
+    assert main(args) == 0
+    run_dir = Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"])
+    params = json.loads((run_dir / "params.json").read_text())
+    assert params["workers"] == 1 and "workers" not in params["config"]

@@ -231,3 +231,18 @@ def test_our_checkpoint_resumes_the_way_the_official_main_py_does(reference):
     optimizer.load_state_dict(state["optimizer"])
     assert state["epoch"] == 3 and float(state["best_prec1"]) == reference.final["best_test_top1"]
     assert optimizer.state_dict()["state"][0]["momentum_buffer"].abs().sum() > 0
+
+
+@pytest.mark.slow
+def test_workers_option_trains(tmp_path, data_dir, capsys):
+    from ecalib.cli import main
+
+    args = ["train", "imagenet", "--model", "eca_resnet18", "--profile", "smoke", "--epochs", "1"]
+    args += ["--data-dir", str(data_dir), "--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress"]
+    assert main([*args, "--workers", "1"]) == 0
+    run_dir = Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"])
+    params = json.loads((run_dir / "params.json").read_text())
+    assert params["workers"] == 1 and "workers" not in params["config"]
+    # workers is operational: the same settings with other loader processes are the same run
+    assert run_dir.name == smoke_run(data_dir, epochs=1, workers=0).name
+    assert imagenet.make_run("eca_resnet50", "/data/imagenet", workers=2).workers == 2

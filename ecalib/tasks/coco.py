@@ -117,7 +117,10 @@ def make_run(
     heads = settings.pop("detector", {})
     sizes = {k: settings.pop(k) for k in SIZES}
     sizes.update({k: v for k, v in (("min_size", min_size), ("max_size", max_size)) if v is not None})
-    workers = settings.pop("workers") if workers is None else workers
+    preset_workers = settings.pop("workers")  # a loader setting, not a TrainConfig field
+    workers = preset_workers if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise UsageError(f"workers (--workers) must be an integer >= 0, got {workers!r}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     batch = overrides.get("batch_size", settings["batch_size"])
     overrides["lr"], lr_rule = linear_scaled_lr(overrides.get("lr"), RECIPE["lr"], RECIPE["batch_size"], batch)

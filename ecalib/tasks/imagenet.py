@@ -146,7 +146,10 @@ def make_run(
     check_choice("data", data, DATA_SOURCES)
     synthetic = settings.pop("synthetic", dict(num_classes=4, train_per_class=16, val_per_class=8))
     sizes = {k: settings.pop(k) for k in IMAGE_SIZES}
-    workers = settings.pop("workers") if workers is None else workers
+    preset_workers = settings.pop("workers")  # a loader setting, not a TrainConfig field
+    workers = preset_workers if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise UsageError(f"workers (--workers) must be an integer >= 0, got {workers!r}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     batch = overrides.get("batch_size", settings["batch_size"])
     recipe = RECIPES[info.family]
