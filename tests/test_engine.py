@@ -385,7 +385,6 @@ def test_crash_between_checkpoint_and_best_is_repaired_on_resume(tmp_path, data_
 
 def test_a_run_folder_is_used_by_one_process_at_a_time(tmp_path, data_dir):
     from ecalib.engine import RunDir
-    from ecalib.engine.results import RunInUseError
 
     cmd = [sys.executable, "-m", "ecalib", "train", "cifar10", "--profile", "smoke", "--epochs", "30"]
     cmd += ["--data-dir", str(data_dir), "--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress"]
@@ -402,6 +401,8 @@ def test_a_run_folder_is_used_by_one_process_at_a_time(tmp_path, data_dir):
         assert second.returncode == 2, second.stderr
         assert f"run folder {folder} is in use by pid {first.pid} on " in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1 and not second.stdout.strip()
+        from ecalib.engine.results import RunInUseError
+
         with pytest.raises(RunInUseError, match=f"in use by pid {first.pid}"):
             with RunDir(folder).lock():
                 pass
