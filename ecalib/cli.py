@@ -10,6 +10,8 @@ from pathlib import Path
 
 from ecalib.errors import UserError
 
+DEFAULT_RESULTS_DIR = "runs"  # as ecalib.engine.results (not imported here: keeps start-up light)
+
 
 class _Parser(argparse.ArgumentParser):
     """A bad option is one line (what is wrong, where to look), and exit code 2."""
@@ -135,7 +137,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--amp", choices=("none", "bf16", "fp16"))
     p.add_argument("--channels-last", action="store_true", default=None)
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    p.add_argument("--results-dir", type=folder, default="results")
+    p.add_argument(
+        "--results-dir", type=folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
+    )
     p.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
 
 
@@ -386,7 +390,9 @@ def _add_recipe_options(p: argparse.ArgumentParser, run_name: str) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--amp", choices=("none", "bf16", "fp16"))
     p.add_argument("--run-name", help=f"result folder name (default: {run_name})")
-    p.add_argument("--results-dir", type=folder, default="results")
+    p.add_argument(
+        "--results-dir", type=folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
+    )
     p.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
@@ -501,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=positive_int, default=3)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--out", default="results/benchmarks/speed")
+    p.add_argument("--out", type=folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("sweep", help="run a W&B sweep file offline (grid, random or Bayesian via Optuna)")
@@ -559,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch-size", type=int, help="images per iteration (lr rescaled by auto_scale_lr)")
     c.add_argument("--workers", type=int)
     c.add_argument("--run-name")
-    c.add_argument("--results-dir", default="results")
+    c.add_argument("--results-dir", type=folder, default=DEFAULT_RESULTS_DIR)
     c.set_defaults(func=_cmd_coco_mmdet_train)
     c = coco_cmds.add_parser("parse-log", help="per-epoch table of MMDetection text logs (resumed runs stitched)")
     c.add_argument("logs", nargs="+")

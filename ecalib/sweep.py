@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from ecalib.engine.results import atomic_write_text
+from ecalib.engine.results import DEFAULT_RESULTS_DIR, atomic_write_text
 from ecalib.errors import UsageError
 
 METHODS = ("grid", "random", "bayes")
@@ -71,7 +71,7 @@ def grid_trials(space: dict[str, list]) -> list[dict]:
 
 def run_sweep(
     path: str | Path,
-    results_dir: str | Path = "results",
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
     method: str | None = None,
     n_trials: int | None = None,
     seed: int = 0,

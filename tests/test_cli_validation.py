@@ -154,3 +154,26 @@ def test_resuming_a_damaged_checkpoint_is_refused(how, expected, one_epoch, tmp_
     assert not (run / "final.json").exists() and not out.strip()
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing trained or rewritten
     assert json.loads((run / "params.json").read_text())["config"]["epochs"] == 1
+
+
+def test_generated_runs_default_to_the_ignored_runs_folder():
+    import subprocess
+    from pathlib import Path
+
+    from ecalib.cli import build_parser
+
+    parser = build_parser()
+    for argv in (
+        ["train", "cifar10"],
+        ["train", "imagenet"],
+        ["coco", "train"],
+        ["coco", "mmdet-train"],
+        ["sweep", "configs/sweep.yaml"],
+    ):
+        assert parser.parse_args(argv).results_dir == "runs", argv
+    assert parser.parse_args(["bench"]).out.startswith("runs/")
+    root = Path(__file__).resolve().parents[1]
+    ignored = subprocess.run(["git", "check-ignore", "-q", "runs/cifar10/x/final.json"], cwd=root, capture_output=True)
+    assert ignored.returncode == 0  # ignored
+    kept = subprocess.run(["git", "check-ignore", "-q", "results/cifar10/x/final.json"], cwd=root)
+    assert kept.returncode == 1  # results/ holds what was chosen to be committed

@@ -25,6 +25,9 @@ from ecalib.atomic import atomic_file
 from ecalib.engine.identity import identity_differences
 from ecalib.errors import UsageError, UserError
 
+# Where generated runs go unless told otherwise: ignored by git (results/ holds the runs chosen to be committed).
+DEFAULT_RESULTS_DIR = "runs"
+
 
 class RunInUseError(UserError):
     """Another process is training in this run folder."""

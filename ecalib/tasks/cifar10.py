@@ -20,7 +20,7 @@ from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_dist
 from ecalib.engine.config import data_seed
 from ecalib.engine.distributed import barrier
 from ecalib.engine.identity import run_name
-from ecalib.engine.results import completed_run
+from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
 from ecalib.errors import UsageError
 from ecalib.models.registry import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from ecalib.params import check_choice
@@ -197,13 +197,13 @@ def plan_runs(model="eca", protocol="rc2020", profile="full", seeds=None, **kwar
     return [make_run(m, protocol, profile, seed=s, **kwargs) for m in mechanisms for s in seed_list]
 
 
-def run_dir_for(run: CifarRun, results_dir: str | Path = "results") -> Path:
+def run_dir_for(run: CifarRun, results_dir: str | Path = DEFAULT_RESULTS_DIR) -> Path:
     return Path(results_dir) / "cifar10" / run.name
 
 
 def train(
     run: CifarRun,
-    results_dir: str | Path = "results",
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
     resume: bool = True,
     skip_complete: bool = True,
     progress: bool = True,

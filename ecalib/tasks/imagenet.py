@@ -28,7 +28,7 @@ from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_dist
 from ecalib.engine.config import data_seed
 from ecalib.engine.distributed import barrier
 from ecalib.engine.identity import run_name as make_name
-from ecalib.engine.results import completed_run
+from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
 from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
 from ecalib.models import model_info
@@ -204,7 +204,7 @@ def _prepare_data(run: ImagenetRun, dist: DistInfo) -> None:
 
 def train(
     run: ImagenetRun,
-    results_dir: str | Path = "results",
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
     resume: bool = True,
     resume_from: str | Path | None = None,
     progress: bool = True,
