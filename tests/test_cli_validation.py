@@ -65,6 +65,31 @@ BAD = {
 }
 
 
+# Cases that would allocate or train in proportion to a huge value if a check regressed: they run in
+# a child process capped at 8 GiB of address space and 5 minutes, so a regression fails instead of
+# taking the machine down.
+RISKY = {"batch larger than the data", "epochs huge", "seed 2**64", "lr 1e308", "bench steps 0", "sweep trials -1"}
+CAPPED = (
+    "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30)); "
+    "from ecalib.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def run_capped(argv):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-c", CAPPED, *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_is_one_line_and_exit_2(case, tmp_path, data_dir, capsys):
     import re
@@ -72,8 +97,11 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, data_dir, capsys):
     argv, expected = BAD[case]
     results, a_file = tmp_path / "results", tmp_path / "a-file"
     a_file.write_text("not a folder")
-    rc = main(argv(data_dir, results, a_file))
-    out, err = capsys.readouterr()
+    if case in RISKY:
+        rc, out, err = run_capped(argv(data_dir, results, a_file))
+    else:
+        rc = main(argv(data_dir, results, a_file))
+        out, err = capsys.readouterr()
     assert rc == 2, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert re.search(expected, err), err
