@@ -10,6 +10,44 @@ from pathlib import Path
 
 from ecalib.errors import UserError
 
+DEFAULT_RESULTS_DIR = "runs"  # as ecalib.engine.results (not imported here: keeps start-up light)
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad option is one line (what is wrong, where to look), and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _int_at_least(minimum: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+positive_int = _int_at_least(1, "a positive integer")
+non_negative_int = _int_at_least(0, "an integer >= 0")
+
+
+def folder(text: str) -> str:
+    """A folder that exists or can be created: no part of the path may be a file."""
+    for path in (Path(text), *Path(text).parents):
+        if path.exists():
+            if not path.is_dir():
+                raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
+            break
+    return text
+
+
 DEFAULT_COMPLEXITY_MODELS = [
     "eca_resnet18",
     "eca_resnet34",
@@ -124,13 +162,15 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `train cifar10` and `sweep` (values left as None keep the protocol's)."""
     p.add_argument("--profile", default="full", help="full | smoke (tiny synthetic run)")
     p.add_argument("--data", choices=("cifar10", "synthetic"), help="data set (default: cifar10; smoke: synthetic)")
-    p.add_argument("--data-dir", help="folder holding cifar-10-batches-py")
+    p.add_argument("--data-dir", type=folder, help="folder holding cifar-10-batches-py")
     p.add_argument("--download", action="store_true", help="download CIFAR-10 into --data-dir if missing")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--amp", choices=("none", "bf16", "fp16"))
     p.add_argument("--channels-last", action="store_true", default=None)
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    p.add_argument("--results-dir", default="results")
+    p.add_argument(
+        "--results-dir", type=folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
+    )
     p.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
 
 
@@ -139,8 +179,8 @@ def _cmd_train_cifar10(args) -> int:
 
     seeds = args.seeds if args.seeds is not None else ([args.seed] if args.seed is not None else None)
     seeds = seeds if seeds is not None else cifar10.protocol_seeds(args.protocol)[:1]
-    for seed in seeds:
-        run = cifar10.make_run(
+    runs = [  # every run checked before the first one trains
+        cifar10.make_run(
             args.model,
             args.protocol,
             args.profile,
@@ -159,7 +199,16 @@ def _cmd_train_cifar10(args) -> int:
             checkpoint_every=args.checkpoint_every,
             wandb_mode=args.wandb_mode,
         )
-        result = cifar10.train(run, args.results_dir, resume=not args.no_resume, progress=not args.no_progress)
+        for seed in seeds
+    ]
+    for run in runs:
+        result = cifar10.train(
+            run,
+            args.results_dir,
+            resume=not args.no_resume,
+            progress=not args.no_progress,
+            resume_from=args.resume_from,
+        )
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
             print(json.dumps({"run_dir": str(result.run_dir), **result.final}))
     return 0
@@ -365,15 +414,17 @@ def _cmd_sweep(args) -> int:
 
 def _add_recipe_options(p: argparse.ArgumentParser, run_name: str) -> None:
     """Options of the recipe-driven trainers (ImageNet, COCO); None keeps the recipe's value."""
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="global batch over all processes (the lr scales linearly)")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int, help="global batch over all processes (the lr scales linearly)")
     p.add_argument("--lr", type=float, help="default: the recipe's, scaled linearly with the batch")
-    p.add_argument("--workers", type=int, help="data loader processes per training process")
+    p.add_argument("--workers", type=non_negative_int, help="data loader processes per training process")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--amp", choices=("none", "bf16", "fp16"))
     p.add_argument("--run-name", help=f"result folder name (default: {run_name})")
-    p.add_argument("--results-dir", default="results")
+    p.add_argument(
+        "--results-dir", type=folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
+    )
     p.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
@@ -382,7 +433,7 @@ def _add_recipe_options(p: argparse.ArgumentParser, run_name: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from ecalib import __version__
 
-    parser = argparse.ArgumentParser(prog="ecalib", description="ECA-Net models, checkpoints and paper checks.")
+    parser = _Parser(prog="ecalib", description="ECA-Net models, checkpoints and paper checks.")
     parser.add_argument("--version", action="version", version=f"ecalib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -393,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("complexity", help="params and FLOPs in the paper's units vs the official README")
     p.add_argument("models", nargs="*", help=f"model names (default: {' '.join(DEFAULT_COMPLEXITY_MODELS)})")
-    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--input-size", type=positive_int, default=224)
     p.add_argument("--format", choices=("text", "csv", "json"), default="text")
     p.set_defaults(func=_cmd_complexity)
 
@@ -401,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+")
     p.add_argument("--checkpoint", required=True, help="official .pth.tar")
     p.add_argument("--model", help="check the checkpoint against this variant (default: infer from weights)")
-    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--topk", type=positive_int, default=5)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.set_defaults(func=_cmd_classify)
@@ -420,12 +471,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--protocol", default="rc2020", help="rc2020 | standard | rc2020_sweep")
     t.add_argument("--seed", type=int)
     t.add_argument("--seeds", type=int, nargs="+", help="several runs, one per seed")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int)
+    t.add_argument("--epochs", type=positive_int)
+    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=positive_int)
     t.add_argument("--lr", type=float)
     t.add_argument("--optimizer", type=str.lower, help="sgd | adam")
-    t.add_argument("--checkpoint-every", type=int)
+    t.add_argument("--checkpoint-every", type=positive_int)
     t.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
+    t.add_argument(
+        "--resume-from",
+        metavar="RUN_DIR",
+        help="start from an earlier run's folder (or checkpoint) with changed settings, e.g. more --epochs; "
+        "the new run gets its own folder",
+    )
     t.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     _add_run_options(t)
     t.set_defaults(func=_cmd_train_cifar10)
@@ -433,16 +490,17 @@ def build_parser() -> argparse.ArgumentParser:
     t = tasks.add_parser("imagenet", help="ImageNet with the official recipes (torchrun for many GPUs/nodes)")
     t.add_argument("--model", default="eca_resnet50", help="ImageNet model: eca_resnet50, eca_mobilenet_v2, ...")
     t.add_argument("--k-size", help="ECA kernels per stage, e.g. 3557 (default: the variant's)")
-    t.add_argument("--data-dir", help="ImageNet folder with train/ and val/ (smoke profile: generated)")
+    t.add_argument("--data-dir", type=folder, help="ImageNet folder with train/ and val/ (smoke profile: generated)")
     t.add_argument("--data", choices=("imagenet", "synthetic"))
     t.add_argument("--profile", default="full", help="full | smoke")
-    _add_recipe_options(t, "<profile>-<model>-seed<k>")
+    _add_recipe_options(t, "imagenet-[<profile>-]<model>-seed<k>-<run id>")
     t.add_argument("--channels-last", action="store_true", default=None)
     t.add_argument("--compile", action="store_true", default=None)
-    t.add_argument("--checkpoint-every", type=int)
+    t.add_argument("--checkpoint-every", type=positive_int)
     t.add_argument(
         "--resume",
-        help="'auto' (default: continue the run folder) or a checkpoint path, e.g. one written by the official main.py",
+        help="'auto' (default: continue the run folder) or an earlier run's folder or checkpoint to start from "
+        "(e.g. one written by the official main.py, or a run to extend with more --epochs)",
     )
     t.set_defaults(func=_cmd_train_imagenet)
 
@@ -450,8 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="e.g. eca_resnet50_k3557.pth.tar")
     p.add_argument("--data", required=True, help="<imagenet>/val (or the folder holding val/)")
     p.add_argument("--model", help="check the checkpoint against this variant (default: infer from weights)")
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--workers", type=int, help="loader processes (default: up to 8)")
+    p.add_argument("--batch-size", type=positive_int, default=100)
+    p.add_argument("--workers", type=non_negative_int, help="loader processes (default: up to 8)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -467,11 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile-modes", nargs="+", default=["eager"], choices=("eager", "compile"))
     p.add_argument(
         "--batch-size",
-        type=int,
+        type=positive_int,
         nargs="+",
         help="one or more (default: the paper's: 256 for ResNets, 96 for MobileNetV2)",
     )
-    p.add_argument("--input-size", type=int, nargs="+", help="one or more resolutions (default: the paper's)")
+    p.add_argument("--input-size", type=positive_int, nargs="+", help="one or more resolutions (default: the paper's)")
     p.add_argument(
         "--eca-impl",
         nargs="+",
@@ -479,19 +537,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="ECA implementations to time: auto (Triton kernels on CUDA, fused PyTorch elsewhere), "
         "reference (the official module's operations), torch, triton",
     )
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=positive_int, default=20)
+    p.add_argument("--warmup", type=non_negative_int, default=5)
+    p.add_argument("--repeats", type=positive_int, default=3)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--out", default="results/benchmarks/speed")
+    p.add_argument("--out", type=folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("sweep", help="run a W&B sweep file offline (grid, random or Bayesian via Optuna)")
     p.add_argument("sweep", help="e.g. configs/sweep.yaml")
     p.add_argument("--method", choices=("grid", "random", "bayes"), help="default: the file's method")
-    p.add_argument("--trials", type=int, help="number of trials (default: the whole grid)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random/Bayesian sampler")
+    p.add_argument("--trials", type=positive_int, help="number of trials (default: the whole grid)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random/Bayesian sampler")
     _add_run_options(p)
     p.set_defaults(func=_cmd_sweep)
 
@@ -509,20 +567,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     c.set_defaults(func=_cmd_coco_upgrade)
     c = coco_cmds.add_parser("train", help="Mask R-CNN with an ECA-ResNet-50-FPN on torchvision")
-    c.add_argument("--data-dir", help="COCO folder (train2017/, val2017/, annotations/)")
+    c.add_argument("--data-dir", type=folder, help="COCO folder (train2017/, val2017/, annotations/)")
     c.add_argument("--data", choices=("coco", "synthetic"))
     c.add_argument("--profile", default="full", help="full | smoke")
     c.add_argument("--backbone", default="eca_resnet50")
     c.add_argument("--k-size", help="ECA kernels per stage when no weights say so (default 3377)")
     c.add_argument("--backbone-weights", help="official ImageNet .pth.tar or a converted backbone file")
-    _add_recipe_options(c, "<profile>-maskrcnn-<backbone>-seed<k>")
+    _add_recipe_options(c, "coco-[<profile>-]maskrcnn-<backbone>-seed<k>-<run id>")
     c.set_defaults(func=_cmd_coco_train)
     c = coco_cmds.add_parser("evaluate", help="bbox/segm AP of a trained detector (pycocotools)")
     c.add_argument("--checkpoint", required=True)
     c.add_argument("--data-dir", required=True)
     c.add_argument("--split", default="val")
     c.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    c.add_argument("--workers", type=int, default=0)
+    c.add_argument("--workers", type=non_negative_int, default=0)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_evaluate)
     c = coco_cmds.add_parser("visualize", help="draw a trained detector's boxes and masks on images")
@@ -543,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--lr", type=float, help="learning rate at --batch-size (default: 0.02 x batch/16)")
     c.add_argument("--workers", type=int)
     c.add_argument("--run-name")
-    c.add_argument("--results-dir", default="results")
+    c.add_argument("--results-dir", type=folder, default=DEFAULT_RESULTS_DIR)
     c.set_defaults(func=_cmd_coco_mmdet_train)
     c = coco_cmds.add_parser("parse-log", help="per-epoch table of MMDetection text logs (resumed runs stitched)")
     c.add_argument("logs", nargs="+")
@@ -558,7 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # a bad option (exit 2, one line on stderr) or --help (exit 0)
+        return stop.code if isinstance(stop.code, int) else 0
     try:
         return args.func(args)
     # What the user asked for or gave: one line, no traceback. Anything else is a bug and keeps its traceback.

@@ -4,7 +4,9 @@
 ``wandb agent <id>`` on as many machines as you like). :func:`run_sweep` reads the same file
 and runs its search space here, without an account: ``grid`` (every combination), ``random``
 or ``bayes`` (Optuna's TPE sampler), writing one normal result folder per trial and a
-``sweep.csv`` summary.
+``sweep.csv`` summary. A trial's folder is the one ``ecalib train cifar10`` uses for the same
+settings (``<results>/cifar10/<name with the run id>``, see :mod:`ecalib.engine.identity`), so
+sweeps, agents and single runs share finished runs and never mix different ones.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from ecalib.engine.results import atomic_write_text
+from ecalib.engine.results import DEFAULT_RESULTS_DIR, atomic_write_text
 from ecalib.errors import UsageError
 
 METHODS = ("grid", "random", "bayes")
@@ -69,7 +71,7 @@ def grid_trials(space: dict[str, list]) -> list[dict]:
 
 def run_sweep(
     path: str | Path,
-    results_dir: str | Path = "results",
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
     method: str | None = None,
     n_trials: int | None = None,
     seed: int = 0,
@@ -101,11 +103,17 @@ def run_sweep(
         kwargs = {**run_kwargs, **normalise_params(params)}
         attention = kwargs.pop("attention")
         run = cifar10.make_run(attention, **kwargs)
-        run.tag = "trial-" + "-".join(f"{k}={v}" for k, v in sorted(params.items()))
-        result = cifar10.train(
-            run, run_dir=out_dir / run.tag, verbose=False, progress=False, wandb_group=f"sweep-{sweep_name}"
+        result = cifar10.train(run, results_dir, verbose=False, progress=False, wandb_group=f"sweep-{sweep_name}")
+        rows.append(
+            {
+                **params,
+                metric: result.final[metric],
+                "run": run.name,
+                "run_dir": str(result.run_dir),
+                "profile": run.profile,
+                "data": run.data,
+            }
         )
-        rows.append({**params, metric: result.final[metric], "run": run.tag, "profile": run.profile, "data": run.data})
         atomic_write_text(out_dir / "sweep.csv", pd.DataFrame(rows).to_csv(index=False))
         return result.final[metric]
 

@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -387,3 +388,17 @@ def test_the_smoke_profile_shrinks_the_detector_heads():
         assert model.roi_heads.fg_bg_sampler.batch_size_per_image == rois
         assert model.roi_heads.detections_per_img == dets
     assert coco.make_run(profile="full", backbone="resnet18", data_dir="x").detector.keys() == {"min_size", "max_size"}
+
+
+@pytest.mark.slow
+def test_workers_option_trains(tmp_path, coco_dir, capsys):
+    from ecalib.cli import main
+    from ecalib.tasks import coco
+
+    assert coco.make_run("/data/coco", workers=3).workers == 3
+    args = ["coco", "train", "--profile", "smoke", "--data", "synthetic", "--data-dir", str(coco_dir), "--epochs", "1"]
+    args += ["--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress", "--workers", "1"]
+    assert main(args) == 0
+    run_dir = Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"])
+    params = json.loads((run_dir / "params.json").read_text())
+    assert params["workers"] == 1 and "workers" not in params["config"]

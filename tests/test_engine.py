@@ -2,10 +2,12 @@
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -47,8 +49,13 @@ def test_short_training_learns(reference):
 
 
 def test_resume_equals_uninterrupted(tmp_path, data_dir, reference):
-    cifar10.train(smoke_run(data_dir, epochs=2), tmp_path, progress=False, verbose=False)
-    resumed = cifar10.train(smoke_run(data_dir, epochs=3), tmp_path, progress=False, verbose=False)
+    first = cifar10.train(smoke_run(data_dir, epochs=2), tmp_path, progress=False, verbose=False)
+    # epochs is part of the identity: extending a run is explicit (resume_from / --resume-from) and the
+    # extended run gets its own folder; the 2-epoch run stays as it was
+    resumed = cifar10.train(
+        smoke_run(data_dir, epochs=3), tmp_path, resume_from=first.run_dir, progress=False, verbose=False
+    )
+    assert resumed.run_dir != first.run_dir and json.loads((first.run_dir / "final.json").read_text())["epoch"] == 2
     assert {k: resumed.final[k] for k in FINAL_KEYS} == {k: reference.final[k] for k in FINAL_KEYS}
     log = [json.loads(line) for line in (resumed.run_dir / "resume_log.jsonl").read_text().splitlines()]
     assert log[0]["at_epoch"] == 2 and log[0]["changes"] == {"epochs": [2, 3]}
@@ -81,7 +88,7 @@ def test_sigkill_mid_epoch_resumes_to_the_same_result(tmp_path, data_dir, refere
         "disabled",
         "--no-progress",
     ]
-    history = tmp_path / "cifar10" / "smoke-rc2020-eca-seed0" / "history.csv"
+    history = tmp_path / "cifar10" / smoke_run(data_dir, epochs=3).name / "history.csv"
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while time.time() < deadline and not (history.exists() and len(history.read_text().splitlines()) >= 2):
@@ -99,12 +106,9 @@ def test_sigkill_mid_epoch_resumes_to_the_same_result(tmp_path, data_dir, refere
 
 def test_nan_guard_stops_and_keeps_the_last_checkpoint(tmp_path, data_dir):
     run = smoke_run(data_dir, epochs=3)
-    # run one good epoch, then inject an infinite output in epoch 2, iteration 3
-    cifar10.train(smoke_run(data_dir, epochs=1), tmp_path, progress=False, verbose=False)
+    # one good epoch (5 iterations, checkpointed), then an infinite output in epoch 2, iteration 3
     ckpt = tmp_path / "cifar10" / run.name / "checkpoints" / "checkpoint.pth.tar"
-    before = ckpt.read_bytes()
-
-    calls = {"n": 0}
+    calls, before = {"n": 0}, {}
     original_init = cifar10.Trainer.__init__
 
     def init_with_fault(self, *args, **kwargs):
@@ -113,7 +117,8 @@ def test_nan_guard_stops_and_keeps_the_last_checkpoint(tmp_path, data_dir):
         def poison(module, inputs, output):
             if module.training:
                 calls["n"] += 1
-                if calls["n"] == 3:
+                if calls["n"] == 8:
+                    before["bytes"] = ckpt.read_bytes()
                     return output * float("inf")
             return output
 
@@ -125,22 +130,22 @@ def test_nan_guard_stops_and_keeps_the_last_checkpoint(tmp_path, data_dir):
             cifar10.train(run, tmp_path, progress=False, verbose=False)
     finally:
         cifar10.Trainer.__init__ = original_init
-    assert ckpt.read_bytes() == before
-    assert not (ckpt.parent.parent / "final.json").read_text().count('"epoch": 3')
+    assert ckpt.read_bytes() == before["bytes"]
+    assert not (ckpt.parent.parent / "final.json").exists()
 
 
 def test_changed_lr_on_resume_takes_effect(tmp_path, data_dir, capsys):
-    cifar10.train(smoke_run(data_dir, epochs=1), tmp_path, progress=False)
+    first = cifar10.train(smoke_run(data_dir, epochs=1), tmp_path, progress=False)
     capsys.readouterr()
-    result = cifar10.train(smoke_run(data_dir, epochs=2, lr=0.01), tmp_path, progress=False)
+    result = cifar10.train(smoke_run(data_dir, epochs=2, lr=0.01), tmp_path, resume_from=first.run_dir, progress=False)
     assert [r["lr"] for r in result.history] == [0.1, 0.01]
     out = capsys.readouterr().out
     assert "lr: 0.1 -> 0.01 (applied from epoch 2)" in out
     state = torch.load(result.run_dir / "checkpoints" / "checkpoint.pth.tar", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["lr"] == 0.01
-    with pytest.raises(ValueError, match="cannot change mid-run.*model"):
+    with pytest.raises(ValueError, match="holds another run.*config.model: 'eca_resnet18_adaptive' -> 'resnet18'"):
         cifar10.train(
-            cifar10.make_run("se", "rc2020", "smoke", data_dir=str(data_dir), wandb_mode="disabled", epochs=3),
+            cifar10.make_run("none", "rc2020", "smoke", data_dir=str(data_dir), wandb_mode="disabled", epochs=2),
             tmp_path,
             run_dir=result.run_dir,
             progress=False,
@@ -191,7 +196,7 @@ def test_bad_parameters_are_explained():
         cifar10.make_run("eca", "imagenet")
     with pytest.raises(ValueError, match="optimizer='rmsprop'.*sgd, adam"):
         cifar10.make_run("eca", optimizer="rmsprop")
-    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+    with pytest.raises(ValueError, match=r"epochs \(--epochs\) must be a positive integer"):
         cifar10.make_run("eca", epochs=0)
     with pytest.raises(ValueError, match="unknown training parameters \\['epoch'\\]"):
         cifar10.make_run("eca", epoch=3)
@@ -231,3 +236,180 @@ def test_linear_scaled_lr():
     assert linear_scaled_lr(None, 0.1, 256, 1024) == (0.4, "linear scaling: 0.1 x 1024/256 = 0.4")
     assert linear_scaled_lr(None, 0.02, 16, 16)[0] == 0.02
     assert linear_scaled_lr(0.05, 0.1, 256, 1024) == (0.05, "lr 0.05 given explicitly")
+
+
+def cli_train(data_dir, results, *args):
+    """`ecalib train cifar10` as a W&B sweep agent calls it (``--att=ECA --optimizer=... --batch_size=...``)."""
+    from ecalib.cli import main
+
+    common = ["--profile", "smoke", "--epochs", "1", "--data-dir", str(data_dir), "--results-dir", str(results)]
+    return main(["train", "cifar10", *args, *common, "--wandb-mode", "disabled", "--no-progress"])
+
+
+def last_summary(capsys) -> tuple[dict, str]:
+    out = capsys.readouterr().out
+    return json.loads(out.strip().splitlines()[-1]), out
+
+
+@pytest.mark.parametrize("optimizer,batch", [("adam", 64), ("sgd", 32)])
+def test_runs_differing_in_optimizer_or_batch_get_their_own_folder(tmp_path, data_dir, capsys, optimizer, batch):
+    assert cli_train(data_dir, tmp_path, "--att=ECA", "--optimizer=sgd", "--batch_size=64") == 0
+    first, _ = last_summary(capsys)
+    assert cli_train(data_dir, tmp_path, "--att=ECA", f"--optimizer={optimizer}", f"--batch_size={batch}") == 0
+    second, out = last_summary(capsys)
+    assert "skipping" not in out and second["run_dir"] != first["run_dir"]
+    stored = [json.loads((Path(r["run_dir"]) / "params.json").read_text())["config"] for r in (first, second)]
+    assert (stored[0]["optimizer"], stored[0]["batch_size"]) == ("sgd", 64)
+    assert (stored[1]["optimizer"], stored[1]["batch_size"]) == (optimizer, batch)
+    # the folder name stays readable and ends in the run id recorded in params.json
+    name = Path(second["run_dir"]).name
+    assert name.startswith("cifar10-smoke-rc2020-eca-seed0-")
+    assert name.endswith(json.loads((Path(second["run_dir"]) / "params.json").read_text())["run_id"])
+
+
+def test_offline_sweep_trial_and_cli_run_share_the_folder(tmp_path, data_dir, capsys):
+    import yaml
+
+    from ecalib.sweep import run_sweep
+
+    sweep = tmp_path / "sweep.yaml"
+    spec = {
+        "name": "one-trial",
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {
+            "att": {"values": ["ECA"]},
+            "optimizer": {"values": ["sgd"]},
+            "batch_size": {"values": [32]},
+            "protocol": {"value": "rc2020_sweep"},
+            "epochs": {"value": 1},
+        },
+    }
+    sweep.write_text(yaml.safe_dump(spec))
+    results = tmp_path / "results"
+    table = run_sweep(sweep, results, profile="smoke", data_dir=str(data_dir), wandb_mode="disabled")
+    trial_dir = Path(table["run_dir"][0])
+    assert (trial_dir / "final.json").exists()
+    capsys.readouterr()
+    args = ["--att=ECA", "--optimizer=sgd", "--batch_size=32", "--protocol=rc2020_sweep"]
+    assert cli_train(data_dir, results, *args) == 0
+    summary, out = last_summary(capsys)
+    assert Path(summary["run_dir"]) == trial_dir and "complete; skipping" in out
+
+
+def test_a_folder_holding_another_run_is_refused_listing_the_keys(tmp_path, data_dir):
+    from ecalib.errors import UsageError
+
+    done = cifar10.train(smoke_run(data_dir, epochs=1), tmp_path, progress=False, verbose=False)
+    other = smoke_run(data_dir, epochs=1, optimizer="adam")
+    with pytest.raises(UsageError, match=r"holds another run.*config\.optimizer: 'sgd' -> 'adam'"):
+        cifar10.train(other, run_dir=done.run_dir, progress=False, verbose=False)
+    # an unfinished run (checkpoint, no final.json) is not continued with another batch size either
+    (done.run_dir / "final.json").unlink()
+    (done.run_dir / "params.json").unlink()  # only the checkpoint's config is left to compare with
+    with pytest.raises(UsageError, match=r"another run.*config\.batch_size: 64 -> 32"):
+        cifar10.train(smoke_run(data_dir, epochs=1, batch_size=32), run_dir=done.run_dir, progress=False, verbose=False)
+    assert not (done.run_dir / "final.json").exists()
+
+
+def scripted_top1(monkeypatch, scores, weights=None, history_seen=None):
+    """Held-out top-1 of each epoch taken from ``scores``; records each epoch's weights and whether
+    history.csv existed when that epoch was evaluated."""
+    from ecalib.engine.classification import ClassificationHooks
+
+    original = ClassificationHooks.evaluate
+    scores = iter(scores)
+
+    def evaluate(self, model, batches, trainer):
+        row = original(self, model, batches, trainer)
+        epoch = len(trainer.history) + 1
+        if weights is not None:
+            weights[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if history_seen is not None:
+            history_seen[epoch] = (trainer.run.path / "history.csv").exists()
+        return {**row, "test_top1": next(scores)}
+
+    monkeypatch.setattr(ClassificationHooks, "evaluate", evaluate)
+
+
+def test_best_epoch_between_checkpoints_is_kept(tmp_path, data_dir, monkeypatch):
+    from ecalib.checkpoint import load_official_checkpoint
+
+    weights, history_seen = {}, {}
+    scripted_top1(monkeypatch, [50.0, 80.0, 60.0], weights, history_seen)
+    result = cifar10.train(smoke_run(data_dir, epochs=3, checkpoint_every=3), tmp_path, progress=False, verbose=False)
+    folder = result.run_dir / "checkpoints"
+    best = torch.load(folder / "model_best.pth.tar", weights_only=True)
+    assert best["epoch"] == 2 and float(best["best_prec1"]) == 80.0 and len(best["history"]) == 2
+    assert all(torch.equal(best["state_dict"][f"module.{k}"], v) for k, v in weights[2].items())
+    assert not all(torch.equal(best["state_dict"][f"module.{k}"], v) for k, v in weights[3].items())
+    assert float(torch.load(folder / "checkpoint.pth.tar", weights_only=True)["best_prec1"]) == 80.0
+    assert load_official_checkpoint(folder / "model_best.pth.tar").fc.out_features == 10
+    # history.csv is written with the checkpoint (epoch 3), never ahead of it
+    assert history_seen == {1: False, 2: False, 3: False}
+    assert not list(folder.glob("*pending*")) and not list(result.run_dir.rglob("*.tmp"))
+
+
+def test_crash_between_checkpoint_and_best_is_repaired_on_resume(tmp_path, data_dir, monkeypatch):
+    class SimulatedCrash(Exception):
+        pass
+
+    scripted_top1(monkeypatch, [50.0, 80.0])
+    run = smoke_run(data_dir, epochs=2)
+    replace, promotions = os.replace, []
+
+    def crash_at_second_best(src, dst, *args, **kwargs):
+        if Path(dst).name == "model_best.pth.tar":
+            promotions.append(dst)
+            if len(promotions) == 2:  # epoch 2's checkpoint is committed, its best is not
+                raise SimulatedCrash
+        return replace(src, dst, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", crash_at_second_best)
+        with pytest.raises(SimulatedCrash):
+            cifar10.train(run, tmp_path, progress=False, verbose=False)
+    folder = tmp_path / "cifar10" / run.name / "checkpoints"
+    checkpoint = torch.load(folder / "checkpoint.pth.tar", weights_only=True)
+    assert checkpoint["epoch"] == 2 and float(checkpoint["best_prec1"]) == 80.0
+    assert torch.load(folder / "model_best.pth.tar", weights_only=True)["epoch"] == 1  # the crash left it behind
+    result = cifar10.train(run, tmp_path, progress=False, verbose=False)
+    best = torch.load(folder / "model_best.pth.tar", weights_only=True)
+    assert best["epoch"] == 2 and float(best["best_prec1"]) == 80.0
+    assert all(torch.equal(best["state_dict"][k], v) for k, v in checkpoint["state_dict"].items())
+    assert len((result.run_dir / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+    assert not list(result.run_dir.rglob("*.tmp")) and not list(folder.glob("*pending*"))
+
+
+def test_a_run_folder_is_used_by_one_process_at_a_time(tmp_path, data_dir):
+    from ecalib.engine import RunDir
+
+    cmd = [sys.executable, "-m", "ecalib", "train", "cifar10", "--profile", "smoke", "--epochs", "30"]
+    cmd += ["--data-dir", str(data_dir), "--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress"]
+    folder = tmp_path / "cifar10" / smoke_run(data_dir, epochs=30).name
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and f'"pid": {first.pid}' not in _read(folder / "run.lock"):
+            time.sleep(0.1)
+        holder = json.loads((folder / "run.lock").read_text())
+        assert holder["pid"] == first.pid and "train cifar10" in holder["command"] and holder["since"]
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert first.poll() is None  # the first still trains
+        assert second.returncode == 2, second.stderr
+        assert f"run folder {folder} is in use by pid {first.pid} on " in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1 and not second.stdout.strip()
+        from ecalib.engine.results import RunInUseError
+
+        with pytest.raises(RunInUseError, match=f"in use by pid {first.pid}"):
+            with RunDir(folder).lock():
+                pass
+    finally:
+        first.kill()  # a crash: the kernel drops the lock with the process
+        first.wait()
+    with RunDir(folder).lock():
+        assert json.loads((folder / "run.lock").read_text())["pid"] == os.getpid()
+
+
+def _read(path):
+    return path.read_text() if path.exists() else ""

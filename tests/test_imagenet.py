@@ -79,8 +79,12 @@ def test_cpu_training_checkpoint_and_exact_resume(tmp_path, data_dir, reference)
     model = load_official_checkpoint(reference.run_dir / "checkpoints" / "checkpoint.pth.tar")
     assert model.model_info.name == "eca_resnet18" and model.k_per_stage == (3, 5, 7, 7)
     assert (reference.run_dir / "checkpoints" / "model_best.pth.tar").exists()
-    imagenet.train(smoke_run(data_dir, epochs=2), tmp_path, progress=False, verbose=False)
-    resumed = imagenet.train(smoke_run(data_dir, epochs=3), tmp_path, progress=False, verbose=False)
+    first = imagenet.train(smoke_run(data_dir, epochs=2), tmp_path, progress=False, verbose=False)
+    # epochs is part of the run's identity: extending a run is an explicit start from the earlier one
+    resumed = imagenet.train(
+        smoke_run(data_dir, epochs=3), tmp_path, resume_from=first.run_dir, progress=False, verbose=False
+    )
+    assert resumed.run_dir != first.run_dir
     assert {k: resumed.final[k] for k in FINAL_KEYS} == {k: reference.final[k] for k in FINAL_KEYS}
 
 
@@ -130,7 +134,7 @@ def test_torchrun_two_processes_match_one(tmp_path, data_dir, reference):
     summaries = [line for line in out.stdout.splitlines() if line.startswith("{")]
     assert len(summaries) == 1  # one process reports
     assert sum("epoch 3/3" in line for line in (out.stdout + out.stderr).splitlines()) == 1
-    run_dir = tmp_path / "imagenet" / "smoke-eca_resnet18-seed0"
+    run_dir = tmp_path / "imagenet" / smoke_run(data_dir, epochs=3).name
     assert json.loads((run_dir / "params.json").read_text())["world_size"] == 2
     assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1  # only rank 0 logged
     # Same initial weights, global batch, sample order and augmentation; gradients are averaged over
@@ -285,3 +289,18 @@ def test_our_checkpoint_resumes_the_way_the_official_main_py_does(reference):
     optimizer.load_state_dict(state["optimizer"])
     assert state["epoch"] == 3 and float(state["best_prec1"]) == reference.final["best_test_top1"]
     assert optimizer.state_dict()["state"][0]["momentum_buffer"].abs().sum() > 0
+
+
+@pytest.mark.slow
+def test_workers_option_trains(tmp_path, data_dir, capsys):
+    from ecalib.cli import main
+
+    args = ["train", "imagenet", "--model", "eca_resnet18", "--profile", "smoke", "--epochs", "1"]
+    args += ["--data-dir", str(data_dir), "--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress"]
+    assert main([*args, "--workers", "1"]) == 0
+    run_dir = Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"])
+    params = json.loads((run_dir / "params.json").read_text())
+    assert params["workers"] == 1 and "workers" not in params["config"]
+    # workers is operational: the same settings with other loader processes are the same run
+    assert run_dir.name == smoke_run(data_dir, epochs=1, workers=0).name
+    assert imagenet.make_run("eca_resnet50", "/data/imagenet", workers=2).workers == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import asdict, dataclass, field
 
 from ecalib.errors import UsageError
@@ -12,6 +14,30 @@ SCHEDULES = ("multistep", "cosine", "constant", "exponential")
 AMP_MODES = ("none", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 WANDB_MODES = ("offline", "online", "disabled")
+MAX_EPOCHS = 100_000
+MAX_LR = 10.0
+MAX_SEED = 2**63 - 1
+BOOL_FIELDS = ("nesterov", "flip", "channels_last", "compile")
+
+
+def data_seed(seed: int) -> int:
+    """The seed handed to the data pipelines, which multiply it by about 2**21 and must stay in 64 bits:
+    any seed below 2**40 is passed unchanged, larger ones are folded into that range."""
+    return seed % 2**40
+
+
+def _flag(name: str) -> str:
+    """How the command line spells a field (``batch_size`` -> ``--batch-size``)."""
+    return "--" + name.replace("_", "-")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
 
 # Fields that may change when a run is resumed; the new values are applied and logged.
 RESUMABLE_CHANGES = (
@@ -66,6 +92,10 @@ class TrainConfig:
     warmup_ratio: float = 0.001  # lr factor at iteration 0 of the warm-up
 
     def __post_init__(self):
+        for name in ("milestones", "mean", "std"):
+            values = getattr(self, name)
+            if not isinstance(values, list | tuple) or not all(_is_real(v) for v in values):
+                raise UsageError(f"{name} must be a list of finite numbers, got {values!r}")
         self.milestones = [int(m) for m in self.milestones]
         self.mean, self.std = [float(v) for v in self.mean], [float(v) for v in self.std]
         self.validate()
@@ -82,14 +112,27 @@ class TrainConfig:
                 raise UsageError(f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
         for name in ("epochs", "batch_size", "checkpoint_every", "num_classes"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UsageError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise UsageError(f"lr must be a positive number, got {self.lr!r}")
-        if self.warmup_iters < 0 or not 0 < self.warmup_ratio <= 1:
-            raise UsageError(
-                f"warmup_iters must be >= 0 and 0 < warmup_ratio <= 1, got {self.warmup_iters}, {self.warmup_ratio}"
-            )
+            if not _is_int(value) or value < 1:
+                raise UsageError(f"{name} ({_flag(name)}) must be a positive integer, got {value!r}")
+        if self.epochs > MAX_EPOCHS:
+            raise UsageError(f"epochs (--epochs) must be at most {MAX_EPOCHS}, got {self.epochs}")
+        if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"seed (--seed) must be an integer from 0 to 2**63-1, got {self.seed!r}")
+        if not _is_real(self.lr) or not 0 < self.lr <= MAX_LR:
+            raise UsageError(f"lr (--lr) must be a finite number in (0, {MAX_LR:g}], got {self.lr!r}")
+        for name in ("momentum", "weight_decay", "gamma", "warmup_ratio"):
+            if not _is_real(getattr(self, name)):
+                raise UsageError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        for name in ("warmup_iters", "crop_padding"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
+                raise UsageError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        for name in BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.model_kwargs, dict):
+            raise UsageError(f"model_kwargs must be a mapping, got {self.model_kwargs!r}")
+        if not 0 < self.warmup_ratio <= 1:
+            raise UsageError(f"warmup_ratio must be in (0, 1], got {self.warmup_ratio}")
         if self.weight_decay < 0 or self.momentum < 0 or self.gamma <= 0:
             raise UsageError("weight_decay and momentum must be >= 0 and gamma > 0")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:

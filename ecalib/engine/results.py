@@ -1,21 +1,36 @@
 """A self-describing result folder per run: params, environment, per-epoch history, final metrics.
 
-<run>/params.json     configuration + data source + protocol/profile
+<run>/params.json     configuration + data source + protocol/profile, the run's identity and its id
 <run>/env.json        versions, device, git commit (ecalib.provenance)
 <run>/history.csv     one row per finished epoch
 <run>/final.json      final metrics; written last, so its presence marks a complete run
 <run>/resume_log.jsonl  every resume, with the hyper-parameters that changed
+<run>/run.lock        held (flock) by the process training the run: pid, host, command, start time
 <run>/checkpoints/checkpoint.pth.tar, model_best.pth.tar  official layout (ignored by git)
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
+import os
+import socket
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ecalib.atomic import atomic_file
+from ecalib.engine.identity import identity_differences
+from ecalib.errors import UsageError, UserError
+
+# Where generated runs go unless told otherwise: ignored by git (results/ holds the runs chosen to be committed).
+DEFAULT_RESULTS_DIR = "runs"
+
+
+class RunInUseError(UserError):
+    """Another process is training in this run folder."""
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -39,6 +54,65 @@ class RunDir:
         """``final.json`` exists (and covers ``epochs`` epochs, when given)."""
         final = self.path / "final.json"
         return final.exists() and (epochs is None or json.loads(final.read_text()).get("epoch") == epochs)
+
+    @contextmanager
+    def lock(self):
+        """Hold the folder exclusively (``run.lock``, non-blocking flock) or raise :class:`RunInUseError`.
+
+        The kernel releases the lock when the process ends, however it ends; the file stays.
+        """
+        import datetime
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path / "run.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 4096).decode(errors="replace")
+            os.close(fd)
+            try:
+                info = json.loads(holder)
+                who = f"pid {info['pid']} on {info['host']} since {info['since']} ({info['command']})"
+            except (ValueError, KeyError, TypeError):
+                who = "another process"
+            raise RunInUseError(
+                f"run folder {self.path} is in use by {who}; wait for it to finish or use another folder"
+            ) from None
+        try:
+            record = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "command": " ".join(sys.argv),
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            os.close(fd)  # releases the flock
+
+    def check_identity(self, identity: dict) -> None:
+        """Refuse a folder whose ``params.json`` records another run (settings that change the result differ).
+
+        Folders written before identities were recorded are compared through their stored ``config``.
+        """
+        params = self.path / "params.json"
+        if not params.exists():
+            return
+        stored = json.loads(params.read_text())
+        if "identity" in stored:
+            differences = identity_differences(stored["identity"], identity)
+        else:
+            differences = identity_differences({"config": stored.get("config", {})}, {"config": identity["config"]})
+        if differences:
+            listed = "; ".join(f"{key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
+            raise UsageError(
+                f"{self.path} holds another run: these settings differ from its params.json: {listed}. "
+                "Use another folder (the default folder name follows the settings), or continue that run with "
+                "changed settings into a new folder with --resume-from (resume_from=)."
+            )
 
     def write_json(self, name: str, payload: dict) -> None:
         atomic_write_text(self.path / name, json.dumps(payload, indent=2, default=str) + "\n")
@@ -66,12 +140,16 @@ class RunDir:
             f.write(json.dumps(record, default=str) + "\n")
 
 
-def completed_run(path: str | Path, epochs: int, verbose: bool = True):
-    """The stored result of a run folder that already covers ``epochs`` epochs, else None."""
+def completed_run(path: str | Path, identity: dict, verbose: bool = True):
+    """The stored result of a run folder that already finished this run (same ``identity``), else None.
+
+    A folder holding another run is refused (:meth:`RunDir.check_identity`), never returned.
+    """
     from ecalib.engine.trainer import TrainResult
 
     folder = RunDir(path)
-    if not folder.is_complete(epochs):
+    folder.check_identity(identity)
+    if not folder.is_complete(identity["config"]["epochs"]):
         return None
     if verbose:
         print(f"{folder.path} is complete; skipping (delete it to re-run)")

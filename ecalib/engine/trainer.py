@@ -6,12 +6,20 @@ What it guarantees:
 - checkpoints in the official ECANet layout (``checkpoint.pth.tar``: ``epoch``, ``arch``,
   ``module.``-prefixed ``state_dict``, ``best_prec1``, ``optimizer``; plus ecalib's ``config``,
   ``history`` and fp16 ``scaler``), written atomically every ``checkpoint_every`` epochs and at the
-  end, with ``model_best.pth.tar`` copied when the held-out top-1 improves;
+  end; ``model_best.pth.tar`` holds the best epoch's state even when that epoch wrote no checkpoint
+  (kept in memory until the next commit) and always matches the checkpoint's ``best_prec1``: it is
+  written as ``model_best.pending.pth.tar`` before the checkpoint and renamed after it, and a resume
+  finishes (or discards) a promotion a crash interrupted; ``history.csv`` follows the checkpoint,
+  never ahead of it;
 - exact resume: the data order, augmentation and dropout of epoch ``e`` depend only on
   ``(seed, e)``, so a resumed run ends where an uninterrupted one does; a checkpoint written by
   the official code resumes too;
-- hyper-parameters changed on resume (lr, schedule, epochs, ...) are applied and logged,
-  because the lr is recomputed from the config every epoch;
+- one run per folder: the folder's ``params.json`` and checkpoint must record the same identity
+  (:mod:`ecalib.engine.identity`: every setting that changes the result); only operational
+  settings (device, compile, checkpoint_every, ...) may differ when a run continues in its folder;
+- continuing a run with changed hyper-parameters (more epochs, another lr, ...) is explicit:
+  ``resume_from`` names the earlier run (or any checkpoint) and the new run starts from it in its
+  own folder; the changes are applied (the lr is recomputed from the config every epoch) and logged;
 - a non-finite loss stops the run naming the epoch and iteration; nothing is written after it,
   so the last checkpoint stays the last good one;
 - distributed data parallel under ``torchrun``: metrics are reduced over ranks and only rank 0
@@ -20,6 +28,9 @@ What it guarantees:
 
 from __future__ import annotations
 
+import copy
+import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -32,10 +43,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ecalib.atomic import atomic_file, remove_orphans
 from ecalib.checkpoint import atomic_torch_save, load_state_file
 from ecalib.engine.classification import ClassificationHooks
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
 from ecalib.engine.distributed import DistInfo, all_reduce_sum, any_rank, barrier, init_distributed
+from ecalib.engine.identity import OPERATIONAL, identity_differences, run_id
 from ecalib.engine.results import RunDir
 from ecalib.engine.schedule import lr_at, warmup_factor
 from ecalib.engine.wandb_logger import WandbLogger
@@ -105,6 +118,17 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def _cpu_copy(obj):
+    """A detached CPU copy of a (nested) checkpoint payload, safe from later training steps."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The seed of everything random in one epoch on one rank (augmentation, dropout, order)."""
     return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729) % (2**63 - 1)
@@ -114,7 +138,8 @@ class Trainer:
     """Train ``cfg.model`` on ``make_batches(cfg, device, dist) -> (train, test)`` into ``run_dir``.
 
     ``cfg.batch_size`` is the global batch; each of the ``world_size`` ranks takes an equal share.
-    ``run_info`` (data source, protocol, ...) is stored with the config in ``params.json``.
+    ``run_info`` (data source, protocol, ...) is stored with the config in ``params.json``, and so is
+    ``identity`` (default: the config), the settings that name the run (see :mod:`ecalib.engine.identity`).
     """
 
     def __init__(
@@ -129,8 +154,10 @@ class Trainer:
         progress: bool = True,
         verbose: bool = True,
         hooks: TaskHooks | None = None,
+        identity: dict | None = None,
     ):
         self.cfg = cfg
+        self.identity = identity if identity is not None else {"config": cfg.to_dict()}
         self.hooks = hooks or ClassificationHooks()
         self.run = RunDir(run_dir)
         self.run_info = dict(run_info or {})
@@ -159,6 +186,8 @@ class Trainer:
         self.start_epoch = 0
         self.saved_epoch = 0  # epoch of the checkpoint on disk, for error messages
         self.best_score = float("-inf")
+        self._best_due = False  # a new best since the last commit, not yet in model_best.pth.tar
+        self._pending_best: dict | None = None  # its state (CPU copy) when its epoch wrote no checkpoint
 
     @property
     def checkpoint_path(self) -> Path:
@@ -173,28 +202,44 @@ class Trainer:
         if self.verbose:
             tqdm.write(text)
 
-    def _restore(self, path: Path) -> None:
-        state = load_state_file(path)
+    def _restore(self, path: Path, own: bool) -> None:
+        """Continue from ``path``: the run folder's own checkpoint (``own``: only operational settings
+        may differ) or another run's (``resume_from``: the hyper-parameters in RESUMABLE_CHANGES may)."""
+        from ecalib.checkpoint import CheckpointError, extract_state_dict, load_weights_strict
+
+        try:
+            state = load_state_file(path)
+        except CheckpointError as err:
+            raise UserError(f"cannot resume from {path}: {err}") from err
         if not isinstance(state, dict) or "state_dict" not in state or "optimizer" not in state:
             raise UsageError(f"{path} is not a training checkpoint (needs 'state_dict', 'optimizer' and 'epoch')")
         saved_config = state.get("config")
         changes = config_changes(saved_config, self.cfg.to_dict()) if saved_config else {}
-        fixed = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
-        if fixed:
-            raise UsageError(
-                f"cannot resume from {path}: these settings differ from the checkpoint and cannot change "
-                f"mid-run: {fixed} (old, new). Use another run folder for a new run."
-            )
-        from ecalib.checkpoint import extract_state_dict, load_weights_strict
-
-        load_weights_strict(self.model, extract_state_dict(state, path), str(path))
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.start_epoch = int(state["epoch"])
-        self.history = list(state.get("history", []))
-        best = state.get("best_prec1")
-        self.best_score = float(best) if best is not None else float("-inf")
+        if own:
+            fixed = identity_differences({"config": saved_config or {}}, {"config": self.cfg.to_dict()})
+            if saved_config and fixed:
+                listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in fixed.items())
+                raise UsageError(
+                    f"cannot resume {path}: it belongs to another run; these settings differ from its config: "
+                    f"{listed}. Use another run folder, or start the changed run from it with --resume-from "
+                    f"{self.run.path} (resume_from=)."
+                )
+        else:
+            fixed = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES and k not in OPERATIONAL}
+            if fixed:
+                raise UsageError(
+                    f"cannot resume from {path}: these settings differ from the checkpoint and cannot change "
+                    f"mid-run: {fixed} (old, new). Use another run folder for a new run."
+                )
+        epoch, history, best = self._check_state(path, state)
+        try:
+            load_weights_strict(self.model, extract_state_dict(state, path), str(path))
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scaler is not None and state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+        except (CheckpointError, ValueError, KeyError) as err:
+            raise UserError(f"cannot resume from {path}: {err}") from err
+        self.start_epoch, self.history, self.best_score = epoch, history, best
         if self.dist.is_main:
             record = {
                 "at_epoch": self.start_epoch,
@@ -209,10 +254,41 @@ class Trainer:
         for key, (old, new) in changes.items():
             self._say(f"  {key}: {old} -> {new} (applied from epoch {self.start_epoch + 1})")
 
-    def _save(self, epoch: int, is_best: bool) -> None:
-        if not self.dist.is_main:
-            return
-        state = {
+    def _check_state(self, path: Path, state: dict) -> tuple[int, list[dict], float]:
+        """The checkpoint's epoch, history and best score, refusing values no run can have written."""
+        bad = f"cannot resume from {path}: it is damaged or not from a training run:"
+        raw = state.get("epoch")
+        raw = raw.item() if isinstance(raw, torch.Tensor) and raw.numel() == 1 else raw
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw) or raw < 0:
+            raise UserError(f"{bad} its epoch is {raw!r} (a whole number >= 0 is expected)")
+        epoch = int(raw)
+        if epoch > self.cfg.epochs:
+            raise UserError(
+                f"cannot resume from {path}: it is after epoch {epoch}, beyond the {self.cfg.epochs} epochs asked "
+                f"for (--epochs {self.cfg.epochs}); ask for at least {epoch} epochs or use another run folder"
+            )
+        history = state.get("history", [])
+        if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+            raise UserError(f"{bad} its history is a {type(history).__name__}, not a list of epoch records")
+        best = state.get("best_prec1")
+        try:
+            best = float(best) if best is not None else float("-inf")
+        except (TypeError, ValueError, RuntimeError):
+            best = float("nan")
+        if math.isnan(best):
+            raise UserError(f"{bad} its best_prec1 is {state.get('best_prec1')!r}")
+        weights = state["state_dict"] if isinstance(state["state_dict"], dict) else {}
+        for key, value in weights.items():
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+                raise UserError(
+                    f"{bad} its weights are not finite ({key} holds NaN or inf); resume from an earlier checkpoint "
+                    "or start the run over"
+                )
+        return epoch, list(history), best
+
+    def _state(self, epoch: int) -> dict:
+        """The checkpoint payload after ``epoch`` epochs."""
+        return {
             "epoch": epoch,
             "arch": self.cfg.model,
             "state_dict": {f"module.{k}": v for k, v in self.model.state_dict().items()},
@@ -222,11 +298,70 @@ class Trainer:
             "history": self.history,
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
         }
+
+    @property
+    def pending_best_path(self) -> Path:
+        return self.best_path.with_name("model_best.pending.pth.tar")
+
+    def _save(self, epoch: int) -> None:
+        """Commit: the pending best (if any) first, then the checkpoint, then promote the best, then history."""
+        if not self.dist.is_main:
+            return
+        state = self._state(epoch)
+        if self._best_due:
+            atomic_torch_save(self._pending_best or state, self.pending_best_path)
         atomic_torch_save(state, self.checkpoint_path)
-        if is_best:
-            tmp = self.best_path.with_suffix(".tmp")
-            shutil.copyfile(self.checkpoint_path, tmp)
-            tmp.replace(self.best_path)
+        if self._best_due:
+            self._promote_best()
+            self._best_due, self._pending_best = False, None
+        self.run.write_history(self.history)
+
+    def _promote_best(self) -> None:
+        os.replace(self.pending_best_path, self.best_path)
+
+    def _best_epoch(self) -> int | None:
+        """The (first) epoch whose held-out metric is the checkpoint's best, from the stored history."""
+        key = self.hooks.best_metric
+        rows = [r for r in self.history if isinstance(r, dict) and key in r and "epoch" in r]
+        matches = [r for r in rows if math.isclose(float(r[key]), self.best_score, rel_tol=1e-6, abs_tol=1e-6)]
+        return int(matches[0]["epoch"]) if matches else None
+
+    def _holds_best(self, path: Path, epoch: int) -> bool:
+        if not path.is_file():
+            return False
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # noqa: BLE001 - a torn or foreign file is simply not the best
+            return False
+        best = state.get("best_prec1") if isinstance(state, dict) else None
+        return (
+            best is not None
+            and int(state.get("epoch", -1)) == epoch
+            and math.isclose(float(best), self.best_score, rel_tol=1e-6, abs_tol=1e-6)
+        )
+
+    def _repair_best(self) -> None:
+        """After resuming the run's own checkpoint: make model_best.pth.tar hold its recorded best."""
+        epoch = self._best_epoch()
+        if not self.dist.is_main or epoch is None:
+            return
+        pending = self.pending_best_path
+        if pending.exists():
+            if self._holds_best(pending, epoch):  # the crash came after the checkpoint commit
+                self._promote_best()
+                self._say(f"model_best.pth.tar: promoted the best of epoch {epoch} a crash left pending")
+            else:  # written before a checkpoint that never came: that epoch is trained again
+                pending.unlink()
+        if self._holds_best(self.best_path, epoch):
+            return
+        if epoch == self.start_epoch:  # the checkpoint itself is the best epoch's state
+            with atomic_file(self.best_path) as out, open(self.checkpoint_path, "rb") as src:
+                shutil.copyfileobj(src, out)
+            self._say(f"model_best.pth.tar: restored from the checkpoint of epoch {epoch}")
+        else:
+            note = f"model_best.pth.tar does not hold the best epoch ({epoch}) and cannot be rebuilt"
+            self._say(f"warning: {note}")
+            self.run.append_log("resume_log.jsonl", {"at_epoch": self.start_epoch, "warning": note})
 
     def _apply_hyperparameters(self, epoch: int) -> float:
         lr = lr_at(epoch, self.cfg)
@@ -302,21 +437,53 @@ class Trainer:
 
     # -- driver ------------------------------------------------------------------------------
     def fit(self, resume: bool = True, resume_from: str | Path | None = None) -> TrainResult:
-        """Train to ``cfg.epochs``; continue from the run folder's checkpoint (``resume``) or from
-        ``resume_from`` (any checkpoint in the official layout, e.g. written by the official code)."""
+        """Train to ``cfg.epochs``; continue the run folder's own checkpoint (``resume``), else start from
+        ``resume_from``: an earlier run's folder or any checkpoint in the official layout (e.g. written by
+        the official code). The folder's own checkpoint wins, so re-running the same command continues."""
         cfg = self.cfg
-        if resume_from is not None:
-            self._restore(Path(resume_from))
-        elif self.checkpoint_path.exists():
+        train, test = self.make_batches(cfg, self.device, self.dist)
+        images = train.num_samples * self.dist.world_size
+        if cfg.batch_size > images:
+            raise UsageError(
+                f"--batch-size {cfg.batch_size} is larger than the training set ({images} images); use at most {images}"
+            )
+        with self.run.lock() if self.dist.is_main else nullcontext():  # one process per run folder
+            return self._fit(train, test, resume, resume_from)
+
+    def _fit(self, train: Batches, test: Batches, resume: bool, resume_from: str | Path | None) -> TrainResult:
+        cfg = self.cfg
+        if self.dist.is_main:  # temporaries of writes a crash interrupted
+            for folder in (self.run.path, self.checkpoint_path.parent):
+                remove_orphans(folder)
+        self.run.check_identity(self.identity)
+        link = self.checkpoint_path
+        if link.is_symlink() and not link.exists():
+            raise UserError(
+                f"{link} is a symbolic link to {os.readlink(link)}, which does not exist: restore that file, "
+                "or remove the link to start the run over"
+            )
+        if self.checkpoint_path.exists():
             if not resume:
                 raise FileExistsError(f"{self.run.path} already holds a run; resume it or use another folder")
-            self._restore(self.checkpoint_path)
+            if resume_from is not None:
+                self._say(f"{self.run.path} has its own checkpoint; continuing it (resume_from {resume_from} not used)")
+            self._restore(self.checkpoint_path, own=True)
+            self._repair_best()
+        elif resume_from is not None:
+            source = Path(resume_from)
+            self._restore(RunDir(source).checkpoint if source.is_dir() else source, own=False)
         self.saved_epoch = self.start_epoch
         if self.dist.is_main:
-            info = {"config": cfg.to_dict(), "world_size": self.dist.world_size, **self.run_info}
+            info = {
+                "config": cfg.to_dict(),
+                "world_size": self.dist.world_size,
+                **self.run_info,
+                "identity": self.identity,
+                "run_id": run_id(self.identity),
+            }
             self.run.write_json("params.json", info)
             self.run.write_json("env.json", environment(self.device, self.run_info.get("data_source", {}).get("kind")))
-        train, test = self.make_batches(cfg, self.device, self.dist)
+            self.run.write_history(self.history)  # what the checkpoint holds (a crash may have left it behind)
         model: nn.Module = self.model
         if self.dist.enabled:
             ids = [self.dist.local_rank] if self.device.type == "cuda" else None
@@ -346,13 +513,16 @@ class Trainer:
                 best = self.hooks.best_metric
                 is_best = row[best] > self.best_score
                 self.best_score = max(self.best_score, row[best])
+                commit = (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs
+                if is_best and self.dist.is_main:  # keep it until the next commit writes it
+                    self._best_due = True
+                    self._pending_best = None if commit else _cpu_copy(self._state(epoch + 1))
                 if self.dist.is_main:
-                    self.run.write_history(self.history)
                     names = self.wandb_names.items()
                     logger.log({"epoch": epoch, **{name: row[key] for key, name in names if key in row}}, step=epoch)
                 self._say(self._epoch_line(row))
-                if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs:
-                    self._save(epoch + 1, is_best)
+                if commit:
+                    self._save(epoch + 1)
                     self.saved_epoch = epoch + 1
         finally:
             if logger is not None:

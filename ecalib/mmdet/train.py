@@ -28,7 +28,7 @@ def _set_scale(pipeline: list, scale: tuple[int, int]) -> None:
             step["scale"] = scale
 
 
-def build_config(run, results_dir: str | Path = "results", config: str | Path = DEFAULT_CONFIG):
+def build_config(run, results_dir: str | Path = "runs", config: str | Path = DEFAULT_CONFIG):
     """The MMDetection config for ``run`` (an :class:`ecalib.tasks.coco.CocoRun`)."""
     from mmengine.config import Config
     from pycocotools.coco import COCO
@@ -100,7 +100,7 @@ def build_config(run, results_dir: str | Path = "results", config: str | Path = 
     return cfg
 
 
-def train_with_mmdet(run, results_dir: str | Path = "results", config: str | Path = DEFAULT_CONFIG) -> Path:
+def train_with_mmdet(run, results_dir: str | Path = "runs", config: str | Path = DEFAULT_CONFIG) -> Path:
     """Train (and validate every epoch) with MMDetection's Runner; returns the work directory."""
     from mmengine.runner import Runner
 

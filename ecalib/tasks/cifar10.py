@@ -17,8 +17,10 @@ import torch
 
 from ecalib.data import DATA_SOURCES, DeviceBatches, load_cifar10
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine.config import data_seed
 from ecalib.engine.distributed import barrier
-from ecalib.engine.results import completed_run
+from ecalib.engine.identity import run_name
+from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
 from ecalib.errors import UsageError
 from ecalib.models.registry import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from ecalib.params import check_choice
@@ -101,11 +103,23 @@ class CifarRun:
     download: bool = False
     synthetic: dict = field(default_factory=dict)
 
-    tag: str = ""
+    def identity(self) -> dict:
+        """Every setting that changes the result (the data folder does not; see ecalib.engine.identity)."""
+        return {
+            "task": "cifar10",
+            "protocol": self.protocol,
+            "profile": self.profile,
+            "attention": self.attention,
+            "data": self.data,
+            "synthetic": self.synthetic,
+            "config": self.train.to_dict(),
+        }
 
     @property
     def name(self) -> str:
-        return self.tag or f"{self.profile}-{self.protocol}-{self.attention}-seed{self.train.seed}"
+        """``cifar10-[<profile>-]<protocol>-<attention>-seed<k>-<run id>`` (profile omitted when ``full``)."""
+        profile = None if self.profile == "full" else self.profile
+        return run_name(self.identity(), "cifar10", profile, self.protocol, self.attention, f"seed{self.train.seed}")
 
 
 def make_run(
@@ -183,23 +197,28 @@ def plan_runs(model="eca", protocol="rc2020", profile="full", seeds=None, **kwar
     return [make_run(m, protocol, profile, seed=s, **kwargs) for m in mechanisms for s in seed_list]
 
 
-def run_dir_for(run: CifarRun, results_dir: str | Path = "results") -> Path:
+def run_dir_for(run: CifarRun, results_dir: str | Path = DEFAULT_RESULTS_DIR) -> Path:
     return Path(results_dir) / "cifar10" / run.name
 
 
 def train(
     run: CifarRun,
-    results_dir: str | Path = "results",
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
     resume: bool = True,
     skip_complete: bool = True,
     progress: bool = True,
     verbose: bool = True,
     wandb_group: str | None = None,
     run_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
 ) -> TrainResult:
-    """Train one run into ``results_dir/cifar10/<run.name>`` (or ``run_dir``), skipped when complete."""
+    """Train one run into ``results_dir/cifar10/<run.name>`` (or ``run_dir``), skipped when complete.
+
+    ``resume_from`` (an earlier run's folder or checkpoint) starts this run from there: the way to
+    continue a run with more epochs or another lr, in the new settings' own folder.
+    """
     path = Path(run_dir) if run_dir is not None else run_dir_for(run, results_dir)
-    if skip_complete and (done := completed_run(path, run.train.epochs, verbose)):
+    if skip_complete and (done := completed_run(path, run.identity(), verbose)):
         return done
     dist = init_distributed(resolve_device(run.train.device))
     if dist.is_main:  # generate or download once, before the other ranks read
@@ -218,7 +237,9 @@ def train(
             world_size=dist.world_size,
         )
         return (
-            DeviceBatches(train_set, train=True, pad=cfg.crop_padding, flip=cfg.flip, seed=cfg.seed, **common),
+            DeviceBatches(
+                train_set, train=True, pad=cfg.crop_padding, flip=cfg.flip, seed=data_seed(cfg.seed), **common
+            ),
             DeviceBatches(test_set, **common),
         )
 
@@ -238,5 +259,6 @@ def train(
         wandb_group=wandb_group or f"{run.profile}-{run.protocol}",
         progress=progress,
         verbose=verbose,
+        identity=run.identity(),
     )
-    return trainer.fit(resume=resume)
+    return trainer.fit(resume=resume, resume_from=resume_from)

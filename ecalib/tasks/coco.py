@@ -22,8 +22,10 @@ from ecalib.data.synthetic import ensure_synthetic, synthetic_dir
 from ecalib.detection.coco_data import DetectionBatches, SeededCoco, coco_split
 from ecalib.detection.hooks import DetectionHooks
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine.config import data_seed
 from ecalib.engine.distributed import barrier
-from ecalib.engine.results import completed_run
+from ecalib.engine.identity import run_name as make_name
+from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
 from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
 from ecalib.params import check_choice
@@ -82,6 +84,17 @@ class CocoRun:
     synthetic: dict = field(default_factory=dict)
     name: str = ""
 
+    def identity(self) -> dict:
+        """Every setting that changes the result (see ecalib.engine.identity)."""
+        return {
+            "task": "coco",
+            "profile": self.profile,
+            "data": self.data,
+            "synthetic": self.synthetic,
+            "detector": self.detector,
+            "config": self.train.to_dict(),
+        }
+
 
 def make_run(
     data_dir: str | None = None,
@@ -106,7 +119,10 @@ def make_run(
     heads = settings.pop("detector", {})
     sizes = {k: settings.pop(k) for k in SIZES}
     sizes.update({k: v for k, v in (("min_size", min_size), ("max_size", max_size)) if v is not None})
-    workers = settings.pop("workers") if workers is None else workers
+    preset_workers = settings.pop("workers")  # a loader setting, not a TrainConfig field
+    workers = preset_workers if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise UsageError(f"workers (--workers) must be an integer >= 0, got {workers!r}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     batch = overrides.get("batch_size", settings["batch_size"])
     overrides["lr"], lr_rule = linear_scaled_lr(overrides.get("lr"), RECIPE["lr"], RECIPE["batch_size"], batch)
@@ -123,8 +139,7 @@ def make_run(
     cfg = TrainConfig.from_dict(
         {**settings, "model": backbone, "num_classes": 91, "model_kwargs": model_kwargs, **overrides}
     )
-    name = run_name or f"{profile}-maskrcnn-{backbone}-seed{cfg.seed}"
-    return CocoRun(
+    run = CocoRun(
         backbone,
         profile,
         cfg,
@@ -134,8 +149,10 @@ def make_run(
         workers,
         lr_rule,
         synthetic if data == "synthetic" else {},
-        name,
     )
+    label = None if profile == "full" else profile
+    run.name = run_name or make_name(run.identity(), "coco", label, f"maskrcnn-{backbone}", f"seed{cfg.seed}")
+    return run
 
 
 def _prepare(run: CocoRun, dist: DistInfo) -> None:
@@ -156,7 +173,7 @@ def data_source(root: str | Path) -> dict:
 
 def train(
     run: CocoRun,
-    results_dir: str | Path = "results",
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
     resume: bool = True,
     resume_from: str | Path | None = None,
     progress: bool = True,
@@ -164,18 +181,20 @@ def train(
 ) -> TrainResult:
     """Train into ``results_dir/coco/<run.name>`` (re-running resumes) and assemble the progress GIF."""
     path = Path(results_dir) / "coco" / run.name
-    if resume and resume_from is None and (done := completed_run(path, run.train.epochs, verbose)):
+    if resume and (done := completed_run(path, run.identity(), verbose)):
         return done
     dist = init_distributed(resolve_device(run.train.device))
     _prepare(run, dist)
-    train_set = SeededCoco(*coco_split(run.data_dir, "train"), train=True, seed=run.train.seed)
+    train_set = SeededCoco(*coco_split(run.data_dir, "train"), train=True, seed=data_seed(run.train.seed))
     val_set = SeededCoco(*coco_split(run.data_dir, "val"), train=False)
     cfg = run.train
     if cfg.num_classes != train_set.num_classes:
         cfg = TrainConfig.from_dict({**cfg.to_dict(), "num_classes": train_set.num_classes})
 
     def make_batches(cfg: TrainConfig, device: torch.device, dist: DistInfo):
-        common = dict(device=device, workers=run.workers, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
+        common = dict(
+            device=device, workers=run.workers, seed=data_seed(cfg.seed), rank=dist.rank, world_size=dist.world_size
+        )
         return (
             DetectionBatches(train_set, cfg.batch_size // dist.world_size, train=True, **common),
             DetectionBatches(val_set, max(1, cfg.batch_size // dist.world_size), train=False, **common),
@@ -201,6 +220,7 @@ def train(
         progress=progress,
         verbose=verbose,
         hooks=hooks,
+        identity=run.identity(),
     )
     result = trainer.fit(resume=resume, resume_from=resume_from)
     frames = sorted((path / "frames").glob("epoch_*.png"))

@@ -27,8 +27,10 @@ from ecalib.data.imagefolder import (
 )
 from ecalib.data.synthetic import ensure_synthetic, synthetic_dir
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.engine.config import data_seed
 from ecalib.engine.distributed import barrier
-from ecalib.engine.results import completed_run
+from ecalib.engine.identity import run_name as make_name
+from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
 from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
 from ecalib.models import model_info
@@ -105,6 +107,17 @@ class ImagenetRun:
     synthetic: dict = field(default_factory=dict)
     name: str = ""
 
+    def identity(self) -> dict:
+        """Every setting that changes the result (see ecalib.engine.identity)."""
+        return {
+            "task": "imagenet",
+            "profile": self.profile,
+            "data": self.data,
+            "synthetic": self.synthetic,
+            "image_sizes": self.image_sizes,
+            "config": self.train.to_dict(),
+        }
+
 
 def make_run(
     model: str = "eca_resnet50",
@@ -135,7 +148,10 @@ def make_run(
     check_choice("data", data, DATA_SOURCES)
     synthetic = settings.pop("synthetic", dict(num_classes=4, train_per_class=16, val_per_class=8))
     sizes = {k: settings.pop(k) for k in IMAGE_SIZES}
-    workers = settings.pop("workers") if workers is None else workers
+    preset_workers = settings.pop("workers")  # a loader setting, not a TrainConfig field
+    workers = preset_workers if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise UsageError(f"workers (--workers) must be an integer >= 0, got {workers!r}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     batch = overrides.get("batch_size", settings["batch_size"])
     recipe = RECIPES[info.family]
@@ -161,8 +177,7 @@ def make_run(
     if data == "synthetic":  # the set of this spec, in a folder of its own under data_dir
         data_dir = synthetic_dir(data_dir, "synthetic-imagenet", write_synthetic_imagefolder, synthetic)
     k_tag = f"-k{k_size if isinstance(k_size, str) else ''.join(map(str, k_size))}" if k_size else ""
-    name = run_name or f"{profile}-{model}{k_tag}-seed{cfg.seed}"
-    return ImagenetRun(
+    run = ImagenetRun(
         model,
         profile,
         cfg,
@@ -172,8 +187,10 @@ def make_run(
         sizes,
         lr_rule,
         synthetic if data == "synthetic" else {},
-        name,
     )
+    label = None if profile == "full" else profile
+    run.name = run_name or make_name(run.identity(), "imagenet", label, f"{model}{k_tag}", f"seed{cfg.seed}")
+    return run
 
 
 def _prepare_data(run: ImagenetRun, dist: DistInfo) -> None:
@@ -189,7 +206,7 @@ def _prepare_data(run: ImagenetRun, dist: DistInfo) -> None:
 
 def train(
     run: ImagenetRun,
-    results_dir: str | Path = "results",
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
     resume: bool = True,
     resume_from: str | Path | None = None,
     progress: bool = True,
@@ -197,13 +214,13 @@ def train(
 ) -> TrainResult:
     """Train into ``results_dir/imagenet/<run.name>``; re-running continues the run from its checkpoint."""
     path = Path(results_dir) / "imagenet" / run.name
-    if resume and resume_from is None and (done := completed_run(path, run.train.epochs, verbose)):
+    if resume and (done := completed_run(path, run.identity(), verbose)):
         return done
     dist = init_distributed(resolve_device(run.train.device))
     _prepare_data(run, dist)
     root = Path(run.data_dir)
     train_set = SeededImageFolder(
-        split_dir(root, "train"), train_transform(run.image_sizes["train_crop"]), run.train.seed
+        split_dir(root, "train"), train_transform(run.image_sizes["train_crop"]), data_seed(run.train.seed)
     )
     val_set = SeededImageFolder(
         split_dir(root, "val"), eval_transform(run.image_sizes["val_resize"], run.image_sizes["val_crop"])
@@ -220,7 +237,7 @@ def train(
             std=cfg.std,
             device=device,
             workers=run.workers,
-            seed=cfg.seed,
+            seed=data_seed(cfg.seed),
             rank=dist.rank,
             world_size=dist.world_size,
             channels_last=cfg.channels_last,
@@ -251,6 +268,7 @@ def train(
         wandb_names=WANDB_NAMES,
         progress=progress,
         verbose=verbose,
+        identity=run.identity(),
     )
     return trainer.fit(resume=resume, resume_from=resume_from)
 

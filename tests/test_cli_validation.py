@@ -1,0 +1,207 @@
+"""What the user gives is checked before anything runs: one line on stderr, exit code 2, nothing written."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from ecalib.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def smoke(data_dir, results, *args):
+    return ["train", "cifar10", "--profile", "smoke", "--data-dir", str(data_dir), "--results-dir", str(results)] + [
+        *args,
+        "--wandb-mode",
+        "disabled",
+        "--no-progress",
+    ]
+
+
+BAD = {
+    "data-dir is a file": (lambda d, r, f: smoke(f, r), "argument --data-dir: .* is a file, not a folder"),
+    "results-dir is a file": (lambda d, r, f: smoke(d, f), "argument --results-dir: .* is a file, not a folder"),
+    "results-dir under a file": (lambda d, r, f: smoke(d, f / "sub"), "argument --results-dir: .* is a file"),
+    "imagenet data-dir is a file": (
+        lambda d, r, f: ["train", "imagenet", "--profile", "smoke", "--data-dir", str(f), "--results-dir", str(r)],
+        "argument --data-dir: .* is a file, not a folder",
+    ),
+    "topk -3": (
+        lambda d, r, f: ["classify", "x.jpg", "--checkpoint", "c.pth", "--topk", "-3"],
+        "--topk: must be a pos",
+    ),
+    "topk 0": (lambda d, r, f: ["classify", "x.jpg", "--checkpoint", "c.pth", "--topk", "0"], "--topk: must be a pos"),
+    "bench steps 0": (lambda d, r, f: ["bench", "--steps", "0", "--out", str(r)], "--steps: must be a positive"),
+    "sweep trials -1": (
+        lambda d, r, f: ["sweep", "configs/sweep.yaml", "--trials", "-1", "--results-dir", str(r)],
+        "--trials: must be a positive integer",
+    ),
+    "workers -1": (
+        lambda d, r, f: ["train", "imagenet", "--profile", "smoke", "--workers", "-1", "--results-dir", str(r)],
+        "--workers: must be an integer >= 0",
+    ),
+    "batch larger than the data": (
+        lambda d, r, f: smoke(d, r, "--batch-size", "100000"),
+        r"--batch-size 100000 is larger than the training set \(320 images\)",
+    ),
+    "seed -1": (lambda d, r, f: smoke(d, r, "--seed", "-1"), r"seed \(--seed\) must be an integer from 0 to 2\*\*63-1"),
+    "seed 2**64": (lambda d, r, f: smoke(d, r, "--seed", str(2**64)), r"seed \(--seed\) must be .* 2\*\*63-1"),
+    "seeds -1": (lambda d, r, f: smoke(d, r, "--seeds", "0", "-1"), r"seed \(--seed\) must be"),
+    "epochs huge": (lambda d, r, f: smoke(d, r, "--epochs", "9" * 20), r"epochs \(--epochs\) must be at most 100000"),
+    "lr 1e308": (lambda d, r, f: smoke(d, r, "--lr", "1e308"), r"lr \(--lr\) must be a finite number in \(0, 10\]"),
+    "lr inf": (lambda d, r, f: smoke(d, r, "--lr", "inf"), r"lr \(--lr\) must be a finite number"),
+    "lr nan": (lambda d, r, f: smoke(d, r, "--lr", "nan"), r"lr \(--lr\) must be a finite number"),
+    "imagenet lr inf": (
+        lambda d, r, f: ["train", "imagenet", "--profile", "smoke", "--lr", "inf", "--results-dir", str(r)],
+        r"lr \(--lr\) must be a finite number",
+    ),
+}
+
+
+# Cases that would allocate or train in proportion to a huge value if a check regressed: they run in
+# a child process capped at 8 GiB of address space and 5 minutes, so a regression fails instead of
+# taking the machine down.
+RISKY = {"batch larger than the data", "epochs huge", "seed 2**64", "lr 1e308", "bench steps 0", "sweep trials -1"}
+CAPPED = (
+    "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30)); "
+    "from ecalib.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def run_capped(argv):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-c", CAPPED, *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_and_exit_2(case, tmp_path, data_dir, capsys):
+    import re
+
+    argv, expected = BAD[case]
+    results, a_file = tmp_path / "results", tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    if case in RISKY:
+        rc, out, err = run_capped(argv(data_dir, results, a_file))
+    else:
+        rc = main(argv(data_dir, results, a_file))
+        out, err = capsys.readouterr()
+    assert rc == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert re.search(expected, err), err
+    assert not out.strip()  # no run summary
+    assert not results.exists() or not any(results.rglob("*")), sorted(results.rglob("*"))
+
+
+def test_config_fields_must_have_their_types():
+    from ecalib.engine import TrainConfig
+    from ecalib.errors import UsageError
+
+    base = dict(model="resnet18", num_classes=10, epochs=1, batch_size=8, lr=0.1)
+    for bad, match in [
+        ({"compile": "yes"}, "compile must be true or false"),
+        ({"flip": 1}, "flip must be true or false"),
+        ({"epochs": True}, "epochs .* positive integer"),
+        ({"momentum": float("nan")}, "momentum must be a finite number"),
+        ({"milestones": ["a"]}, "milestones must be a list of finite numbers"),
+        ({"seed": 1.5}, "seed .* integer from 0"),
+    ]:
+        with pytest.raises(UsageError, match=match):
+            TrainConfig(**{**base, **bad})
+
+
+# -- resuming a damaged checkpoint ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory, data_dir):
+    """The results folder of a finished one-epoch smoke run (copied by each test)."""
+    results = tmp_path_factory.mktemp("one-epoch")
+    assert main(smoke(data_dir, results, "--epochs", "1")) == 0
+    return results
+
+
+def damage(folder, how):
+    ckpt = folder / "checkpoints" / "checkpoint.pth.tar"
+    if how == "broken symlink":
+        ckpt.unlink()
+        ckpt.symlink_to(folder / "checkpoints" / "moved-away.pth.tar")
+        return
+    state = torch.load(ckpt, weights_only=True)
+    if how == "negative epoch":
+        state["epoch"] = -1
+    elif how == "history not a list":
+        state["history"] = "epoch 1"
+    elif how == "NaN weights":
+        key = next(k for k, v in state["state_dict"].items() if v.is_floating_point())
+        state["state_dict"][key] = torch.full_like(state["state_dict"][key], float("nan"))
+    elif how == "epoch beyond --epochs":
+        state["epoch"] = 5
+    torch.save(state, ckpt)
+
+
+@pytest.mark.parametrize(
+    "how,expected",
+    [
+        ("negative epoch", r"damaged .* its epoch is -1 \(a whole number >= 0"),
+        ("history not a list", r"damaged .* its history is a str, not a list"),
+        ("NaN weights", r"damaged .* weights are not finite"),
+        ("broken symlink", r"checkpoint.pth.tar is a symbolic link to .*moved-away.pth.tar, which does not exist"),
+        ("epoch beyond --epochs", r"after epoch 5, beyond the 1 epochs asked for \(--epochs 1\)"),
+    ],
+)
+def test_resuming_a_damaged_checkpoint_is_refused(how, expected, one_epoch, tmp_path, data_dir, capsys):
+    import re
+
+    results = tmp_path / "results"
+    shutil.copytree(one_epoch, results, symlinks=True)
+    (run,) = (results / "cifar10").iterdir()
+    (run / "final.json").unlink()  # an interrupted run, to be resumed
+    damage(run, how)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    rc = main(smoke(data_dir, results, "--epochs", "1"))
+    out, err = capsys.readouterr()
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and re.search(expected, err), err
+    assert not (run / "final.json").exists() and not out.strip()
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing trained or rewritten
+    assert json.loads((run / "params.json").read_text())["config"]["epochs"] == 1
+
+
+def test_generated_runs_default_to_the_ignored_runs_folder():
+    import subprocess
+    from pathlib import Path
+
+    from ecalib.cli import build_parser
+
+    parser = build_parser()
+    for argv in (
+        ["train", "cifar10"],
+        ["train", "imagenet"],
+        ["coco", "train"],
+        ["coco", "mmdet-train"],
+        ["sweep", "configs/sweep.yaml"],
+    ):
+        assert parser.parse_args(argv).results_dir == "runs", argv
+    assert parser.parse_args(["bench"]).out.startswith("runs/")
+    root = Path(__file__).resolve().parents[1]
+    ignored = subprocess.run(["git", "check-ignore", "-q", "runs/cifar10/x/final.json"], cwd=root, capture_output=True)
+    assert ignored.returncode == 0  # ignored
+    kept = subprocess.run(["git", "check-ignore", "-q", "results/cifar10/x/final.json"], cwd=root)
+    assert kept.returncode == 1  # results/ holds what was chosen to be committed
