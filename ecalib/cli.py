@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from ecalib.cli_help import as_flags, finish
 from ecalib.errors import UserError
 
 DEFAULT_RESULTS_DIR = "runs"  # as ecalib.engine.results (not imported here: keeps start-up light)
@@ -457,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.set_defaults(func=_cmd_classify)
 
-    p = sub.add_parser("train", help="train a model (experiments: cifar10)")
+    experiments = "cifar10 (the attention study), imagenet (the official recipes); COCO: `ecalib coco train`"
+    p = sub.add_parser("train", help=f"train: {experiments}", description=f"Experiments: {experiments}.")
     tasks = p.add_subparsers(dest="task", required=True)
     t = tasks.add_parser("cifar10", help="the CIFAR-10 attention study (RC2020 protocol and others)")
     t.add_argument(
@@ -539,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--steps", type=positive_int, default=20)
     p.add_argument("--warmup", type=non_negative_int, default=5)
-    p.add_argument("--repeats", type=positive_int, default=3)
+    p.add_argument("--repeats", type=positive_int, default=5)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--out", type=folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
@@ -612,19 +614,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.set_defaults(func=_cmd_inspect)
     _add_export_parser(sub)
-    return parser
+    return finish(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as stop:  # a bad option (exit 2, one line on stderr) or --help (exit 0)
         return stop.code if isinstance(stop.code, int) else 0
     try:
         return args.func(args)
     # What the user asked for or gave: one line, no traceback. Anything else is a bug and keeps its traceback.
     except (UserError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError) as err:
-        print(f"ecalib {args.command}: error: {err}", file=sys.stderr)
+        print(f"ecalib {args.command}: error: {as_flags(str(err), parser)}", file=sys.stderr)
         return 2
 
 

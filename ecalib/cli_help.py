@@ -1,0 +1,139 @@
+"""The command line's help: a text for every option (defaults shown) and examples for every command.
+
+Kept apart from the parser definitions in :mod:`ecalib.cli` so each option is described once; a
+test parses every example, so the examples stay runnable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+# Options shared by several commands, described once (a command's own help= wins).
+COMMON_HELP = {
+    "--device": "where to run: auto (CUDA when available), cpu or cuda",
+    "--amp": "mixed precision: none (fp32), bf16 or fp16 (fp16 needs CUDA)",
+    "--channels-last": "NHWC memory layout (faster convolutions on recent GPUs)",
+    "--compile": "torch.compile the model",
+    "--wandb-mode": "Weights & Biases logging: offline (local files), online (needs an account) or disabled",
+    "--seed": "random seed (0 .. 2**63-1)",
+    "--epochs": "number of epochs (default: the recipe's)",
+    "--batch-size": "images per step (default: the recipe's)",
+    "--lr": "learning rate (default: the recipe's)",
+    "--checkpoint-every": "write the resumable checkpoint every N epochs",
+    "--workers": "data loader processes",
+    "--run-name": "name of the run folder (default: derived from the settings)",
+    "--data": "data set: the real one, or synthetic (generated, for pipeline checks)",
+    "--allow-pickle": "load the file with full pickle, which can execute code: trusted files only",
+    "--format": "output format",
+    "--input-size": "input resolution in pixels",
+    "--topk": "how many classes to show",
+    "--checkpoint": "an official .pth.tar (or a file ecalib wrote, or .safetensors)",
+    "checkpoint": "an official .pth.tar (or a file ecalib wrote, or .safetensors)",
+    "images": "image files",
+    "--output": "file to write",
+    "--out": "folder for the result folders",
+    "--steps": "timed steps per measurement block",
+    "--warmup": "untimed steps before timing (cuDNN autotuning, compilation)",
+    "--repeats": "interleaved timing rounds (each times every model once, in random order)",
+    "--mechanisms": "attention mechanisms: none se cbam eca",
+    "--modes": "train (forward, backward, SGD step) and/or infer (forward without gradients)",
+    "--precision": "precisions to time",
+    "--compile-modes": "eager and/or compile (torch.compile)",
+    "--to": "detector framework whose key layout to write",
+    "--split": "data split: train or val",
+    "--data-dir": "data folder",
+    "--output-dir": "folder for the drawn images",
+    "--score-threshold": "draw detections scoring at least this",
+    "--backbone": "backbone model name (see `ecalib models 'resnet*'`)",
+    "--results-dir": "folder for run folders",
+    "logs": "MMDetection text logs (*.log) of one run, in order",
+}
+
+EXAMPLES = {
+    "": ["ecalib models 'eca_*'", "ecalib train cifar10 --profile smoke", "ecalib inspect eca_resnet50_k3557.pth.tar"],
+    "models": ["ecalib models 'eca_resnet*'", "ecalib models --all '*mobilenet*'"],
+    "complexity": ["ecalib complexity", "ecalib complexity eca_resnet50 resnet50 --format csv"],
+    "classify": ["ecalib classify --checkpoint eca_resnet50_k3557.pth.tar cat.jpg dog.jpg --topk 3"],
+    "train": ["ecalib train cifar10 --model eca --profile smoke", "ecalib train imagenet --data-dir /data/imagenet"],
+    "train cifar10": [
+        "ecalib train cifar10 --model eca --data-dir data --download",
+        "ecalib train cifar10 --model eca --profile smoke",
+    ],
+    "train imagenet": [
+        "ecalib train imagenet --model eca_resnet50 --data-dir /data/imagenet --amp bf16",
+        "ecalib train imagenet --profile smoke",
+    ],
+    "evaluate": ["ecalib evaluate --checkpoint eca_resnet50_k3557.pth.tar --data /data/imagenet/val"],
+    "bench": [
+        "ecalib bench --backbones resnet50 --mechanisms none eca --precision bf16 --compile-modes eager compile",
+        "ecalib bench --backbones resnet50 --mechanisms none eca --eca-impl reference torch --device cpu "
+        "--batch-size 8 --input-size 160 --steps 3",
+    ],
+    "sweep": ["ecalib sweep configs/sweep.yaml --method random --trials 4 --profile smoke"],
+    "coco": ["ecalib coco train --profile smoke", "ecalib coco parse-log work_dir/20200101_000000.log"],
+    "coco convert-backbone": ["ecalib coco convert-backbone eca_resnet50_k3377.pth.tar --to mmdet -o r50_mmdet.pth"],
+    "coco upgrade-detector": ["ecalib coco upgrade-detector mask_rcnn_ecanet50_k3377.pth -o mask_rcnn_mmdet3.pth"],
+    "coco train": [
+        "ecalib coco train --data-dir /data/coco --backbone-weights eca_resnet50_k3377.pth.tar",
+        "ecalib coco train --profile smoke",
+    ],
+    "coco evaluate": ["ecalib coco evaluate --checkpoint runs/coco/RUN/checkpoint.pth.tar --data-dir /data/coco"],
+    "coco visualize": ["ecalib coco visualize --checkpoint runs/coco/RUN/checkpoint.pth.tar street.jpg"],
+    "coco mmdet-train": ["ecalib coco mmdet-train --data-dir /data/coco --backbone-weights eca_resnet50_k3377.pth.tar"],
+    "coco parse-log": ["ecalib coco parse-log runs/coco-mmdet/RUN/20200101_000000/20200101_000000.log"],
+    "inspect": ["ecalib inspect eca_resnet50_k3557.pth.tar", "ecalib inspect model.safetensors"],
+    "export": [
+        "ecalib export eca_resnet50_k3557.pth.tar --format onnx -o eca_resnet50.onnx",
+        "ecalib export eca_resnet50_k3557.pth.tar --format timm -o eca_resnet50-timm",
+    ],
+}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option's help; the examples epilog kept as written."""
+
+
+def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """``(path, parser)`` of the parser and every (nested) subcommand."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from commands(sub, (*path, name))
+
+
+def finish(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Fill in the shared help texts and the examples of every command of ``parser``."""
+    for path, command in commands(parser):
+        command.formatter_class = HelpFormatter
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction) and action.help is None:
+                action.help = "the command to run (each has its own --help)"
+            elif action.help is None:
+                key = next((o for o in action.option_strings if o.startswith("--")), action.dest)
+                action.help = COMMON_HELP.get(key)
+        examples = EXAMPLES.get(" ".join(path))
+        if examples:
+            command.epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
+    return parser
+
+
+def as_flags(message: str, parser: argparse.ArgumentParser) -> str:
+    """``device='cpu'`` in a library message becomes ``--device cpu`` (``x=True``: ``--x``), for the
+    names that are options of ``parser``: on the command line the user sets flags, not arguments."""
+    options = {
+        action.dest
+        for _, command in commands(parser)
+        for action in command._actions
+        if any(o.startswith("--") for o in action.option_strings)
+    }
+
+    def flag(match: re.Match) -> str:
+        name, value = match.group(1), match.group(3)
+        if name not in options:
+            return match.group(0)
+        option = "--" + name.replace("_", "-")
+        return option if value == "True" else f"{option} {value}"
+
+    return re.sub(r"\b([a-z][a-z0-9_]*)=(['\"]?)([^'\"\s,;)]+)\2", flag, message)
