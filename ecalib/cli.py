@@ -131,6 +131,8 @@ def _cmd_train_cifar10(args) -> int:
             checkpoint_every=args.checkpoint_every,
             wandb_mode=args.wandb_mode,
         )
+        if os.environ.get("RANK", "0") == "0":  # the other ranks wait for it in train()
+            cifar10.prepare_data([run], ways_out="cli")
         result = cifar10.train(run, args.results_dir, resume=not args.no_resume, progress=not args.no_progress)
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
             print(json.dumps({"run_dir": str(result.run_dir), **result.final}))

@@ -42,19 +42,19 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
-model = "eca"  # attention: none | se | cbam | triplet | eca, or several: "none,eca"
+model: str = "eca"  # attention: none | se | cbam | triplet | eca, or several: "none,eca"
 protocol: str = "rc2020"  # rc2020 | standard | rc2020_sweep
 profile: str = "full"  # full | smoke (few hundred synthetic images, 2 epochs)
-epochs = None  # None: the protocol's
-seeds = None  # None: the protocol's (rc2020: 0..4); a count (5) or a list ("0,1")
-batch_size = None  # None: the protocol's
-lr = None  # None: the protocol's
-data = None  # cifar10 | synthetic; None: cifar10 (smoke: synthetic)
-data_dir = None  # folder with cifar-10-batches-py; None: data/cifar10 (synthetic: a folder per spec under data/)
-download: bool = False  # download CIFAR-10 into data_dir when missing
+epochs = None  # type: Optional[int] None: the protocol's
+seeds = None  # type: Union[int,str,None] None: the protocol's (rc2020: 0..4); a count (5) or a list ("0,1")
+batch_size = None  # type: Optional[int] None: the protocol's
+lr = None  # type: Optional[float] None: the protocol's
+data = None  # type: Optional[str] cifar10 | synthetic; None: cifar10 (smoke: synthetic)
+data_dir = None  # type: Optional[str] folder with cifar-10-batches-py; None: data/cifar10 (synthetic: a folder per spec under data/)
+download: bool = True  # download CIFAR-10 into data_dir when it is missing (false: fail instead)
 device: str = "auto"  # auto | cpu | cuda
 amp: str = "none"  # none | bf16 | fp16 (CUDA)
-channels_last: bool = False
+channels_last: bool = False  # channels-last memory format (CUDA)
 compile: bool = False  # torch.compile the model
 wandb_mode: str = "offline"  # offline | online | disabled
 results_dir: str = "runs"  # runs go to results_dir/cifar10/<profile>-<protocol>-<model>-seed<k> (runs/: not tracked)
@@ -77,6 +77,7 @@ runs = cifar10.plan_runs(
     download=download, device=device, amp=amp, channels_last=channels_last, compile=compile, wandb_mode=wandb_mode,
 )
 print(f"{len(runs)} run(s):", ", ".join(r.name for r in runs))
+cifar10.prepare_data(runs, ways_out="papermill")  # real CIFAR-10: there, downloaded now, or one line saying how
 
 # %% tags=["remove-cell"]
 from ecalib.reports.glue import glue

@@ -36,7 +36,7 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE)
-results_dirs = "results/cifar10,runs/cifar10"  # comma-separated run folders: the committed ones, this build's
+results_dirs: str = "results/cifar10,runs/cifar10"  # comma-separated run folders: the committed ones, this build's
 benchmarks_dir: str = "results/benchmarks/cifar10-speed"  # result folders of benchmarks/cifar10_speed.py
 
 # %% tags=["remove-cell"]

@@ -34,14 +34,15 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE)
-sweep_file: str = "configs/sweep.yaml"
-method = None  # grid | random | bayes; None: the file's (bayes)
-trials = None  # None: the whole grid
+sweep_file: str = "configs/sweep.yaml"  # W&B sweep file (method, metric, search space)
+method = None  # type: Optional[str] grid | random | bayes; None: the file's (bayes)
+trials = None  # type: Optional[int] None: the whole grid
 profile: str = "full"  # full | smoke
-data = None  # cifar10 | synthetic; None: cifar10 (smoke: synthetic)
-data_dir = None
-device: str = "auto"
-wandb_mode: str = "offline"
+data = None  # type: Optional[str] cifar10 | synthetic; None: cifar10 (smoke: synthetic)
+data_dir = None  # type: Optional[str] folder with cifar-10-batches-py; None: data/cifar10
+download: bool = True  # download CIFAR-10 into data_dir when it is missing (false: fail instead)
+device: str = "auto"  # auto | cpu | cuda
+wandb_mode: str = "offline"  # offline | online | disabled
 results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 
 # %% tags=["remove-cell"]
@@ -49,14 +50,18 @@ from ecalib.params import check_parameters
 
 check_parameters(
     globals(),
-    ['sweep_file', 'method', 'trials', 'profile', 'data', 'data_dir', 'device', 'wandb_mode', 'results_dir'],
-    booleans=[],
+    ['sweep_file', 'method', 'trials', 'profile', 'data', 'data_dir', 'download', 'device', 'wandb_mode',
+     'results_dir'],
+    booleans=['download'],
 )
 
 # %%
 from ecalib.sweep import load_sweep, run_sweep
+from ecalib.tasks import cifar10
 
 spec = load_sweep(sweep_file)
+cifar10.prepare_data([cifar10.make_run("none", profile=profile, data=data, data_dir=data_dir, download=download)],
+                     ways_out="papermill")
 table = run_sweep(sweep_file, results_dir, method=method, n_trials=trials, profile=profile, data=data,
                   data_dir=data_dir, device=device, wandb_mode=wandb_mode)
 table

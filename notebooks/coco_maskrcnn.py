@@ -106,12 +106,12 @@ Markdown(
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
 backend: str = "torchvision"  # torchvision | mmdet
 profile: str = "full"  # full | smoke
-data = None  # coco | synthetic; None: coco (smoke: synthetic)
-data_dir = None  # COCO root with train2017/, val2017/, annotations/
-backbone_weights = None  # official ImageNet .pth.tar or a converted backbone file
-checkpoint = None  # a trained run's checkpoint to evaluate and draw instead of training
-epochs = None  # None: the 1x schedule (12)
-batch_size = None  # global batch; the lr follows 0.02 x batch/16
+data = None  # type: Optional[str] coco | synthetic; None: coco (smoke: synthetic)
+data_dir = None  # type: Optional[str] COCO root with train2017/, val2017/, annotations/
+backbone_weights = None  # type: Optional[str] official ImageNet .pth.tar or a converted backbone file
+checkpoint = None  # type: Optional[str] a trained run's checkpoint to evaluate and draw instead of training
+epochs = None  # type: Optional[int] None: the 1x schedule (12)
+batch_size = None  # type: Optional[int] global batch; the lr follows 0.02 x batch/16
 device: str = "auto"  # auto | cpu | cuda
 wandb_mode: str = "offline"  # offline | online | disabled
 results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)

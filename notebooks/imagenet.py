@@ -69,17 +69,17 @@ display(table3)
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
 model: str = "eca_resnet50"  # any ImageNet ResNet or MobileNetV2 variant (ecalib.list_models())
-k_size = None  # ECA kernels per stage, e.g. "3557"; None: the variant's
+k_size = None  # type: Optional[str] ECA kernels per stage, e.g. "3557"; None: the variant's
 profile: str = "full"  # full | smoke
-data = None  # imagenet | synthetic; None: imagenet (smoke: synthetic)
-data_dir = None  # ImageNet root holding train/ and val/
-epochs = None  # None: the recipe's
-batch_size = None  # global batch; None: the recipe's (the lr then scales linearly)
-lr = None  # None: the recipe's lr, scaled linearly with the batch
-workers = None  # loader processes; None: up to 8
+data = None  # type: Optional[str] imagenet | synthetic; None: imagenet (smoke: synthetic)
+data_dir = None  # type: Optional[str] ImageNet root holding train/ and val/
+epochs = None  # type: Optional[int] None: the recipe's
+batch_size = None  # type: Optional[int] global batch; None: the recipe's (the lr then scales linearly)
+lr = None  # type: Optional[float] None: the recipe's lr, scaled linearly with the batch
+workers = None  # type: Optional[int] loader processes; None: up to 8
 amp: str = "none"  # none | bf16 | fp16
 device: str = "auto"  # auto | cpu | cuda
-resume = "auto"  # auto: continue the run folder; or a checkpoint path (official layout)
+resume: str = "auto"  # auto: continue the run folder; or a checkpoint path (official layout)
 wandb_mode: str = "offline"  # offline | online | disabled
 results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 

@@ -198,6 +198,25 @@ def test_every_papermill_command_in_the_reproduce_page_names_real_parameters():
         assert given and set(given) <= set(known), (words, sorted(known))
 
 
+def test_papermill_documents_every_parameter_with_a_type_and_a_help_text():
+    """`papermill --help-notebook` shows a type and a help text for every parameter of every notebook."""
+    import re
+
+    import papermill
+
+    basic = {"str", "int", "float", "bool", "list", "dict"}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        parameters = papermill.inspect_notebook(path)
+        assert parameters, path.name
+        for name, p in parameters.items():
+            kind = p["inferred_type_name"]
+            known = kind in basic or re.fullmatch(r"(Optional\[\w+\]|Union\[[\w,]+\])", kind)
+            assert known, f"{path.name}: {name} has type {kind!r} (annotate it, or `# type: Optional[int] help`)"
+            assert p["help"], f"{path.name}: {name} has no help text (a trailing comment)"
+            if p["default"] == "None":
+                assert kind.startswith(("Optional[", "Union[")) and ("None" in kind or "Optional" in kind), name
+
+
 def test_inline_scripts_reach_each_page_once():
     import html_fixes
     from sphinx.builders.html._assets import _JavaScript

@@ -1,5 +1,6 @@
 """The notebooks run under papermill, with the runner `make book` uses, and validate their parameters."""
 
+import json
 import subprocess
 import sys
 
@@ -49,6 +50,19 @@ def test_unknown_parameters_and_non_booleans_are_refused(tmp_path):
     result = papermill("cifar10", tmp_path / "bool.ipynb", profile="smoke", channels_last="maybe")
     assert result.returncode != 0
     assert "parameter channels_last must be True or False, got 'maybe'" in failure(result)
+
+
+def test_cifar10_notebook_without_data_fails_at_once_in_one_line(tmp_path):
+    result = papermill("cifar10", tmp_path / "nodata.ipynb", timeout=300, download="false", data_dir=tmp_path / "d")
+    assert result.returncode != 0
+    cells = json.loads((tmp_path / "nodata.ipynb").read_text())["cells"]
+    errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert len(errors) == 1 and len(errors[0]["traceback"]) == 1, errors  # one line, not a traceback
+    assert errors[0]["traceback"][0] == (
+        f"UsageError: CIFAR-10 is not in {tmp_path / 'd' / 'cifar-10-batches-py'}: -p download true downloads it "
+        "there (online), -p profile smoke runs on generated data"
+    )
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
 
 
 @pytest.fixture(scope="module")
