@@ -217,6 +217,45 @@ def test_papermill_documents_every_parameter_with_a_type_and_a_help_text():
                 assert kind.startswith(("Optional[", "Union[")) and ("None" in kind or "Optional" in kind), name
 
 
+EXPERIMENTS = ("cifar10", "cifar10_compare", "cifar10_sweep", "imagenet", "coco_maskrcnn")
+
+
+def test_experiment_chapters_lead_with_the_question_and_the_evidence_and_end_with_the_smoke_run():
+    import nbformat
+
+    for name in (*EXPERIMENTS, "coco_weights", "speed", "complexity", "eca_module", "findings"):
+        cells = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
+        text = "\n".join(c.source for c in cells)
+        assert "SPEC" not in text, f"{name}: readers have no SPEC; cite the paper, the official repository or RC2020"
+        headings = [(i, c.source.split("\n", 1)[0]) for i, c in enumerate(cells) if c.cell_type == "markdown"]
+        if name not in (*EXPERIMENTS, "coco_weights", "speed"):
+            continue
+        first = next(c.source for c in cells if c.cell_type == "markdown")
+        assert "**The question.**" in first.split("\n## ")[0], f"{name}: the opening states the question"
+        run_it = [i for i, h in headings if h == "## Run it yourself"]
+        assert len(run_it) == 1 and "```bash" in cells[run_it[0]].source, name
+        if name not in EXPERIMENTS:
+            continue
+        smoke = [i for i, h in headings if h == "## Pipeline check on synthetic data"]
+        assert len(smoke) == 1 and run_it[0] < smoke[0], f"{name}: run it yourself, then the pipeline check"
+        assert all(not h.startswith("## ") for i, h in headings if i > smoke[0]), f"{name}: the smoke run comes last"
+        tags = [c.metadata.get("tags", []) for c in cells[smoke[0] :] if c.cell_type == "code"]
+        tags = [t for t in tags if "remove-cell" not in t]
+        if "parameters" in tags[0]:
+            assert "hide-input" in tags.pop(0), f"{name}: the parameters cell, collapsed"
+        shown = [t for t in tags if not {"hide-output", "hide-cell"} & set(t)]
+        assert len(shown) <= 1, f"{name}: smoke outputs not collapsed: {shown}"  # at most the plan of the run
+    profiles = yaml.safe_load((ROOT / "notebooks" / "profiles.yaml").read_text())
+    for profile in ("default", "smoke"):
+        for name in ("cifar10", "imagenet", "coco_maskrcnn"):
+            assert profiles[profile][name]["show_progress"] is False, (profile, name)  # no epoch lines in the book
+
+
+def test_no_book_page_refers_to_the_internal_spec():
+    for page in (ROOT / "book").glob("*.md"):
+        assert "SPEC" not in page.read_text(), page.name
+
+
 def test_inline_scripts_reach_each_page_once():
     import html_fixes
     from sphinx.builders.html._assets import _JavaScript
