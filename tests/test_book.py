@@ -138,8 +138,9 @@ def test_launch_buttons_point_at_the_source_notebooks():
     context = {"header_buttons": buttons}
     notebook_sources._on_page(None, "book/executed/cifar10", "page.html", context, None)
     rewritten = context["header_buttons"]
-    urls = [b["url"] for b in rewritten[0]["buttons"]] + [rewritten[1]["url"]]
+    urls = [b["url"] for b in rewritten[0]["buttons"]]
     assert all(u.endswith("/notebooks/cifar10.ipynb") for u in urls), urls
+    assert rewritten[1]["url"] == "https://github.com/o/r/edit/main/notebooks/cifar10.py"  # the text source
     # the download button serves the executed copy that the build puts in _sources/, and the issue names the page
     assert rewritten[2]["url"] == "../../_sources/book/executed/cifar10.ipynb"
     assert rewritten[3]["url"].endswith("%2Fbook/executed/cifar10.html")
