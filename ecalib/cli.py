@@ -202,6 +202,8 @@ def _cmd_train_cifar10(args) -> int:
         )
         for seed in seeds
     ]
+    if os.environ.get("RANK", "0") == "0":  # the other ranks wait for it in train()
+        cifar10.prepare_data(runs, ways_out="cli")
     for run in runs:
         result = cifar10.train(
             run,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ecalib.errors import UsageError
+from ecalib.errors import UsageError, UserError
 
 
 def check_choice(name: str, value, allowed: Iterable) -> object:
@@ -84,9 +84,28 @@ def check_parameters(namespace: dict, known: Iterable[str], booleans: Iterable[s
 
     ``known`` are the names of the notebook's parameters cell, ``namespace`` its ``globals()``.
     """
+    show_user_errors_in_one_line()
     known = list(known)
     unknown = [name for name in injected_parameters(namespace) if name not in known]
     if unknown:
         raise UsageError(f"unknown parameter(s) {unknown}; this notebook's parameters are: {', '.join(known)}")
     for name in booleans:
         namespace[name] = as_bool(name, namespace[name])
+
+
+def _one_line(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    stb = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, stb)  # the cell's error output (papermill reports it), one line
+    return stb
+
+
+def show_user_errors_in_one_line() -> None:
+    """In an IPython kernel, show ecalib's ``UserError`` (a bad value, missing data)
+    as one line, as the command line does, instead of a traceback through the library."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((UserError,), _one_line)

@@ -27,16 +27,16 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # %% [markdown]
 # # CIFAR-10: comparing attention mechanisms
 #
-# Every complete CIFAR-10 run found in the result folders below (the committed `results/cifar10`
-# and this build's `runs/cifar10`), grouped by folder, protocol, profile, data source and device,
-# so that synthetic smoke runs and real runs are never mixed. For each
-# mechanism: the mean and standard deviation of the curves over seeds (the reproduction's
-# figure), the final accuracy with a 95 % confidence interval, and what the mechanism costs in
-# parameters and training throughput relative to the plain network.
+# **The question.** Over several seeds, does any attention mechanism end above the plain ResNet-18
+# on CIFAR-10, by more than the seeds disagree, and at what cost in parameters and speed? The
+# reference is the 2020 reproduction
+# ([RC2020](https://github.com/digantamisra98/Reproducibilty-Challenge-ECANET)); beside it, every
+# complete run found in the result folders, grouped by folder, protocol, profile, data source and
+# device, so that synthetic smoke runs and real runs are never mixed.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE)
-results_dirs = "results/cifar10,runs/cifar10"  # comma-separated run folders: the committed ones, this build's
+results_dirs: str = "results/cifar10,runs/cifar10"  # comma-separated run folders: the committed ones, this build's
 benchmarks_dir: str = "results/benchmarks/cifar10-speed"  # result folders of benchmarks/cifar10_speed.py
 
 # %% tags=["remove-cell"]
@@ -44,7 +44,7 @@ from ecalib.params import check_parameters
 
 check_parameters(globals(), ['results_dirs', 'benchmarks_dir'], booleans=[])
 
-# %%
+# %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -55,43 +55,56 @@ from ecalib.reports.runs import GROUP, collect_runs, summary_table
 
 folders = as_list(results_dirs)
 runs, history = collect_runs(*folders, task="cifar10")
-print(f"{len(runs)} complete run(s) in {folders}")
+synthetic = runs["data"].str.startswith("synthetic") if len(runs) else pd.Series(dtype=bool)
+real_runs, smoke_runs = (runs[~synthetic], runs[synthetic]) if len(runs) else (runs, runs)
+real_history = history[history["run"].isin(real_runs["run"])] if len(history) else history
+smoke_history = history[history["run"].isin(smoke_runs["run"])] if len(history) else history
+
+
+def plot_groups(history):
+    """One figure per group of runs: the mean and standard deviation over seeds of each mechanism."""
+    for keys, group in history.groupby(GROUP, dropna=False):
+        fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), layout="constrained")
+        band_plot(group, "test_top1", axes[0], "test top-1 (%)", legend=False)
+        band_plot(group, "test_loss", axes[1], "test loss (log scale)", legend=False)
+        axes[1].set_yscale("log")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
+        fig.suptitle("{}: protocol {}, profile {}, data: {}, device: {}".format(*keys))
+        plt.show()
+
+
+def mechanism_table(runs):
+    columns = ["results", "protocol", "profile", "data", "device", "attention", "runs", "top-1 mean",
+               "top-1 std", "top-1 95% CI", "loss mean", "params overhead %", "throughput vs none"]
+    table = summary_table(runs)
+    return table[[c for c in columns if c in table]].set_index(GROUP + ["attention"]).round(3)
+
 
 # %% [markdown]
-# ## Curves: mean and standard deviation over seeds
-
-# %% tags=["remove-input"]
-if runs.empty:
-    print("No runs yet: train some with notebooks/cifar10.ipynb or `ecalib train cifar10`.")
-for keys, group in history.groupby(GROUP, dropna=False):
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
-    band_plot(group, "test_top1", axes[0], "test top-1 (%)")
-    band_plot(group, "test_loss", axes[1], "test loss (log scale)")
-    axes[1].set_yscale("log")
-    fig.suptitle("{}: protocol {}, profile {}, data: {}, device: {}".format(*keys))
-    fig.tight_layout()
-    plt.show()
-
-# %% [markdown]
-# ## Final accuracy, parameters and throughput per mechanism
-
-# %% tags=["remove-input"]
-summary = summary_table(runs) if not runs.empty else pd.DataFrame()
-summary.set_index(GROUP + ["attention"]).round(3) if len(summary) else summary
-
-# %% [markdown]
-# ## Beside the reproduction
+# ## The reference: RC2020
 #
-# The reproduction reported only the end of its 50-epoch `rc2020` runs, as ranges over all five
-# mechanisms read from its figures. A `smoke` row is a two-epoch run on synthetic data: it checks
-# that the pipeline works, and says nothing about CIFAR-10.
+# RC2020 reported only the end of its 50-epoch `rc2020` runs (5 seeds per mechanism), as ranges
+# over all five mechanisms read from its figures: every mechanism, the plain network included, ends
+# in the same band.
 
 # %% tags=["remove-input"]
-bands = pd.DataFrame(rc2020_cifar10_bands())
-columns = ["results", "protocol", "profile", "data", "device", "attention", "runs", "top-1 mean", "loss mean"]
-ours = summary[columns] if len(summary) else summary
-display(bands)
-display(ours.round(3))
+print("Source: RC2020 README figures (digantamisra98/Reproducibilty-Challenge-ECANET)")
+display(pd.DataFrame(rc2020_cifar10_bands()).drop(columns="source"))
+
+# %% [markdown]
+# ## Real runs
+#
+# Complete runs on real CIFAR-10 in the result folders: the mean and standard deviation of the
+# curves over seeds (RC2020's figure), then the final accuracy per mechanism with a 95 % confidence
+# interval, and its parameter and training-throughput cost relative to the plain network.
+
+# %% tags=["remove-input"]
+print(f"{len(real_runs)} complete real run(s) in {', '.join(folders)}")
+if real_runs.empty:
+    print("None yet: the commands below make them; commit their folders under results/cifar10.")
+else:
+    plot_groups(real_history)
+    display(mechanism_table(real_runs))
 
 # %% [markdown]
 # ## Speed per mechanism (benchmark result folders)
@@ -111,3 +124,28 @@ else:
     columns = ["device", "protocol", "amp", "batch_size", "mechanism", "mode", "images_per_s", "vs none",
                "peak_memory_mb", "study minutes (projected)", "commit"]
     display(speed[columns].set_index(["device", "protocol", "amp", "batch_size", "mechanism", "mode"]).round(3))
+
+# %% [markdown]
+# ## Run it yourself
+#
+# Train the runs with the previous chapter's notebook or the CLI (on a GPU; CIFAR-10 is downloaded
+# when missing), then compare every folder:
+#
+# ```bash
+# papermill notebooks/cifar10.ipynb out.ipynb -p model none,se,cbam,triplet,eca -p seeds 5
+# papermill notebooks/cifar10_compare.ipynb out.ipynb -p results_dirs results/cifar10,runs/cifar10
+# python benchmarks/cifar10_speed.py
+# ```
+
+# %% [markdown]
+# ## Pipeline check on synthetic data
+#
+# The runs of this build's previous chapter: two epochs per mechanism on a few hundred
+# **synthetic** images (one seed), which show that collecting, grouping and plotting work. They say
+# nothing about CIFAR-10.
+
+# %% tags=["remove-input", "hide-output"]
+print(f"{len(smoke_runs)} synthetic run(s) in {', '.join(folders)}")
+if len(smoke_runs):
+    plot_groups(smoke_history)
+    display(mechanism_table(smoke_runs))

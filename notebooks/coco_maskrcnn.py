@@ -27,7 +27,9 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # %% [markdown]
 # # COCO: Mask R-CNN with an ECA-ResNet-50 backbone
 #
-# The paper reports Mask R-CNN with ECA-ResNet-50 at {glue:text}`paper_maskrcnn_eca_box_ap` box AP
+# **The question.** Does the paper's Mask R-CNN result with an ECA-ResNet-50 backbone reproduce, and
+# if the 2020 reproduction fell short, why? The paper reports Mask R-CNN with ECA-ResNet-50 at
+# {glue:text}`paper_maskrcnn_eca_box_ap` box AP
 # and {glue:text}`paper_maskrcnn_eca_mask_ap` mask AP on COCO val (Tables 5 and 6); the 2020
 # reproduction reached {glue:text}`rc2020_maskrcnn_box_ap` and {glue:text}`rc2020_maskrcnn_mask_ap`.
 # This chapter reads the
@@ -94,26 +96,42 @@ Markdown(
 )
 
 # %% [markdown]
-# ## Training it here
+# ## Run it yourself
 #
 # `ecalib` recomputes the lr from the configuration at every epoch, so a resumed run takes the lr
-# it is given, and scales it linearly with the batch (0.02 x batch/16). The book runs the
-# `smoke` profile: two epochs on a few **synthetic** COCO-format scenes (coloured shapes with
-# exact masks), from a randomly initialised backbone, on a CPU. It shows the pipeline working end
-# to end (training, pycocotools evaluation, overlays); its AP says nothing about COCO.
+# it is given, and scales it linearly with the batch (0.02 x batch/16). With COCO 2017 and GPUs:
+#
+# ```bash
+# ecalib coco convert-backbone eca_resnet50_k3377.pth.tar --to torchvision -o backbone_tv.pth
+# torchrun --nproc_per_node 8 -m ecalib coco train --data-dir /data/coco --backbone-weights backbone_tv.pth
+# papermill notebooks/coco_maskrcnn.ipynb out.ipynb -p data_dir /data/coco -p backbone_weights backbone_tv.pth
+# ecalib coco mmdet-train --data-dir /data/coco
+# ```
+#
+# The MMDetection path (`-p backend mmdet`) needs MMDetection and mmcv with its compiled ops
+# (`make mmdet`).
 
-# %% tags=["parameters"]
+# %% [markdown]
+# ## Pipeline check on synthetic data
+#
+# The book runs the `smoke` profile: two epochs on a few **synthetic** COCO-format scenes (coloured
+# shapes with exact masks), from a randomly initialised backbone, on a CPU. The outputs
+# (collapsed) show training, pycocotools evaluation and overlays working end to end; their AP says
+# nothing about COCO. A real run shows its own results here.
+
+# %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
 backend: str = "torchvision"  # torchvision | mmdet
 profile: str = "full"  # full | smoke
-data = None  # coco | synthetic; None: coco (smoke: synthetic)
-data_dir = None  # COCO root with train2017/, val2017/, annotations/
-backbone_weights = None  # official ImageNet .pth.tar or a converted backbone file
-checkpoint = None  # a trained run's checkpoint to evaluate and draw instead of training
-epochs = None  # None: the 1x schedule (12)
-batch_size = None  # global batch; the lr follows 0.02 x batch/16
+data = None  # type: Optional[str] coco | synthetic; None: coco (smoke: synthetic)
+data_dir = None  # type: Optional[str] COCO root with train2017/, val2017/, annotations/
+backbone_weights = None  # type: Optional[str] official ImageNet .pth.tar or a converted backbone file
+checkpoint = None  # type: Optional[str] a trained run's checkpoint to evaluate and draw instead of training
+epochs = None  # type: Optional[int] None: the 1x schedule (12)
+batch_size = None  # type: Optional[int] global batch; the lr follows 0.02 x batch/16
 device: str = "auto"  # auto | cpu | cuda
 wandb_mode: str = "offline"  # offline | online | disabled
+show_progress: bool = True  # per-epoch lines and progress bars (the book: false)
 results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 
 # %% tags=["remove-cell"]
@@ -122,8 +140,8 @@ from ecalib.params import check_parameters
 check_parameters(
     globals(),
     ['backend', 'profile', 'data', 'data_dir', 'backbone_weights', 'checkpoint', 'epochs', 'batch_size',
-     'device', 'wandb_mode', 'results_dir'],
-    booleans=[],
+     'device', 'wandb_mode', 'show_progress', 'results_dir'],
+    booleans=['show_progress'],
 )
 
 # %%
@@ -135,7 +153,7 @@ run = coco.make_run(data_dir, profile, data=data, backbone_weights=backbone_weig
                     batch_size=batch_size, device=device, wandb_mode=wandb_mode)
 print(f"{run.name}: {run.train.epochs} epochs, batch {run.train.batch_size}, lr {run.train.lr:g} ({run.lr_rule})")
 
-# %%
+# %% tags=["hide-output"]
 from pathlib import Path
 
 if backend == "mmdet":
@@ -147,14 +165,14 @@ elif checkpoint:
     checkpoint_path = Path(checkpoint)
     result_dir = checkpoint_path.parent.parent
 else:
-    result = coco.train(run, results_dir, progress=False)
+    result = coco.train(run, results_dir, progress=show_progress, verbose=show_progress)
     result_dir = result.run_dir
     checkpoint_path = result_dir / "checkpoints" / "checkpoint.pth.tar"
 
 # %% [markdown]
-# ## Results in the paper's layout
+# ### Results in the paper's layout
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "hide-output"]
 from ecalib.detection.coco_eval import paper_layout
 
 if checkpoint_path is not None:
@@ -171,9 +189,9 @@ if checkpoint_path is not None:
     display(paper_layout(paper).round(1))
 
 # %% [markdown]
-# ## Detections, epoch by epoch
+# ### Detections, epoch by epoch
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "hide-output"]
 from IPython.display import Image
 
 gif = Path(result_dir) / "progress.gif"
@@ -184,9 +202,9 @@ if frames:
     display(Image(filename=str(frames[-1])))
 
 # %% [markdown]
-# ## Provenance
+# ### Provenance
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "hide-output"]
 import json
 
 print(json.dumps(json.loads((Path(result_dir) / "params.json").read_text()), indent=2))

@@ -27,6 +27,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # %% [markdown]
 # # COCO: correcting the weights
 #
+# **The question.** Can the released ECA-ResNet-50 files be used by today's detectors as they are,
+# and if not, what exactly must change? The evidence is the official repository's issue #47 (its
+# MMDetection-1.x detectors do not load in MMDetection 2.x/3.x) and the reproduction's "weight
+# correction" script (RC2020), both checked key by key below.
+#
 # Two conversions stand between the released files and a detector that trains today:
 #
 # 1. **ImageNet checkpoint -> detection backbone.** The official `.pth.tar` wraps a DataParallel
@@ -44,6 +49,19 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 #
 # The real files cannot be downloaded here, so this chapter **generates files in the official
 # layouts** (random weights, real key names and shapes) and converts those.
+
+# %% [markdown]
+# ## Run it yourself
+#
+# With the released files from the official repository (BangguWu/ECANet):
+#
+# ```bash
+# ecalib coco convert-backbone eca_resnet50_k3377.pth.tar --to torchvision -o backbone_tv.pth
+# ecalib coco convert-backbone eca_resnet50_k3377.pth.tar --to mmdet -o eca_resnet50_k3377_mmdet.pth
+# ecalib coco upgrade-detector mask_rcnn_ecanet50_k3377.pth -o mask_rcnn_ecanet50_k3377_mmdet3.pth
+# ```
+#
+# The sections below run the same conversions on generated files (`work_dir`).
 
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE)

@@ -126,7 +126,8 @@ for d in (18, 34, 50, 101, 152):
                  "stages that differ": sum(a != b for a, b in zip(released.k_per_stage, adaptive.k_per_stage))})
 kernels = pd.DataFrame(rows).set_index("model")
 display(kernels)
-print("Source: ecalib's registry (k per stage of the released checkpoints, SPEC section 2) and eca_kernel_size.")
+print("Source: ecalib's registry (k per stage of the checkpoints released in the official repository, "
+      "BangguWu/ECANet) and eca_kernel_size.")
 r50 = kernels.loc["ECA-ResNet-50"]
 glue("eca_released_k_r50", r50["released k (checkpoint file)"])
 glue("eca_rule_k_r50", r50["Eq. 12 k"])

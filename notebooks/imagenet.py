@@ -27,6 +27,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # %% [markdown]
 # # ImageNet: the official recipes, and what the released checkpoints claim
 #
+# **The question.** What top-1 do the paper and the official README claim for each ECA-Net on
+# ImageNet, under which recipe, and how does one check a released checkpoint against that claim or
+# train one again? The evidence is the paper's Table 3 and the README of the official repository
+# (BangguWu/ECANet), printed below from `ecalib.reference`.
+#
 # The paper trains every ECA-Net on ImageNet-1k with the torchvision ImageNet recipe, and
 # ECA-MobileNetV2 with its own longer one (paper Sec. 4.1); the table below is printed from the
 # recipes `ecalib` runs (`ecalib.tasks.imagenet.RECIPES`), with training on RandomResizedCrop +
@@ -58,29 +63,46 @@ print("Source: paper, Table 3 (Params/FLOPs in binary units; FPS on 4x RTX 2080T
 display(table3)
 
 # %% [markdown]
-# ## A training run
+# ## Run it yourself
 #
-# Full ImageNet needs the data set and GPUs: on a machine with both, run the notebook with
-# `-p data_dir /path/to/imagenet`, or copy the command from the README (`torchrun` for several
-# GPUs). The book is built on a CPU without ImageNet, so below is the `smoke` profile: two epochs
-# on a generated ImageFolder of **synthetic** JPEGs (a few classes of coloured gratings), at 64 px,
-# which only shows that the pipeline works end to end.
+# ImageNet cannot be downloaded by the notebook: point `data_dir` (`--data-dir`) at a folder with
+# `train/` and `val/`. On GPUs:
+#
+# ```bash
+# torchrun --nproc_per_node 8 -m ecalib train imagenet --model eca_resnet50 --data-dir /data/imagenet --amp bf16
+# papermill notebooks/imagenet.ipynb out.ipynb -p data_dir /data/imagenet -p model eca_resnet50
+# ecalib evaluate --checkpoint eca_resnet50_k3557.pth.tar --data /data/imagenet/val
+# ```
+#
+# `ecalib evaluate` reads an official checkpoint (architecture and ECA kernels from its weights),
+# evaluates it with the official transform and prints the result beside the README and paper
+# values. Copy finished run folders to `results/imagenet/` and commit them to make them evidence
+# here.
 
-# %% tags=["parameters"]
+# %% [markdown]
+# ## Pipeline check on synthetic data
+#
+# The book is built on a CPU without ImageNet, so it runs the `smoke` profile: two epochs on a
+# generated ImageFolder of **synthetic** JPEGs (a few classes of coloured gratings) at 64 px, then
+# the evaluation of the run's best checkpoint. The outputs (collapsed) show that the pipeline works
+# end to end; they say nothing about ImageNet. A real run shows its own results here.
+
+# %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
 model: str = "eca_resnet50"  # any ImageNet ResNet or MobileNetV2 variant (ecalib.list_models())
-k_size = None  # ECA kernels per stage, e.g. "3557"; None: the variant's
+k_size = None  # type: Optional[str] ECA kernels per stage, e.g. "3557"; None: the variant's
 profile: str = "full"  # full | smoke
-data = None  # imagenet | synthetic; None: imagenet (smoke: synthetic)
-data_dir = None  # ImageNet root holding train/ and val/
-epochs = None  # None: the recipe's
-batch_size = None  # global batch; None: the recipe's (the lr then scales linearly)
-lr = None  # None: the recipe's lr, scaled linearly with the batch
-workers = None  # loader processes; None: up to 8
+data = None  # type: Optional[str] imagenet | synthetic; None: imagenet (smoke: synthetic)
+data_dir = None  # type: Optional[str] ImageNet root holding train/ and val/
+epochs = None  # type: Optional[int] None: the recipe's
+batch_size = None  # type: Optional[int] global batch; None: the recipe's (the lr then scales linearly)
+lr = None  # type: Optional[float] None: the recipe's lr, scaled linearly with the batch
+workers = None  # type: Optional[int] loader processes; None: up to 8
 amp: str = "none"  # none | bf16 | fp16
 device: str = "auto"  # auto | cpu | cuda
-resume = "auto"  # auto: continue the run folder; or a checkpoint path (official layout)
+resume: str = "auto"  # auto: continue the run folder; or a checkpoint path (official layout)
 wandb_mode: str = "offline"  # offline | online | disabled
+show_progress: bool = True  # per-epoch lines and progress bars (the book: false)
 results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 
 # %% tags=["remove-cell"]
@@ -89,8 +111,8 @@ from ecalib.params import check_parameters
 check_parameters(
     globals(),
     ['model', 'k_size', 'profile', 'data', 'data_dir', 'epochs', 'batch_size', 'lr', 'workers', 'amp',
-     'device', 'resume', 'wandb_mode', 'results_dir'],
-    booleans=[],
+     'device', 'resume', 'wandb_mode', 'show_progress', 'results_dir'],
+    booleans=['show_progress'],
 )
 
 # %%
@@ -101,10 +123,11 @@ run = imagenet.make_run(model, data_dir, profile, data=data, k_size=k_size, work
 train = run.train
 print(f"run {run.name}: {train.epochs} epochs, global batch {train.batch_size}, lr {train.lr:g} ({run.lr_rule})")
 
-# %%
-result = imagenet.train(run, results_dir, resume_from=None if resume == "auto" else resume, progress=False)
+# %% tags=["hide-output"]
+resume_from = None if resume == "auto" else resume
+result = imagenet.train(run, results_dir, resume_from=resume_from, progress=show_progress, verbose=show_progress)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "hide-output"]
 from ecalib.reports.plots import run_curves
 from ecalib.reports.runs import collect_runs
 
@@ -113,23 +136,18 @@ history = history[history["run"] == run.name].assign(attention="eca")
 fig = run_curves(history, title=f"{run.name}; data: {', '.join(sorted(set(history['data'])))}")
 
 # %% [markdown]
-# ## Evaluating a checkpoint
-#
-# `ecalib evaluate --checkpoint eca_resnet50_k3557.pth.tar --data <imagenet>/val` reads an official
-# checkpoint (architecture and ECA kernels from its weights), evaluates it with the official
-# transform and prints the result beside the README and paper values. Here it evaluates the best
-# checkpoint of the run above.
+# ### The run's best checkpoint, evaluated
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "hide-output"]
 sizes = {"val_resize": run.image_sizes["val_resize"], "val_crop": run.image_sizes["val_crop"]}
 evaluation = imagenet.evaluate_checkpoint(result.run_dir / "checkpoints" / "model_best.pth.tar", run.data_dir,
                                           workers=run.workers, device=device, image_sizes=sizes)
 print(imagenet.format_evaluation(evaluation))
 
 # %% [markdown]
-# ## Provenance
+# ### Provenance
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "hide-output"]
 import json
 
 print(json.dumps(json.loads((result.run_dir / "params.json").read_text()), indent=2))

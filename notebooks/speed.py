@@ -27,6 +27,7 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # %% [markdown]
 # # Speed: what attention costs in images per second
 #
+# **The question.** How much throughput does each attention mechanism cost its backbone?
 # The paper sells ECA as nearly free, yet its own Table 3 shows ECA-Net50 training at
 # {glue:text}`paper_eca50_train_fps` images/s against ResNet-50's {glue:text}`paper_r50_train_fps`
 # on 4 RTX 2080Ti ({glue:text}`paper_eca50_train_ratio` of the plain network's rate; inference:
@@ -63,6 +64,18 @@ from ecalib.reports.glue import glue
 DEVICE_COUNTS = (1, 8, 64)
 glue("imagenet_train_images", f"{IMAGENET_TRAIN_IMAGES:,}")
 glue("projection_devices", ", ".join(map(str, DEVICE_COUNTS[:-1])) + f" and {DEVICE_COUNTS[-1]}")
+
+# %% [markdown]
+# ## Run it yourself
+#
+# `ecalib bench` writes a result folder (device, versions, commit) that this chapter renders; commit
+# it under `results/benchmarks/speed/`:
+#
+# ```bash
+# ecalib bench --backbones resnet50 mobilenet_v2 --mechanisms none se cbam eca --precision fp32 bf16 \
+#     --compile-modes eager compile --device cuda
+# papermill notebooks/speed.ipynb out.ipynb -p results_dir results/benchmarks/speed
+# ```
 
 # %% [markdown]
 # ## The paper's Table 3, as ratios

@@ -138,8 +138,9 @@ def test_launch_buttons_point_at_the_source_notebooks():
     context = {"header_buttons": buttons}
     notebook_sources._on_page(None, "book/executed/cifar10", "page.html", context, None)
     rewritten = context["header_buttons"]
-    urls = [b["url"] for b in rewritten[0]["buttons"]] + [rewritten[1]["url"]]
+    urls = [b["url"] for b in rewritten[0]["buttons"]]
     assert all(u.endswith("/notebooks/cifar10.ipynb") for u in urls), urls
+    assert rewritten[1]["url"] == "https://github.com/o/r/edit/main/notebooks/cifar10.py"  # the text source
     # the download button serves the executed copy that the build puts in _sources/, and the issue names the page
     assert rewritten[2]["url"] == "../../_sources/book/executed/cifar10.ipynb"
     assert rewritten[3]["url"].endswith("%2Fbook/executed/cifar10.html")
@@ -196,6 +197,64 @@ def test_every_papermill_command_in_the_reproduce_page_names_real_parameters():
         known = papermill.inspect_notebook(ROOT / words[1])
         given = [words[i + 1] for i, w in enumerate(words) if w == "-p"]
         assert given and set(given) <= set(known), (words, sorted(known))
+
+
+def test_papermill_documents_every_parameter_with_a_type_and_a_help_text():
+    """`papermill --help-notebook` shows a type and a help text for every parameter of every notebook."""
+    import re
+
+    import papermill
+
+    basic = {"str", "int", "float", "bool", "list", "dict"}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        parameters = papermill.inspect_notebook(path)
+        assert parameters, path.name
+        for name, p in parameters.items():
+            kind = p["inferred_type_name"]
+            known = kind in basic or re.fullmatch(r"(Optional\[\w+\]|Union\[[\w,]+\])", kind)
+            assert known, f"{path.name}: {name} has type {kind!r} (annotate it, or `# type: Optional[int] help`)"
+            assert p["help"], f"{path.name}: {name} has no help text (a trailing comment)"
+            if p["default"] == "None":
+                assert kind.startswith(("Optional[", "Union[")) and ("None" in kind or "Optional" in kind), name
+
+
+EXPERIMENTS = ("cifar10", "cifar10_compare", "cifar10_sweep", "imagenet", "coco_maskrcnn")
+
+
+def test_experiment_chapters_lead_with_the_question_and_the_evidence_and_end_with_the_smoke_run():
+    import nbformat
+
+    for name in (*EXPERIMENTS, "coco_weights", "speed", "complexity", "eca_module", "findings"):
+        cells = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
+        text = "\n".join(c.source for c in cells)
+        assert "SPEC" not in text, f"{name}: readers have no SPEC; cite the paper, the official repository or RC2020"
+        headings = [(i, c.source.split("\n", 1)[0]) for i, c in enumerate(cells) if c.cell_type == "markdown"]
+        if name not in (*EXPERIMENTS, "coco_weights", "speed"):
+            continue
+        first = next(c.source for c in cells if c.cell_type == "markdown")
+        assert "**The question.**" in first.split("\n## ")[0], f"{name}: the opening states the question"
+        run_it = [i for i, h in headings if h == "## Run it yourself"]
+        assert len(run_it) == 1 and "```bash" in cells[run_it[0]].source, name
+        if name not in EXPERIMENTS:
+            continue
+        smoke = [i for i, h in headings if h == "## Pipeline check on synthetic data"]
+        assert len(smoke) == 1 and run_it[0] < smoke[0], f"{name}: run it yourself, then the pipeline check"
+        assert all(not h.startswith("## ") for i, h in headings if i > smoke[0]), f"{name}: the smoke run comes last"
+        tags = [c.metadata.get("tags", []) for c in cells[smoke[0] :] if c.cell_type == "code"]
+        tags = [t for t in tags if "remove-cell" not in t]
+        if "parameters" in tags[0]:
+            assert "hide-input" in tags.pop(0), f"{name}: the parameters cell, collapsed"
+        shown = [t for t in tags if not {"hide-output", "hide-cell"} & set(t)]
+        assert len(shown) <= 1, f"{name}: smoke outputs not collapsed: {shown}"  # at most the plan of the run
+    profiles = yaml.safe_load((ROOT / "notebooks" / "profiles.yaml").read_text())
+    for profile in ("default", "smoke"):
+        for name in ("cifar10", "imagenet", "coco_maskrcnn"):
+            assert profiles[profile][name]["show_progress"] is False, (profile, name)  # no epoch lines in the book
+
+
+def test_no_book_page_refers_to_the_internal_spec():
+    for page in (ROOT / "book").glob("*.md"):
+        assert "SPEC" not in page.read_text(), page.name
 
 
 def test_inline_scripts_reach_each_page_once():

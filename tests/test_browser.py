@@ -2,7 +2,7 @@
 
 Per page of _toc.yml: HTTP 200, no console errors or uncaught exceptions, no failed local requests,
 no broken images, the figures and tables that the executed notebook's outputs hold, and on
-notebook chapters the Binder, Colab and edit buttons of the source notebook (notebooks/<name>.ipynb).
+notebook chapters the Binder, Colab and edit buttons of the source notebook (notebooks/<name>.ipynb/.py).
 A full-page screenshot of each page goes to _build/screenshots/. The check runs offline: requests
 to other hosts (a CDN's script, say) are answered with an empty body and listed, not judged.
 `make browser-test` runs this after `make book`; it skips when the book, Playwright or Chromium is
@@ -68,7 +68,8 @@ def expected_outputs(nb: dict) -> dict[str, int]:
 
 
 def expected_buttons(name: str) -> dict[str, str]:
-    """The launch and edit URLs of the source notebook notebooks/<name>.ipynb, as _config.yml configures them."""
+    """The launch URLs of the source notebook notebooks/<name>.ipynb and the edit URL of its text source
+    notebooks/<name>.py, as _config.yml configures them."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     repo, launch = config["repository"], config["launch_buttons"]
     org_repo = urlsplit(repo["url"]).path.strip("/")
@@ -78,7 +79,7 @@ def expected_buttons(name: str) -> dict[str, str]:
     return {
         "Binder": f"{binder}?urlpath={interface}/{source}",
         "Colab": f"{launch['colab_url'].rstrip('/')}/github/{org_repo}/blob/{repo['branch']}/{source}",
-        "edit": f"{repo['url'].rstrip('/')}/edit/{repo['branch']}/{source}",
+        "edit": f"{repo['url'].rstrip('/')}/edit/{repo['branch']}/notebooks/{name}.py",
     }
 
 
@@ -102,7 +103,7 @@ def test_expected_buttons_follow_the_config():
     urls = expected_buttons("cifar10")
     assert urls["Binder"] == "https://mybinder.org/v2/gh/ecalib/ecalib/main?urlpath=tree/notebooks/cifar10.ipynb"
     assert urls["Colab"] == "https://colab.research.google.com/github/ecalib/ecalib/blob/main/notebooks/cifar10.ipynb"
-    assert urls["edit"] == "https://github.com/ecalib/ecalib/edit/main/notebooks/cifar10.ipynb"
+    assert urls["edit"] == "https://github.com/ecalib/ecalib/edit/main/notebooks/cifar10.py"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -6,7 +6,8 @@ import torchvision
 from torchvision.transforms import functional as TF
 
 from ecalib.data import DeviceBatches, load_cifar10, read_cifar10_folder, write_synthetic_cifar10
-from ecalib.data.cifar import FOLDER, TEST_FILE, TRAIN_FILES
+from ecalib.data.cifar import FOLDER, TEST_FILE, TRAIN_FILES, ensure_cifar10
+from ecalib.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_load_records_the_source(synthetic_dir):
 
 
 def test_nothing_falls_back_silently(tmp_path, synthetic_dir):
-    with pytest.raises(FileNotFoundError, match="download=True.*data='synthetic'"):
+    with pytest.raises(UsageError, match="not in .*empty/cifar-10-batches-py: download=True .* data='synthetic'"):
         load_cifar10(tmp_path / "empty", data="cifar10")
     with pytest.raises(ValueError, match="synthetic look-alike"):
         load_cifar10(synthetic_dir, data="cifar10")
@@ -53,6 +54,44 @@ def test_nothing_falls_back_silently(tmp_path, synthetic_dir):
         load_cifar10(synthetic_dir, data="imagenet")
     with pytest.raises(ValueError, match="generated with"):
         load_cifar10(synthetic_dir, data="synthetic", synthetic_kwargs={"n_train": 500})
+
+
+def test_missing_cifar10_is_one_line_with_both_ways_out_for_each_front_end(tmp_path):
+    for front_end, (online, offline) in (
+        ("papermill", ("-p download true", "-p profile smoke")),
+        ("cli", ("--download", "--profile smoke")),
+    ):
+        with pytest.raises(UsageError) as caught:
+            ensure_cifar10(tmp_path, download=False, ways_out=front_end)
+        message = str(caught.value)
+        assert "\n" not in message and str(tmp_path / FOLDER) in message
+        assert f"{online} downloads it there (online), {offline} runs on generated data" in message
+
+
+def test_a_failed_download_is_one_line_without_the_chain(tmp_path, monkeypatch):
+    import socket
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)  # no network: the download fails at once
+    with pytest.raises(UsageError) as caught:
+        ensure_cifar10(tmp_path, download=True, ways_out="papermill")
+    message = str(caught.value)
+    assert message.startswith(f"CIFAR-10 is not in {tmp_path / FOLDER} and downloading it failed (")
+    assert "Name or service not known" in message and message.endswith("or -p profile smoke runs on generated data")
+    assert "\n" not in message and caught.value.__suppress_context__ and caught.value.__cause__ is None
+
+
+def test_prepare_data_checks_real_runs_only(tmp_path):
+    from ecalib.tasks import cifar10
+
+    smoke = cifar10.plan_runs("none,eca", profile="smoke", data_dir=tmp_path / "syn")
+    cifar10.prepare_data(smoke, ways_out="papermill")  # synthetic: generated when a run starts, nothing now
+    assert not (tmp_path / "syn").exists()
+    real = cifar10.plan_runs("eca", seeds=1, data_dir=tmp_path / "real", download=False)
+    with pytest.raises(UsageError, match="-p download true downloads it there"):
+        cifar10.prepare_data(real, ways_out="papermill")
 
 
 def test_real_data_is_checked_against_official_md5(tmp_path):
@@ -134,3 +173,12 @@ def test_batches_as_numpy_1_and_python_2_name_their_globals_are_read(synthetic_d
         assert b"numpy.core.multiarray" in path.read_bytes()
     old, new = read_cifar10_folder(tmp_path / "old" / FOLDER, True), read_cifar10_folder(synthetic_dir / FOLDER, True)
     assert torch.equal(old.images, new.images) and torch.equal(old.labels, new.labels)
+
+
+def test_the_cli_names_its_own_flags_when_cifar10_is_missing(tmp_path, capsys):
+    from ecalib.cli import main
+
+    argv = ["train", "cifar10", "--model", "eca", "--data-dir", str(tmp_path), "--results-dir", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--download downloads it there (online), --profile smoke runs on generated" in err

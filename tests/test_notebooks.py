@@ -1,5 +1,6 @@
 """The notebooks run under papermill, with the runner `make book` uses, and validate their parameters."""
 
+import json
 import subprocess
 import sys
 
@@ -26,6 +27,9 @@ def test_complexity_notebook_smoke_profile(tmp_path):
     assert "eca_resnet18" in text and "1.70G" in text and "319.9M" in text
     assert "git_commit" in text and "Source: counted by ecalib" in text
     assert "image/png" in (tmp_path / "complexity.ipynb").read_text()
+    cells = json.loads((tmp_path / "complexity.ipynb").read_text())["cells"]
+    injected = [c["metadata"]["tags"] for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected == [["injected-parameters", "hide-input"]]  # the profile's values, collapsed in the book
 
 
 def test_complexity_notebook_rejects_unknown_models(tmp_path):
@@ -51,6 +55,19 @@ def test_unknown_parameters_and_non_booleans_are_refused(tmp_path):
     assert "parameter channels_last must be True or False, got 'maybe'" in failure(result)
 
 
+def test_cifar10_notebook_without_data_fails_at_once_in_one_line(tmp_path):
+    result = papermill("cifar10", tmp_path / "nodata.ipynb", timeout=300, download="false", data_dir=tmp_path / "d")
+    assert result.returncode != 0
+    cells = json.loads((tmp_path / "nodata.ipynb").read_text())["cells"]
+    errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert len(errors) == 1 and len(errors[0]["traceback"]) == 1, errors  # one line, not a traceback
+    assert errors[0]["traceback"][0] == (
+        f"UsageError: CIFAR-10 is not in {tmp_path / 'd' / 'cifar-10-batches-py'}: -p download true downloads it "
+        "there (online), -p profile smoke runs on generated data"
+    )
+    assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
+
+
 @pytest.fixture(scope="module")
 def cifar_results(tmp_path_factory):
     """The cifar10 notebook in the smoke profile (two mechanisms), shared by the compare test."""
@@ -64,6 +81,7 @@ def cifar_results(tmp_path_factory):
         wandb_mode="disabled",
         results_dir=results,
         data_dir=out / "data",
+        show_progress="false",  # as the book runs it
     )
     assert result.returncode == 0, failure(result)
     return out, results
@@ -78,6 +96,15 @@ def test_cifar10_notebook_smoke(cifar_results):
     assert f"2 run(s): {names[0]}, {names[1]}" in text
     assert "'kind': 'synthetic'" in text and "image/png" in (out / "cifar10.ipynb").read_text()
     assert (results / "cifar10" / names[1] / "final.json").exists()
+    assert "epoch 1/2" not in text and "img/s" not in text, "per-epoch lines in the book's page"
+    assert "Source: RC2020 README figures" in text  # the evidence comes before the smoke run
+    cells = json.loads((out / "cifar10.ipynb").read_text())["cells"]
+    heading = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Pipeline check on synthetic"))
+    run_it = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Run it yourself"))
+    assert run_it < heading
+    outputs = [c for c in cells[heading:] if c["cell_type"] == "code" and c.get("outputs")]
+    tags = [c["metadata"].get("tags", []) for c in outputs]
+    assert tags and all("hide-output" in t or "hide-cell" in t for t in tags[1:]), tags  # collapsed after the plan
 
 
 def test_cifar10_notebook_rejects_bad_parameters(tmp_path):
@@ -92,7 +119,7 @@ def test_cifar10_compare_notebook(cifar_results, tmp_path):
     result = papermill("cifar10_compare", out, timeout=600, results_dirs=f"{results}/cifar10,{tmp_path}/nothing-here")
     assert result.returncode == 0, failure(result)
     text = outputs_text(out)
-    assert "2 complete run(s)" in text and "synthetic" in text and "RC2020 reproduction" in text
+    assert "0 complete real run(s)" in text and "2 synthetic run(s)" in text and "RC2020 README figures" in text
     assert "throughput vs none" in text and "image/png" in out.read_text()
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 import yaml
 
@@ -23,6 +24,16 @@ def load_profile(name: str) -> dict[str, dict]:
     if name not in profiles:
         raise SystemExit(f"unknown profile {name!r}; profiles: {', '.join(profiles)}")
     return profiles[name]
+
+
+def collapse_injected_parameters(path: Path) -> None:
+    """The book shows the parameters papermill injected (the profile's) as a collapsed cell."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-input"]
+    nbformat.write(nb, path)
 
 
 def main(argv=None) -> int:
@@ -48,6 +59,7 @@ def main(argv=None) -> int:
             kernel_name="python3",
             progress_bar=False,
         )
+        collapse_injected_parameters(args.out / f"{name}.ipynb")
         print(f"[{args.profile}] {name} done in {time.time() - start:.0f}s", flush=True)
     return 0
 

@@ -4,7 +4,8 @@
 git) and the book renders those. The theme derives button URLs from the page path, which would
 send Binder, Colab and "edit" to a file that does not exist in the repository; this rewrites
 ``book/executed/<name>.ipynb`` to ``notebooks/<name>.ipynb`` in every absolute header-button URL
-of those pages. Relative URLs (the "download .ipynb" button, which serves the executed copy from
+of those pages, and sends "edit" to the text source ``notebooks/<name>.py`` that jupytext pairs with
+the notebook. Relative URLs (the "download .ipynb" button, which serves the executed copy from
 ``_sources/``) and the issue link (which names the page) are left alone.
 """
 
@@ -34,9 +35,26 @@ def rewrite_urls(node, old: str = EXECUTED, new: str = SOURCES):
     return node
 
 
+def edit_text_source(url: str) -> str:
+    """The edit button opens the notebook's text source, ``notebooks/<name>.py`` (py:percent, paired by jupytext)."""
+    if "/edit/" not in url:
+        return url
+    return re.sub(re.escape(SOURCES) + r"([^/?#&]+)\.ipynb", lambda m: SOURCES + m.group(1) + ".py", url)
+
+
+def _edit_buttons(node):
+    if isinstance(node, dict):
+        return {
+            k: (edit_text_source(v) if k == "url" and isinstance(v, str) else _edit_buttons(v)) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_edit_buttons(item) for item in node]
+    return node
+
+
 def _on_page(app, pagename, templatename, context, doctree):
     if pagename.startswith(EXECUTED) and "header_buttons" in context:
-        context["header_buttons"] = rewrite_urls(context["header_buttons"])
+        context["header_buttons"] = _edit_buttons(rewrite_urls(context["header_buttons"]))
 
 
 def setup(app):

@@ -28,11 +28,13 @@ META_FILE = "batches.meta"
 SYNTHETIC_MARKER = "SYNTHETIC.json"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 DATA_SOURCES = ("cifar10", "synthetic")
-MISSING_HELP = (
-    "CIFAR-10 was not found at {path}. Either download it there (data_dir=..., download=True; "
-    "or fetch 'CIFAR-10 python version' and extract it so that {path}/data_batch_1 exists), or run "
-    "offline on the generated look-alike with data='synthetic'."
-)
+# How the user asks for the two ways out of missing CIFAR-10: a download, or the generated look-alike.
+# Each front end spells them its own way (the notebooks: papermill options; the CLI: its flags).
+WAYS_OUT = {
+    "python": ("download=True", "data='synthetic'"),
+    "papermill": ("-p download true", "-p profile smoke"),
+    "cli": ("--download", "--profile smoke"),
+}
 
 
 @dataclass
@@ -117,6 +119,34 @@ def read_cifar10_folder(folder: str | Path, train: bool) -> ImageTensors:
     return ImageTensors(torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64), classes)
 
 
+def ensure_cifar10(data_dir: str | Path, download: bool = False, ways_out: str = "python") -> Path:
+    """The ``cifar-10-batches-py`` folder under ``data_dir``, downloaded there first when it is missing
+    and ``download`` is true.
+
+    Missing (or a download that fails, e.g. offline) is one :class:`UsageError` line naming the
+    folder and both ways out, spelled for the front end ``ways_out`` (a key of ``WAYS_OUT``).
+    """
+    folder = Path(data_dir) / FOLDER
+    if (folder / TRAIN_FILES[0]).exists():
+        return folder
+    online, offline = WAYS_OUT[ways_out]
+    if not download:
+        raise UsageError(
+            f"CIFAR-10 is not in {folder}: {online} downloads it there (online), {offline} runs on generated data"
+        )
+    from torchvision.datasets import CIFAR10
+
+    try:
+        CIFAR10(str(data_dir), train=True, download=True)
+    except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
+        reason = str(getattr(err, "reason", err)).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(
+            f"CIFAR-10 is not in {folder} and downloading it failed ({reason}): retry online, "
+            f"or {offline} runs on generated data"
+        ) from None
+    return folder
+
+
 def load_cifar10(
     data_dir: str | Path, data: str = "cifar10", download: bool = False, synthetic_kwargs: dict | None = None
 ) -> tuple[ImageTensors, ImageTensors]:
@@ -144,11 +174,7 @@ def load_cifar10(
             raise UsageError(f"{root} holds the synthetic look-alike ({SYNTHETIC_MARKER}); use data='synthetic' for it")
         from torchvision.datasets import CIFAR10
 
-        folder = root / FOLDER
-        if not (folder / TRAIN_FILES[0]).exists():
-            if not download:
-                raise FileNotFoundError(MISSING_HELP.format(path=folder))
-            CIFAR10(str(root), train=True, download=True)
+        folder = ensure_cifar10(root, download)
 
         official_md5 = dict(CIFAR10.train_list + CIFAR10.test_list)
         bad = [n for n, md5 in official_md5.items() if not (folder / n).exists() or _md5(folder / n) != md5]

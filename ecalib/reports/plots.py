@@ -8,8 +8,9 @@ import pandas as pd
 MECHANISM_COLOURS = {"none": "#7f7f7f", "se": "#1f77b4", "cbam": "#2ca02c", "triplet": "#9467bd", "eca": "#d62728"}
 
 
-def band_plot(history: pd.DataFrame, metric: str, ax=None, label: str = ""):
-    """Mean +- std over seeds of ``metric`` per epoch, one band per attention mechanism."""
+def band_plot(history: pd.DataFrame, metric: str, ax=None, label: str = "", legend: bool = True):
+    """Mean +- std over seeds of ``metric`` per epoch, one band per attention mechanism (``legend``:
+    one beside the axes, off the data; False leaves it to the figure)."""
     ax = ax or plt.gca()
     for attention, group in history.groupby("attention"):
         stats = group.groupby("epoch")[metric].agg(["mean", "std", "count"])
@@ -24,7 +25,8 @@ def band_plot(history: pd.DataFrame, metric: str, ax=None, label: str = ""):
         )
     ax.set_xlabel("epoch")
     ax.set_ylabel(label or metric)
-    ax.legend(fontsize="small")
+    if legend:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     return ax
 
 
@@ -61,8 +63,9 @@ def parallel_coordinates(table: pd.DataFrame, columns: list[str], metric: str, a
 
 
 def run_curves(history: pd.DataFrame, title: str = ""):
-    """Test top-1, test and train loss, and lr per epoch for each run in ``history``."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    """Test top-1, test and train loss, and lr per epoch for each run in ``history``; one legend, right of
+    the three axes."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), layout="constrained")
     for run, group in history.groupby("run"):
         colour = MECHANISM_COLOURS.get(group["attention"].iloc[0])
         axes[0].plot(group["epoch"], group["test_top1"], color=colour, label=run)
@@ -75,9 +78,8 @@ def run_curves(history: pd.DataFrame, title: str = ""):
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[0].legend(fontsize="x-small")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="x-small")
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 

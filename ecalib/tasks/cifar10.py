@@ -197,6 +197,17 @@ def plan_runs(model="eca", protocol="rc2020", profile="full", seeds=None, **kwar
     return [make_run(m, protocol, profile, seed=s, **kwargs) for m in mechanisms for s in seed_list]
 
 
+def prepare_data(runs: list[CifarRun], ways_out: str = "python") -> None:
+    """Make sure the real CIFAR-10 of every run is there before any training starts: downloaded when
+    missing and the run allows it, else one UsageError naming the folder and both ways out (a
+    download, or the generated data of the smoke profile), spelled for ``ways_out`` (a key of
+    ``ecalib.data.cifar.WAYS_OUT``). Synthetic runs generate their data when they start."""
+    from ecalib.data.cifar import ensure_cifar10
+
+    for data_dir, download in dict.fromkeys((r.data_dir, r.download) for r in runs if r.data == "cifar10"):
+        ensure_cifar10(data_dir, download, ways_out)
+
+
 def run_dir_for(run: CifarRun, results_dir: str | Path = DEFAULT_RESULTS_DIR) -> Path:
     return Path(results_dir) / "cifar10" / run.name
 
