@@ -58,3 +58,10 @@ def rc2020_maskrcnn_logs() -> list:
     """Paths of the reproduction's two Mask R-CNN training logs (MMDetection 2.7, shipped as reference data)."""
     folder = resources.files(__package__).joinpath("rc2020_maskrcnn_logs")
     return sorted(str(p) for p in folder.iterdir() if p.name.endswith(".log"))
+
+
+def rc2020_cifar10_curves():
+    """RC2020's CIFAR-10 curves digitised from its figures (see :mod:`ecalib.reference.rc2020_curves`)."""
+    from ecalib.reference.rc2020_curves import rc2020_cifar10_curves as read
+
+    return read()
