@@ -59,9 +59,9 @@ def main(argv=None) -> int:
                 args.amp,
                 args.channels_last,
                 args.compile,
-                args.steps,
-                args.warmup,
-                args.repeats,
+                steps=args.steps,
+                warmup=args.warmup,
+                repeats=args.repeats,
             )
             rows.append(
                 {

@@ -138,21 +138,14 @@ def _rates_summary(rates: list[float]) -> dict:
 
 
 def measure_throughput(
-    model: nn.Module,
-    batch_size: int,
-    input_size: int,
-    device: torch.device,
-    mode: str = "train",
-    amp: str = "none",
-    channels_last: bool = False,
-    compile: bool = False,
-    steps: int = 20,
-    warmup: int = 5,
-    repeats: int = 3,
-    num_classes: int = 10,
-) -> dict:
-    """Images/s (median over ``repeats`` timed blocks of ``steps``, with a 95 % interval) and peak memory."""
-    step, resident = prepare_step(model, batch_size, input_size, device, mode, amp, channels_last, compile, num_classes)
+    model: nn.Module, batch_size: int, input_size: int, device: torch.device, mode: str = "train", *settings,
+    steps: int = 20, warmup: int = 5, repeats: int = 3, **step_kwargs,
+) -> dict:  # fmt: skip
+    """Images/s (median over ``repeats`` timed blocks of ``steps``, with a 95 % interval) and peak memory.
+
+    ``settings`` and ``step_kwargs`` are :func:`prepare_step`'s others (amp, channels_last, compile, num_classes).
+    """
+    step, resident = prepare_step(model, batch_size, input_size, device, mode, *settings, **step_kwargs)
     for _ in range(warmup):
         step()
     before = _allocated(device)
