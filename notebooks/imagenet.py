@@ -80,6 +80,25 @@ display(table3)
 # here.
 
 # %% [markdown]
+# ### Fine-tuning from torchvision's weights
+#
+# ```{admonition} Suggestion (not a measured result): starting from torchvision weights
+# :class: tip
+#
+# `ecalib.create_model("eca_resnet50", init_from="resnet50-torchvision.pth")` copies every tensor that
+# ECA-ResNet-50 shares with torchvision's ResNet-50 (all but the 16 ECA kernels, 80 parameters) and
+# reports what it did. Only the ECA kernels start from their initialisation, so a fine-tuning run
+# should need far fewer epochs than the official 100-epoch recipe from scratch; how many is
+# untested here. At initialisation the ECA gates are not identities (each channel is scaled by a
+# sigmoid of a random 1-D convolution), so the network does not start at torchvision's accuracy,
+# and the first epochs mostly adapt the trunk to the gates.
+#
+# Two cautions before comparing with the paper: a fine-tuned model is not the paper's experiment
+# (77.42 top-1 is from scratch), and torchvision's `IMAGENET1K_V2` ResNet-50 weights (80.86 top-1)
+# come from a much longer recipe than `IMAGENET1K_V1` (76.13, a 90-epoch step recipe close to the official one),
+# so say which weights a run started from.
+
+# %% [markdown]
 # ## Pipeline check on synthetic data
 #
 # The book is built on a CPU without ImageNet, so it runs the `smoke` profile: two epochs on a
