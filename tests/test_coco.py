@@ -28,6 +28,12 @@ def coco_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def smoke_data_base(tmp_path_factory):
+    """A base data folder, shared, in which the smoke profile generates its own set once."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
 def official_r50(tmp_path_factory):
     """An official-format ImageNet checkpoint of ECA-ResNet-50 with the detector kernels 3377."""
     model = ecalib.create_model("eca_resnet50", k_size="3377")
@@ -323,11 +329,11 @@ def test_log_parser_reads_mmdet3_lines(tmp_path):
 
 # -- training end to end --------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_short_cpu_training_evaluation_and_visualization(tmp_path, coco_dir):
+def test_short_cpu_training_evaluation_and_visualization(tmp_path, coco_dir, smoke_data_base):
     from ecalib.tasks import coco
 
-    # the smoke profile's own set (a set of another spec given as data_dir is refused), generated here
-    run = coco.make_run(str(tmp_path / "data"), "smoke", data="synthetic", epochs=2, wandb_mode="disabled")
+    # the smoke profile's own set (a set of another spec given as data_dir is refused)
+    run = coco.make_run(str(smoke_data_base), "smoke", data="synthetic", epochs=2, wandb_mode="disabled")
     assert "linear scaling: 0.02 x 2/16" in run.lr_rule
     result = coco.train(run, tmp_path, progress=False, verbose=False)
     history = result.history
@@ -391,12 +397,13 @@ def test_the_smoke_profile_shrinks_the_detector_heads():
 
 
 @pytest.mark.slow
-def test_workers_option_trains(tmp_path, coco_dir, capsys):
+def test_workers_option_trains(tmp_path, smoke_data_base, capsys):
     from ecalib.cli import main
     from ecalib.tasks import coco
 
     assert coco.make_run("/data/coco", workers=3).workers == 3
-    args = ["coco", "train", "--profile", "smoke", "--data", "synthetic", "--data-dir", str(coco_dir), "--epochs", "1"]
+    args = ["coco", "train", "--profile", "smoke", "--data", "synthetic", "--data-dir", str(smoke_data_base)]
+    args += ["--epochs", "1"]
     args += ["--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress", "--workers", "1"]
     assert main(args) == 0
     run_dir = Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"])

@@ -110,12 +110,11 @@ def test_upgraded_release_loads_strictly_into_mmdet3(tmp_path):
 
 
 def test_training_with_mmdetections_runner_and_its_log(tmp_path):
-    from ecalib.detection.synthetic_coco import write_synthetic_coco
     from ecalib.mmdet.train import latest_log, train_with_mmdet
     from ecalib.reports.mmdet_logs import parse_mmdet_log
     from ecalib.tasks import coco
 
-    data = write_synthetic_coco(tmp_path / "coco", train_images=6, val_images=3, size=96)
+    data = tmp_path / "data"  # the smoke profile generates its own set (16 training images) in there
     official = write_official_imagenet_checkpoint(tmp_path / "eca_resnet50_k3377.pth.tar", k_size="3377")
     run = coco.make_run(
         str(data), "smoke", data="synthetic", epochs=1, batch_size=2, lr=0.001, backbone_weights=str(official)
@@ -123,10 +122,10 @@ def test_training_with_mmdetections_runner_and_its_log(tmp_path):
     work_dir = train_with_mmdet(run, tmp_path / "results")
     assert (work_dir / "epoch_1.pth").exists() and (work_dir / "backbone_mmdet.pth").exists()
     log = parse_mmdet_log(latest_log(work_dir))
-    assert log.config["batch_size"] == 2 and len(log.train) == 3
-    # The lr given (0.001 at batch 2), not the recipe's 0.02 x 2/16 = 0.0025: the first 3 iterations of
-    # mmengine's 4-iteration LinearLR warm-up from 0.1 % (full lr at iteration 4, index 3).
-    expected = [0.001 * (0.001 + 0.999 * i / 3) for i in (0, 1, 2)]
+    assert log.config["batch_size"] == 2 and len(log.train) == 8
+    # The lr given (0.001 at batch 2), not the recipe's 0.02 x 2/16 = 0.0025: mmengine's 4-iteration LinearLR
+    # warm-up from 0.1 % (full lr at iteration 4, index 3), then flat.
+    expected = [0.001 * (0.001 + 0.999 * min(i, 3) / 3) for i in range(8)]
     assert log.train["lr"].tolist() == pytest.approx(expected, rel=0.02, abs=1e-6)
     assert json.loads((work_dir / "params.json").read_text())["lr"] == 0.001
     assert list(log.val["epoch"]) == [1] and "segm_mAP" in log.val

@@ -57,7 +57,8 @@ class RunDir:
 
     @contextmanager
     def lock(self):
-        """Hold the folder exclusively (``run.lock``, non-blocking flock) or raise :class:`RunInUseError`.
+        """Hold the folder exclusively (``run.lock``, non-blocking flock), else raise
+        :class:`~ecalib.engine.results.RunInUseError`.
 
         The kernel releases the lock when the process ends, however it ends; the file stays.
         """

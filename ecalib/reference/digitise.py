@@ -3,7 +3,7 @@
 The 2020 reproduction (github.com/digantamisra98/Reproducibilty-Challenge-ECANET, ``figures/acc.png`` and
 ``figures/loss.png``) shows its curves as Weights & Biases chart exports: per run group an opaque polyline
 (the mean over runs) over a translucent band of the same colour, light grey horizontal grid lines, tick marks
-above the x tick labels, and a legend with a line swatch per group. :func:`digitise_chart` turns such a picture
+above the x tick labels, and a legend with a line swatch per group. ``digitise_chart`` turns such a picture
 into numbers and takes every calibration from the picture itself; what it is told is only what the figure's
 text says (the grid lines' values, the tick labels' values, the groups in legend order and which is dashed).
 

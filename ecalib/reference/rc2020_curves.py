@@ -46,7 +46,7 @@ def chart_spec(metric: str) -> ChartSpec:
 
 
 def digitise_rc2020(folder) -> tuple:
-    """Both charts of ``folder`` -> (rows as a DataFrame with :data:`COLUMNS`, {metric: ChartReading}).
+    """Both charts of ``folder`` -> (rows as a DataFrame with ``COLUMNS``, {metric: ChartReading}).
 
     ``read_out`` says where a point's mean comes from: ``line`` (the line is visible around it), ``band centre``
     (the line is hidden under others; the band is centred on its line), ``interpolated`` (hidden, between read
