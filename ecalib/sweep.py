@@ -75,15 +75,17 @@ def run_sweep(
     method: str | None = None,
     n_trials: int | None = None,
     seed: int = 0,
+    progress: bool = True,
     **run_kwargs,
 ):
     """Run the sweep offline; returns a DataFrame with one row per trial (parameters + metric).
 
     ``run_kwargs`` go to every trial's ``make_run`` (``profile``, ``data``, ``data_dir``,
     ``device``, ``wandb_mode``...). Trials whose result folder is complete are not re-run, so
-    an interrupted sweep continues where it stopped.
+    an interrupted sweep continues where it stopped. ``progress`` shows a bar over the trials.
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     from ecalib.tasks import cifar10
 
@@ -98,6 +100,7 @@ def run_sweep(
     sweep_name = spec.get("name") or Path(path).stem
     out_dir = Path(results_dir) / "cifar10-sweeps" / sweep_name
     rows: list[dict] = []
+    bar = tqdm(total=n_trials, desc=f"sweep {sweep_name}", unit="trial", disable=not progress)
 
     def evaluate(params: dict) -> float:
         kwargs = {**run_kwargs, **normalise_params(params)}
@@ -115,6 +118,8 @@ def run_sweep(
             }
         )
         atomic_write_text(out_dir / "sweep.csv", pd.DataFrame(rows).to_csv(index=False))
+        bar.update()
+        bar.set_postfix({metric: f"{result.final[metric]:.4g}", "last": run.name})
         return result.final[metric]
 
     if method == "grid":
@@ -134,4 +139,5 @@ def run_sweep(
         study.optimize(
             lambda t: evaluate({n: t.suggest_categorical(n, v) for n, v in space.items()}), n_trials=n_trials
         )
+    bar.close()
     return pd.DataFrame(rows)

@@ -106,7 +106,7 @@ spec = load_sweep(sweep_file)
 cifar10.prepare_data([cifar10.make_run("none", profile=profile, data=data, data_dir=data_dir, download=download)],
                      ways_out="papermill")
 table = run_sweep(sweep_file, results_dir, method=method, n_trials=trials, profile=profile, data=data,
-                  data_dir=data_dir, device=device, wandb_mode=wandb_mode)
+                  data_dir=data_dir, device=device, wandb_mode=wandb_mode, progress=False)
 table
 
 # %% tags=["remove-input", "hide-output"]

@@ -160,7 +160,7 @@ fig = run_curves(history, title=f"{run.name}; data: {', '.join(sorted(set(histor
 # %% tags=["remove-input", "hide-output"]
 sizes = {"val_resize": run.image_sizes["val_resize"], "val_crop": run.image_sizes["val_crop"]}
 evaluation = imagenet.evaluate_checkpoint(result.run_dir / "checkpoints" / "model_best.pth.tar", run.data_dir,
-                                          workers=run.workers, device=device, image_sizes=sizes)
+                                          workers=run.workers, device=device, image_sizes=sizes, progress=show_progress)
 print(imagenet.format_evaluation(evaluation))
 
 # %% [markdown]

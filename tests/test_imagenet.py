@@ -147,11 +147,12 @@ def test_torchrun_two_processes_match_one(tmp_path, data_dir, reference):
     assert final["train_loss"] < first and final["test_top1"] > 25.0  # learnt: chance is 25 %
 
 
-def test_evaluator_on_an_official_checkpoint(tmp_path, data_dir):
+def test_evaluator_on_an_official_checkpoint(tmp_path, data_dir, capsys):
     model = ecalib.create_model("eca_resnet50", num_classes=4)
     path = save_official_checkpoint(model, tmp_path / "eca_resnet50_k3557.pth.tar", epoch=100, best_prec1=77.42)
     sizes = {"val_resize": 73, "val_crop": 64}
     result = imagenet.evaluate_checkpoint(path, data_dir / "val", workers=0, image_sizes=sizes)
+    assert "evaluate" in capsys.readouterr().err  # a progress bar over the batches
     assert result["model"] == "eca_resnet50" and result["k_per_stage"] == (3, 5, 5, 7)
     assert result["images"] == 32 and 0 <= result["top1"] <= result["top5"] == 100.0  # 4 classes: top-5 is all
     assert result["published"]["official README"]["top1"] == "77.42"

@@ -51,7 +51,7 @@ def test_bad_sweep_files(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["grid", "bayes"])
-def test_two_trial_offline_sweep(tmp_path, method):
+def test_two_trial_offline_sweep(tmp_path, method, capsys):
     table = run_sweep(
         SWEEP,
         tmp_path / "results",
@@ -63,6 +63,7 @@ def test_two_trial_offline_sweep(tmp_path, method):
     )
     assert len(table) == 2 and {"att", "optimizer", "batch_size", "test_loss", "run"} <= set(table.columns)
     assert (table["data"] == "synthetic").all()
+    assert "2/2" in capsys.readouterr().err  # the progress bar over the trials
     folder = tmp_path / "results" / "cifar10-sweeps" / "rc2020-attention"
     assert pd.read_csv(folder / "sweep.csv").shape[0] == 2
     for run in table["run"]:  # trials live where `ecalib train cifar10` puts the same settings

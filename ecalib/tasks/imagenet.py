@@ -294,6 +294,7 @@ def evaluate_checkpoint(
     device: str = "auto",
     allow_pickle: bool = False,
     image_sizes: dict | None = None,
+    progress: bool = True,
 ) -> dict:
     """Top-1/top-5 of an official checkpoint on an ImageNet-style val folder, beside the published values.
 
@@ -303,6 +304,8 @@ def evaluate_checkpoint(
     by ImageNet wnid or, for equal counts, by sorted order (:func:`class_indices`, recorded as
     ``label_map``); any other folder is refused.
     """
+    from tqdm.auto import tqdm
+
     from ecalib.checkpoint import CheckpointError, load_official_checkpoint, plain_values
     from ecalib.models import create_model
 
@@ -324,7 +327,7 @@ def evaluate_checkpoint(
     batches = LoaderBatches(dataset, batch_size, IMAGENET_MEAN, IMAGENET_STD, dev, train=False, workers=workers)
     sums = torch.zeros(4, dtype=torch.float64)
     with torch.no_grad():
-        for x, y in batches.epoch(0):
+        for x, y in tqdm(batches.epoch(0), total=len(batches), desc="evaluate", unit="batch", disable=not progress):
             y = to_output[y]
             out = net(x).float()
             top = out.topk(min(5, out.shape[1]), dim=1).indices == y[:, None]
