@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ecalib.errors import UserError
+
 
 class WandbLogger:
     def __init__(
@@ -34,7 +36,7 @@ class WandbLogger:
                 settings=wandb.Settings(silent=quiet, quiet=quiet),
             )
         except Exception as err:  # noqa: BLE001 - wandb raises several types for a missing login
-            raise RuntimeError(
+            raise UserError(
                 f"W&B could not start in {mode!r} mode ({type(err).__name__}: {err}). Online logging needs "
                 "`wandb login` or WANDB_API_KEY; use wandb_mode='offline' (the default) or 'disabled'."
             ) from None
