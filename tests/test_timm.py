@@ -291,3 +291,19 @@ def test_readme_recipe_runs_an_unedited_timm_script(tmp_path):
     assert out.stdout.split() == ["ResNet", "bilinear", "7"]
     plain = subprocess.run([sys.executable, str(script), "--model", "eca_resnet50"], capture_output=True, text=True)
     assert "Unknown model" in plain.stderr  # what the recipe fixes
+
+
+def test_timm_create_model_for_every_registered_name_has_the_official_counts():
+    """Every ecalib model through timm (meta device: shapes only): its parameter count equals ecalib's build
+    and, where one is known, the official count in the metadata."""
+    checked = 0
+    for name in OURS:
+        info = model_info(name)
+        with torch.device("meta"):
+            theirs = sum(p.numel() for p in timm.create_model(info.timm_name).parameters())
+            ours = sum(p.numel() for p in ecalib.create_model(name).parameters())
+        assert theirs == ours, name
+        if info.num_params is not None:
+            assert theirs == info.num_params, name
+            checked += 1
+    assert checked >= 12  # the released ECA models and their torchvision baselines
