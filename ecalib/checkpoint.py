@@ -397,13 +397,15 @@ def save_official_checkpoint(
     best_prec1: float = 0.0,
     optimizer: torch.optim.Optimizer | None = None,
     legacy_format: bool = False,
+    record: bool = True,
 ) -> Path:
     """Save ``model`` in the official layout (``module.``-prefixed keys inside ``'state_dict'``), atomically.
 
     The file loads back with :func:`load_official_checkpoint` and with the official code's
     ``model.load_state_dict(checkpoint['state_dict'])`` on a ``DataParallel`` model. An extra
     ``'ecalib'`` entry records the version and the registered model, which the weights alone cannot
-    always tell (circular ECA padding); the official loader ignores it.
+    always tell (circular ECA padding); the official loader ignores it. ``record=False`` leaves it out,
+    for files exactly like the released ones.
     """
     from ecalib import __version__
 
@@ -416,6 +418,6 @@ def save_official_checkpoint(
         "best_prec1": torch.tensor(float(best_prec1)),
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
     }
-    if info is not None:
+    if record and info is not None:
         payload["ecalib"] = {"version": __version__, "model": info.name}
     return atomic_torch_save(payload, path, legacy_format=legacy_format)

@@ -356,3 +356,13 @@ def test_a_file_size_limit_gives_one_line_and_keeps_the_previous_output(tmp_path
     assert f"could not write {out}: File too large" in done.stderr and "needs about 42" in done.stderr
     assert out.read_bytes() == b"previous output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["backbone.pth", "src.pth.tar"]
+
+
+def test_official_layout_generator_writes_exactly_the_released_keys(tmp_path):
+    from ecalib.detection.synthetic_checkpoints import write_official_imagenet_checkpoint
+
+    path = write_official_imagenet_checkpoint(tmp_path / "eca_resnet50_k3377.pth.tar", k_size="3377")
+    raw = torch.load(path, weights_only=True)
+    assert set(raw) == {"epoch", "arch", "state_dict", "best_prec1", "optimizer"} and raw["arch"] == "se_resnet50"
+    info = read_official_checkpoint(path)  # no record: read from the weights alone
+    assert info.model_name == "eca_resnet50" and info.k_per_stage == (3, 3, 7, 7)

@@ -21,7 +21,9 @@ def write_official_imagenet_checkpoint(
 ) -> Path:
     torch.manual_seed(seed)
     net = ecalib.create_model(model, k_size=k_size)
-    return save_official_checkpoint(net, path, arch=arch, epoch=100, best_prec1=77.42, legacy_format=True)
+    return save_official_checkpoint(
+        net, path, arch=arch, epoch=100, best_prec1=77.42, legacy_format=True, record=False
+    )
 
 
 def mmdet1_detector_state(k_size="3377", seed: int = 0) -> dict[str, torch.Tensor]:
