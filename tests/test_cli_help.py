@@ -47,7 +47,6 @@ def test_messages_name_flags_not_python_arguments(capsys):
     )
     assert as_flags("pretrained=<path>, num_classes=10", parser) == "pretrained=<path>, num_classes=10"
     # End to end: a library error reaches the terminal in flag form.
-    assert main(["classify", "--checkpoint", "/nonexistent.pth.tar", "--device", "cuda", "x.png"]) != 0 or True
     assert main(["train", "cifar10", "--profile", "smoke", "--amp", "fp16", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "--amp" in err and "amp='fp16'" not in err
