@@ -21,15 +21,17 @@ from ecalib.benchmark import measure_throughput, write_result_folder
 from ecalib.engine.trainer import resolve_device
 from ecalib.models import create_model
 from ecalib.provenance import environment
-from ecalib.tasks import cifar10
+from ecalib.recipes import list_recipes, resolve
+from ecalib.tasks.cifar10 import ATTENTIONS
 
 TRAIN_IMAGES, TEST_IMAGES = 50_000, 10_000
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--protocol", default="rc2020", choices=list(cifar10.PROTOCOLS))
-    parser.add_argument("--mechanisms", nargs="+", default=list(cifar10.ATTENTIONS))
+    protocols = [name.split("/")[1] for name in list_recipes() if name.startswith("cifar10/")]
+    parser.add_argument("--protocol", default="rc2020", choices=protocols, help="configs/cifar10/<protocol>.yaml")
+    parser.add_argument("--mechanisms", nargs="+", default=list(ATTENTIONS))
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--amp", default="none", choices=("none", "bf16", "fp16"))
     parser.add_argument("--channels-last", action="store_true")
@@ -45,11 +47,11 @@ def main(argv=None) -> int:
     env = environment(device)
     rows = []
     for mechanism in args.mechanisms:
-        run = cifar10.make_run(mechanism, args.protocol)
-        batch = args.batch_size or run.train.batch_size
+        cfg = resolve(f"cifar10/{args.protocol}", model=mechanism).train_config()
+        batch = args.batch_size or cfg.batch_size
         for mode in ("train", "infer"):
             torch.manual_seed(0)
-            model = create_model(run.train.model, num_classes=10, **run.train.model_kwargs)
+            model = create_model(cfg.model, num_classes=10, **cfg.model_kwargs)
             result = measure_throughput(
                 model,
                 batch,
@@ -66,7 +68,7 @@ def main(argv=None) -> int:
             rows.append(
                 {
                     "mechanism": mechanism,
-                    "model": run.train.model,
+                    "model": cfg.model,
                     "batch_size": batch,
                     "params": sum(p.numel() for p in model.parameters()),
                     **result,
@@ -77,8 +79,8 @@ def main(argv=None) -> int:
             )
     table = pd.DataFrame(rows)
     wide = table.pivot(index="mechanism", columns="mode", values="images_per_s")
-    spec = cifar10.PROTOCOLS[args.protocol]
-    seeds, epochs = len(spec["seeds"]), spec["epochs"]
+    recipe = resolve(f"cifar10/{args.protocol}").config
+    seeds, epochs = len(recipe.seeds), recipe.schedule.epochs
     per_run_s = epochs * (TRAIN_IMAGES / wide["train"] + TEST_IMAGES / wide["infer"])
     projection = {
         "protocol": args.protocol,

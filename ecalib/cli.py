@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ecalib.cli_help import as_flags, finish
-from ecalib.errors import UserError
+from ecalib.errors import UsageError, UserError
 
 DEFAULT_RESULTS_DIR = "runs"  # as ecalib.engine.results (not imported here: keeps start-up light)
 
@@ -47,6 +47,15 @@ def folder(text: str) -> str:
                 raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
             break
     return text
+
+
+def matching(func, args, **given) -> dict:
+    """The parsed options named like ``func``'s parameters (option dests are the parameter names), then
+    ``given``: how a command hands its options to the library without listing them again."""
+    import inspect
+
+    names = inspect.signature(func).parameters
+    return {k: v for k, v in vars(args).items() if k in names} | given
 
 
 DEFAULT_COMPLEXITY_MODELS = [
@@ -159,101 +168,98 @@ def _add_export_parser(sub) -> None:
     p.set_defaults(func=_cmd_export)
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by `train cifar10` and `sweep` (values left as None keep the protocol's)."""
-    p.add_argument("--profile", default="full", help="full | smoke (tiny synthetic run)")
-    p.add_argument("--data", choices=("cifar10", "synthetic"), help="data set (default: cifar10; smoke: synthetic)")
-    p.add_argument("--data-dir", type=folder, help="folder holding cifar-10-batches-py")
-    p.add_argument("--download", action="store_true", help="download CIFAR-10 into --data-dir if missing")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--amp", choices=("none", "bf16", "fp16"))
-    p.add_argument("--channels-last", action="store_true", default=None)
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+def _add_experiment_options(p: argparse.ArgumentParser) -> None:
+    """The shorthands of the experiment schema (:data:`ecalib.recipes.SHORTHANDS`), ``--set`` and where
+    the runs go: shared by `train`, `coco train`, `coco mmdet-train` and `sweep`. Left out, a value keeps
+    the recipe's."""
+    from ecalib.recipes.overrides import SHORTHANDS, SWITCHES
+
+    p.add_argument(
+        "--profile",
+        default="full",
+        help="an overlay of the recipe: full (as written) or smoke "
+        "(a tiny synthetic run); files in configs/profiles/<task>/",
+    )
+    p.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any recipe key, e.g. --set optimizer.lr=0.05 schedule.milestones=[30,60] "
+        "(`--optimizer.lr=0.05` works too, as W&B agents pass sweep parameters)",
+    )
+    group = p.add_argument_group("shorthands for common keys (the same as --set KEY=VALUE)")
+    for s in SHORTHANDS:
+        kind = dict(action="store_true", default=None) if s.name in SWITCHES else dict(metavar="VALUE")
+        if s.name == "data_dir":
+            kind["type"] = folder
+        group.add_argument(*s.flags, dest=s.name, help=f"{s.help} [{s.key}]", **kind)
     p.add_argument(
         "--results-dir", type=folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
     )
-    p.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
 
 
-def _cmd_train_cifar10(args) -> int:
-    from ecalib.tasks import cifar10
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """How a training command treats its run folders."""
+    p.add_argument("--seeds", nargs="+", help="several runs, one per seed (default: one run, --seed or the recipe's)")
+    p.add_argument(
+        "--run-name", help="result folder name (default: <task>-[<profile>-]<recipe>-<model>-seed<k>-<run id>)"
+    )
+    p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
+    p.add_argument(
+        "--resume-from",
+        "--resume",
+        dest="resume_from",
+        metavar="RUN_DIR",
+        help="start from an earlier run's folder or checkpoint (e.g. one of the official main.py, or a run to "
+        "extend with more --epochs); the new run gets its own folder ('auto': the default, continue this run)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
 
-    seeds = args.seeds if args.seeds is not None else ([args.seed] if args.seed is not None else None)
-    seeds = seeds if seeds is not None else cifar10.protocol_seeds(args.protocol)[:1]
-    runs = [  # every run checked before the first one trains
-        cifar10.make_run(
-            args.model,
-            args.protocol,
-            args.profile,
-            seed=seed,
-            data=args.data,
-            data_dir=args.data_dir,
-            download=args.download,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            device=args.device,
-            amp=args.amp,
-            channels_last=args.channels_last,
-            compile=args.compile,
-            checkpoint_every=args.checkpoint_every,
-            wandb_mode=args.wandb_mode,
-        )
-        for seed in seeds
-    ]
-    if os.environ.get("RANK", "0") == "0":  # the other ranks wait for it in train()
-        cifar10.prepare_data(runs, ways_out="cli")
+
+def plan_from_args(args, recipe: str | None = None) -> list:
+    """The runs a parsed command line asks for (:func:`ecalib.recipes.plan`, as notebooks and sweeps use it)."""
+    from ecalib.recipes import plan
+    from ecalib.recipes.overrides import SHORTHANDS
+
+    recipe = recipe or args.recipe
+    if getattr(args, "protocol", None):  # W&B sweeps name the recipe of the task: --protocol=rc2020_sweep
+        recipe = f"{str(recipe).split('/')[0]}/{args.protocol}"
+    shorthands = {s.name: getattr(args, s.name) for s in SHORTHANDS}
+    sets = [*args.set, *getattr(args, "dotted", [])]
+    if getattr(args, "seeds", None) is not None:
+        return plan(recipe, args.profile, sets, seeds=args.seeds, **shorthands)
+    return plan(recipe, args.profile, sets, seeds=[args.seed] if args.seed is not None else [None], **shorthands)
+
+
+def _cmd_train(args) -> int:
+    from ecalib.tasks import prepare_data, train
+
+    runs = plan_from_args(args)  # every run checked before the first one trains
+    if args.run_name and len(runs) > 1:
+        raise UsageError(f"--run-name names one folder, but these settings make {len(runs)} runs")
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if main_rank:  # the other ranks wait for it in train()
+        prepare_data(runs, ways_out="cli")
     for run in runs:
-        result = cifar10.train(
+        result = train(
             run,
             args.results_dir,
             resume=not args.no_resume,
+            resume_from=None if args.resume_from in (None, "auto") else args.resume_from,
             progress=not args.no_progress,
-            resume_from=args.resume_from,
+            run_dir=Path(args.results_dir) / run.task / args.run_name if args.run_name else None,
         )
-        if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
-            print(json.dumps({"run_dir": str(result.run_dir), **result.final}))
-    return 0
-
-
-def _cmd_train_imagenet(args) -> int:
-    from ecalib.tasks import imagenet
-
-    run = imagenet.make_run(
-        args.model,
-        args.data_dir,
-        args.profile,
-        data=args.data,
-        k_size=args.k_size,
-        workers=args.workers,
-        run_name=args.run_name,
-        seed=args.seed,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        device=args.device,
-        amp=args.amp,
-        channels_last=args.channels_last,
-        compile=args.compile,
-        checkpoint_every=args.checkpoint_every,
-        wandb_mode=args.wandb_mode,
-    )
-    resume_from = None if args.resume in (None, "auto") else args.resume
-    result = imagenet.train(
-        run, args.results_dir, resume=not args.no_resume, resume_from=resume_from, progress=not args.no_progress
-    )
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
-        print(json.dumps({"run_dir": str(result.run_dir), "lr_rule": run.lr_rule, **result.final}))
+        if main_rank:  # under torchrun, one summary
+            print(json.dumps({"run_dir": str(result.run_dir), "lr_rule": run.lr_rule, **result.final}))
     return 0
 
 
 def _cmd_evaluate(args) -> int:
     from ecalib.tasks import imagenet
 
-    result = imagenet.evaluate_checkpoint(
-        args.checkpoint, args.data, args.model, args.batch_size, args.workers, args.device, args.allow_pickle
-    )
+    result = imagenet.evaluate_checkpoint(**matching(imagenet.evaluate_checkpoint, args))
     print(json.dumps(result, default=str) if args.format == "json" else imagenet.format_evaluation(result))
     return 0
 
@@ -273,37 +279,11 @@ def _cmd_coco_upgrade(args) -> int:
     return 0
 
 
-def _cmd_coco_train(args) -> int:
-    from ecalib.tasks import coco
-
-    run = coco.make_run(
-        args.data_dir,
-        args.profile,
-        args.backbone,
-        data=args.data,
-        k_size=args.k_size,
-        backbone_weights=args.backbone_weights,
-        workers=args.workers,
-        run_name=args.run_name,
-        seed=args.seed,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        device=args.device,
-        amp=args.amp,
-        wandb_mode=args.wandb_mode,
-    )
-    result = coco.train(run, args.results_dir, resume=not args.no_resume, progress=not args.no_progress)
-    if os.environ.get("RANK", "0") == "0":
-        print(json.dumps({"run_dir": str(result.run_dir), "lr_rule": run.lr_rule, **result.final}))
-    return 0
-
-
 def _cmd_coco_evaluate(args) -> int:
     from ecalib.detection.coco_eval import paper_layout
     from ecalib.tasks import coco
 
-    metrics = coco.evaluate(args.checkpoint, args.data_dir, args.split, args.device, args.workers, args.allow_pickle)
+    metrics = coco.evaluate(**matching(coco.evaluate, args))
     print(f"{metrics['images']} images, {metrics['detections']} detections ({metrics['data_source']['kind']})")
     print(paper_layout(metrics).round(1).to_string())
     return 0
@@ -328,22 +308,11 @@ def _cmd_coco_visualize(args) -> int:
 
 
 def _cmd_coco_mmdet_train(args) -> int:
-    from ecalib.mmdet.train import DEFAULT_CONFIG, latest_log, train_with_mmdet
+    from ecalib.mmdet.train import latest_log, train_with_mmdet
     from ecalib.reports.mmdet_logs import parse_mmdet_log
-    from ecalib.tasks import coco
 
-    run = coco.make_run(
-        args.data_dir,
-        args.profile,
-        data=args.data,
-        backbone_weights=args.backbone_weights,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        workers=args.workers,
-        run_name=args.run_name,
-    )
-    work_dir = train_with_mmdet(run, args.results_dir, args.config or DEFAULT_CONFIG)
+    (run,) = plan_from_args(args, "coco/maskrcnn_1x_mmdet")
+    work_dir = train_with_mmdet(run, args.results_dir)
     print(parse_mmdet_log(latest_log(work_dir)).per_epoch().round(4).to_string())
     print(f"work dir: {work_dir}")
     return 0
@@ -370,21 +339,7 @@ def _cmd_bench(args) -> int:
     from ecalib.provenance import environment
 
     device = resolve_device(args.device)
-    table = run_suite(
-        args.backbones,
-        args.mechanisms,
-        device,
-        args.modes,
-        args.precision,
-        args.compile_modes,
-        args.batch_size,
-        args.steps,
-        args.warmup,
-        args.repeats,
-        args.channels_last,
-        input_sizes=args.input_size,
-        eca_impls=args.eca_impl,
-    )
+    table = run_suite(**matching(run_suite, args, device=device))
     env = environment(device)
     params = {k: v for k, v in vars(args).items() if k != "func"} | {"input": "synthetic tensors"}
     folder = write_result_folder(args.out, params, env, table.assign(device=env["device"]))
@@ -393,44 +348,38 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
+    from ecalib.recipes.overrides import SHORTHANDS
     from ecalib.sweep import run_sweep
 
+    shorthands = {s.name: getattr(args, s.name) for s in SHORTHANDS}
     table = run_sweep(
         args.sweep,
         args.results_dir,
         method=args.method,
         n_trials=args.trials,
-        seed=args.seed,
+        sampler_seed=args.sampler_seed,
         profile=args.profile,
-        data=args.data,
-        data_dir=args.data_dir,
-        download=args.download,
-        device=args.device,
-        amp=args.amp,
-        channels_last=args.channels_last,
-        compile=args.compile,
-        wandb_mode=args.wandb_mode,
+        sets=[*args.set, *args.dotted],
+        ways_out="cli",
+        **shorthands,
     )
     print(table.to_string(index=False))
     return 0
 
 
-def _add_recipe_options(p: argparse.ArgumentParser, run_name: str) -> None:
-    """Options of the recipe-driven trainers (ImageNet, COCO); None keeps the recipe's value."""
-    p.add_argument("--epochs", type=positive_int)
-    p.add_argument("--batch-size", type=positive_int, help="global batch over all processes (the lr scales linearly)")
-    p.add_argument("--lr", type=float, help="default: the recipe's, scaled linearly with the batch")
-    p.add_argument("--workers", type=non_negative_int, help="data loader processes per training process")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--amp", choices=("none", "bf16", "fp16"))
-    p.add_argument("--run-name", help=f"result folder name (default: {run_name})")
-    p.add_argument(
-        "--results-dir", type=folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
-    )
-    p.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
-    p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+def _train_description() -> str:
+    from ecalib.recipes import list_recipes
+    from ecalib.recipes.resolve import list_profiles
+    from ecalib.recipes.schema import TASKS
+
+    lines = [
+        "Train a recipe: one validated config (configs/<task>/<name>.yaml), a profile overlaid on it,",
+        "then the shorthands and --set overrides, in that order. Shipped recipes:",
+        "",
+    ]
+    lines += [f"  {name:24s} configs/{name}.yaml" for name in list_recipes()]
+    lines += ["", "Profiles: " + "; ".join(f"{t}: {', '.join(list_profiles(t))}" for t in TASKS) + "."]
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -460,53 +409,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.set_defaults(func=_cmd_classify)
 
-    experiments = "cifar10 (the attention study), imagenet (the official recipes); COCO: `ecalib coco train`"
-    p = sub.add_parser("train", help=f"train: {experiments}", description=f"Experiments: {experiments}.")
-    tasks = p.add_subparsers(dest="task", required=True)
-    t = tasks.add_parser("cifar10", help="the CIFAR-10 attention study (RC2020 protocol and others)")
-    t.add_argument(
-        "--model",
-        "--att",
-        dest="model",
-        default="eca",
-        type=str.lower,
-        help="attention: none | se | cbam | triplet | eca (W&B sweeps pass --att=ECA)",
+    p = sub.add_parser(
+        "train",
+        help="train a recipe: cifar10, imagenet, coco, a shipped recipe (cifar10/standard) or a YAML file",
+        description=_train_description(),
     )
-    t.add_argument("--protocol", default="rc2020", help="rc2020 | standard | rc2020_sweep")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--seeds", type=int, nargs="+", help="several runs, one per seed")
-    t.add_argument("--epochs", type=positive_int)
-    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=positive_int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--optimizer", type=str.lower, help="sgd | adam")
-    t.add_argument("--checkpoint-every", type=positive_int)
-    t.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
-    t.add_argument(
-        "--resume-from",
-        metavar="RUN_DIR",
-        help="start from an earlier run's folder (or checkpoint) with changed settings, e.g. more --epochs; "
-        "the new run gets its own folder",
+    p.add_argument(
+        "recipe",
+        metavar="RECIPE",
+        help="a task (its default recipe: cifar10/rc2020, imagenet/resnet or imagenet/mobilenet_v2 by --model, "
+        "coco/maskrcnn_1x), a shipped recipe (see above) or a recipe file (configs/<task>/<name>.yaml)",
     )
-    t.add_argument("--no-progress", action="store_true", help="no tqdm bars")
-    _add_run_options(t)
-    t.set_defaults(func=_cmd_train_cifar10)
-
-    t = tasks.add_parser("imagenet", help="ImageNet with the official recipes (torchrun for many GPUs/nodes)")
-    t.add_argument("--model", default="eca_resnet50", help="ImageNet model: eca_resnet50, eca_mobilenet_v2, ...")
-    t.add_argument("--k-size", help="ECA kernels per stage, e.g. 3557 (default: the variant's)")
-    t.add_argument("--data-dir", type=folder, help="ImageNet folder with train/ and val/ (smoke profile: generated)")
-    t.add_argument("--data", choices=("imagenet", "synthetic"))
-    t.add_argument("--profile", default="full", help="full | smoke")
-    _add_recipe_options(t, "imagenet-[<profile>-]<model>-seed<k>-<run id>")
-    t.add_argument("--channels-last", action="store_true", default=None)
-    t.add_argument("--compile", action="store_true", default=None)
-    t.add_argument("--checkpoint-every", type=positive_int)
-    t.add_argument(
-        "--resume",
-        help="'auto' (default: continue the run folder) or an earlier run's folder or checkpoint to start from "
-        "(e.g. one written by the official main.py, or a run to extend with more --epochs)",
-    )
-    t.set_defaults(func=_cmd_train_imagenet)
+    p.add_argument("--protocol", "--recipe", dest="protocol", help="a recipe of the task by name (rc2020_sweep)")
+    _add_experiment_options(p)
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="top-1/top-5 of an official checkpoint on an ImageNet val folder")
     p.add_argument("--checkpoint", required=True, help="e.g. eca_resnet50_k3557.pth.tar")
@@ -525,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mechanisms", nargs="+", default=["none", "se", "cbam", "eca"])
     p.add_argument("--modes", nargs="+", default=["train", "infer"], choices=("train", "infer"))
-    p.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--precision", dest="precisions", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"))
     p.add_argument("--compile-modes", nargs="+", default=["eager"], choices=("eager", "compile"))
     p.add_argument(
         "--batch-size",
@@ -533,9 +450,16 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="one or more (default: the paper's: 256 for ResNets, 96 for MobileNetV2)",
     )
-    p.add_argument("--input-size", type=positive_int, nargs="+", help="one or more resolutions (default: the paper's)")
+    p.add_argument(
+        "--input-size",
+        dest="input_sizes",
+        type=positive_int,
+        nargs="+",
+        help="one or more resolutions (default: the paper's)",
+    )
     p.add_argument(
         "--eca-impl",
+        dest="eca_impls",
         nargs="+",
         default=["auto"],
         help="ECA implementations to time: auto (Triton kernels on CUDA, fused PyTorch elsewhere), "
@@ -553,8 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sweep", help="e.g. configs/sweep.yaml")
     p.add_argument("--method", choices=("grid", "random", "bayes"), help="default: the file's method")
     p.add_argument("--trials", type=positive_int, help="number of trials (default: the whole grid)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random/Bayesian sampler")
-    _add_run_options(p)
+    p.add_argument("--sampler-seed", type=non_negative_int, default=0, help="seed of the random/Bayesian sampler")
+    _add_experiment_options(p)
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("coco", help="COCO Mask R-CNN: weight conversion, training, evaluation, logs")
@@ -570,15 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     c.set_defaults(func=_cmd_coco_upgrade)
-    c = coco_cmds.add_parser("train", help="Mask R-CNN with an ECA-ResNet-50-FPN on torchvision")
-    c.add_argument("--data-dir", type=folder, help="COCO folder (train2017/, val2017/, annotations/)")
-    c.add_argument("--data", choices=("coco", "synthetic"))
-    c.add_argument("--profile", default="full", help="full | smoke")
-    c.add_argument("--backbone", default="eca_resnet50")
-    c.add_argument("--k-size", help="ECA kernels per stage when no weights say so (default 3377)")
-    c.add_argument("--backbone-weights", help="official ImageNet .pth.tar or a converted backbone file")
-    _add_recipe_options(c, "coco-[<profile>-]maskrcnn-<backbone>-seed<k>-<run id>")
-    c.set_defaults(func=_cmd_coco_train)
+    c = coco_cmds.add_parser("train", help="Mask R-CNN with an ECA-ResNet-50-FPN on torchvision (= ecalib train coco)")
+    _add_experiment_options(c)
+    _add_run_options(c)
+    c.set_defaults(func=_cmd_train, recipe="coco")
     c = coco_cmds.add_parser("evaluate", help="bbox/segm AP of a trained detector (pycocotools)")
     c.add_argument("--checkpoint", required=True)
     c.add_argument("--data-dir", required=True)
@@ -594,18 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--score-threshold", type=float, default=0.5)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_visualize)
-    c = coco_cmds.add_parser("mmdet-train", help="train with MMDetection's Runner (needs `make mmdet`)")
-    c.add_argument("--config", help="default: configs/mmdet/mask-rcnn_eca-r50_fpn_1x_coco.py")
-    c.add_argument("--data-dir", help="COCO folder (train2017/, val2017/, annotations/)")
-    c.add_argument("--data", choices=("coco", "synthetic"))
-    c.add_argument("--profile", default="full", help="full | smoke")
-    c.add_argument("--backbone-weights", help="official ImageNet .pth.tar (converted for MMDetection on the fly)")
-    c.add_argument("--epochs", type=int)
-    c.add_argument("--batch-size", type=int, help="images per iteration (default lr: 0.02 x batch/16)")
-    c.add_argument("--lr", type=float, help="learning rate at --batch-size (default: 0.02 x batch/16)")
-    c.add_argument("--workers", type=int)
-    c.add_argument("--run-name")
-    c.add_argument("--results-dir", type=folder, default=DEFAULT_RESULTS_DIR)
+    c = coco_cmds.add_parser(
+        "mmdet-train", help="train configs/coco/maskrcnn_1x_mmdet.yaml with MMDetection's Runner (needs `make mmdet`)"
+    )
+    _add_experiment_options(c)
     c.set_defaults(func=_cmd_coco_mmdet_train)
     c = coco_cmds.add_parser("parse-log", help="per-epoch table of MMDetection text logs (resumed runs stitched)")
     c.add_argument("logs", nargs="+")
@@ -619,10 +530,30 @@ def build_parser() -> argparse.ArgumentParser:
     return finish(parser)
 
 
+def _dotted_sets(parser: argparse.ArgumentParser, args, extra: list[str]) -> list[str]:
+    """``--optimizer.lr=0.05`` (or ``--optimizer.lr 0.05``) as ``--set optimizer.lr=0.05``, for the commands
+    that take --set: W&B agents pass a sweep's parameters that way. Anything else left over is an error."""
+    if extra and not hasattr(args, "set"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    sets, tokens = [], list(extra)
+    while tokens:
+        token = tokens.pop(0)
+        key, eq, value = token.removeprefix("--").partition("=")
+        if not token.startswith("--") or "." not in key:
+            parser.error(f"unrecognized arguments: {token}")
+        if not eq:
+            if not tokens:
+                parser.error(f"{token} needs a value")
+            value = tokens.pop(0)
+        sets.append(f"{key}={value}")
+    return sets
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        args.dotted = _dotted_sets(parser, args, extra)
     except SystemExit as stop:  # a bad option (exit 2, one line on stderr) or --help (exit 0)
         return stop.code if isinstance(stop.code, int) else 0
     try:

@@ -55,14 +55,12 @@ EXAMPLES = {
     "models": ["ecalib models 'eca_resnet*'", "ecalib models --all '*mobilenet*'"],
     "complexity": ["ecalib complexity", "ecalib complexity eca_resnet50 resnet50 --format csv"],
     "classify": ["ecalib classify --checkpoint eca_resnet50_k3557.pth.tar cat.jpg dog.jpg --topk 3"],
-    "train": ["ecalib train cifar10 --model eca --profile smoke", "ecalib train imagenet --data-dir /data/imagenet"],
-    "train cifar10": [
-        "ecalib train cifar10 --model eca --data-dir data --download",
+    "train": [
         "ecalib train cifar10 --model eca --profile smoke",
-    ],
-    "train imagenet": [
+        "ecalib train configs/cifar10/rc2020.yaml --set model.name=eca optimizer.lr=0.05",
+        "ecalib train cifar10/standard --model cbam --seeds 0 1 2 --download",
         "ecalib train imagenet --model eca_resnet50 --data-dir /data/imagenet --amp bf16",
-        "ecalib train imagenet --profile smoke",
+        "ecalib train coco --profile smoke",
     ],
     "evaluate": ["ecalib evaluate --checkpoint eca_resnet50_k3557.pth.tar --data /data/imagenet/val"],
     "bench": [
@@ -70,7 +68,10 @@ EXAMPLES = {
         "ecalib bench --backbones resnet50 --mechanisms none eca --eca-impl reference torch --device cpu "
         "--batch-size 8 --input-size 160 --steps 3",
     ],
-    "sweep": ["ecalib sweep configs/sweep.yaml --method random --trials 4 --profile smoke"],
+    "sweep": [
+        "ecalib sweep configs/sweep.yaml --method random --trials 4 --profile smoke",
+        "ecalib sweep configs/sweep.yaml --method grid --set schedule.epochs=5",
+    ],
     "coco": ["ecalib coco train --profile smoke", "ecalib coco parse-log work_dir/20200101_000000.log"],
     "coco convert-backbone": ["ecalib coco convert-backbone eca_resnet50_k3377.pth.tar --to mmdet -o r50_mmdet.pth"],
     "coco upgrade-detector": ["ecalib coco upgrade-detector mask_rcnn_ecanet50_k3377.pth -o mask_rcnn_mmdet3.pth"],
@@ -80,7 +81,10 @@ EXAMPLES = {
     ],
     "coco evaluate": ["ecalib coco evaluate --checkpoint runs/coco/RUN/checkpoint.pth.tar --data-dir /data/coco"],
     "coco visualize": ["ecalib coco visualize --checkpoint runs/coco/RUN/checkpoint.pth.tar street.jpg"],
-    "coco mmdet-train": ["ecalib coco mmdet-train --data-dir /data/coco --backbone-weights eca_resnet50_k3377.pth.tar"],
+    "coco mmdet-train": [
+        "ecalib coco mmdet-train --data-dir /data/coco --backbone-weights eca_resnet50_k3377.pth.tar",
+        "ecalib coco mmdet-train --profile smoke",
+    ],
     "coco parse-log": ["ecalib coco parse-log runs/coco-mmdet/RUN/20200101_000000/20200101_000000.log"],
     "inspect": ["ecalib inspect eca_resnet50_k3557.pth.tar", "ecalib inspect model.safetensors"],
     "export": [
@@ -136,4 +140,4 @@ def as_flags(message: str, parser: argparse.ArgumentParser) -> str:
         option = "--" + name.replace("_", "-")
         return option if value == "True" else f"{option} {value}"
 
-    return re.sub(r"\b([a-z][a-z0-9_]*)=(['\"]?)([^'\"\s,;)]+)\2", flag, message)
+    return re.sub(r"(?<![\w.-])([a-z][a-z0-9_]*)=(['\"]?)([^'\"\s,;)]+)\2", flag, message)

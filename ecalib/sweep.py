@@ -4,9 +4,11 @@
 ``wandb agent <id>`` on as many machines as you like). :func:`run_sweep` reads the same file
 and runs its search space here, without an account: ``grid`` (every combination), ``random``
 or ``bayes`` (Optuna's TPE sampler), writing one normal result folder per trial and a
-``sweep.csv`` summary. A trial's folder is the one ``ecalib train cifar10`` uses for the same
-settings (``<results>/cifar10/<name with the run id>``, see :mod:`ecalib.engine.identity`), so
-sweeps, agents and single runs share finished runs and never mix different ones.
+``sweep.csv`` summary. A trial's parameters are read as a W&B agent's ``${args}`` are by
+``ecalib train`` (shorthands such as ``att`` and ``batch_size``, or schema keys such as
+``optimizer.lr``) and resolved by :func:`ecalib.recipes.resolve`, so a trial's config and folder are
+those of ``ecalib train`` with the same settings: sweeps, agents and single runs share finished
+runs and never mix different ones.
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ METRICS = {
     "Top-5 accuracy": "test_top5",
     "train loss": "train_loss",
 }
-# sweep parameter names -> ecalib.tasks.cifar10.make_run arguments
-ALIASES = {"att": "attention", "model": "attention", "batch-size": "batch_size"}
 
 
 def load_sweep(path: str | Path) -> dict:
@@ -55,13 +55,28 @@ def search_space(spec: dict) -> dict[str, list]:
     return {name: list(p["values"]) if "values" in p else [p["value"]] for name, p in spec["parameters"].items()}
 
 
-def normalise_params(params: dict) -> dict:
-    """Sweep names and values -> make_run keyword arguments (``att: ECA`` -> ``attention: 'eca'``)."""
-    out = {}
+def sweep_recipe(spec: dict) -> str:
+    """The recipe the sweep's ``command`` trains (the word after ``train``; default cifar10)."""
+    command = [str(c) for c in spec.get("command", [])]
+    after = command[command.index("train") + 1 :] if "train" in command else []
+    return next((c for c in after if not c.startswith(("$", "-"))), "cifar10")
+
+
+def trial_settings(params: dict) -> tuple[dict, list[tuple[str, object]], str | None]:
+    """A trial's parameters as ``ecalib train`` reads them from a W&B agent: ``(shorthands, --set pairs,
+    recipe name from 'protocol')``."""
+    from ecalib.recipes.overrides import BY_NAME, parse_set
+
+    shorthands, sets, protocol = {}, [], None
     for name, value in params.items():
-        key = ALIASES.get(name, name)
-        out[key] = value.lower() if key in ("attention", "optimizer") and isinstance(value, str) else value
-    return out
+        key = name.replace("-", "_")
+        if key in ("protocol", "recipe"):
+            protocol = value
+        elif key in BY_NAME:
+            shorthands[BY_NAME[key].name] = value
+        else:
+            sets.append(parse_set(f"{name}={value}"))
+    return shorthands, sets, protocol
 
 
 def grid_trials(space: dict[str, list]) -> list[dict]:
@@ -74,22 +89,31 @@ def run_sweep(
     results_dir: str | Path = DEFAULT_RESULTS_DIR,
     method: str | None = None,
     n_trials: int | None = None,
-    seed: int = 0,
+    sampler_seed: int = 0,
     progress: bool = True,
-    **run_kwargs,
+    profile: str = "full",
+    sets=(),
+    ways_out: str = "python",
+    **shorthands,
 ):
     """Run the sweep offline; returns a DataFrame with one row per trial (parameters + metric).
 
-    ``run_kwargs`` go to every trial's ``make_run`` (``profile``, ``data``, ``data_dir``,
-    ``device``, ``wandb_mode``...). Trials whose result folder is complete are not re-run, so
-    an interrupted sweep continues where it stopped. ``progress`` shows a bar over the trials.
+    ``profile``, ``sets`` and ``shorthands`` (``data``, ``data_dir``, ``device``, ``wandb_mode``...;
+    None keeps the recipe's) apply to every trial, under the trial's own parameters. Trials whose
+    result folder is complete are not re-run, so an interrupted sweep continues where it stopped.
+    ``progress`` shows a bar over the trials; ``ways_out`` spells the fix for missing data for the
+    front end (``cli``, ``papermill``, ``python``).
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from ecalib.tasks import cifar10
+    from ecalib.recipes import resolve
+    from ecalib.recipes.resolve import as_pairs
+    from ecalib.tasks import prepare_data, train
 
     spec = load_sweep(path)
+    recipe = sweep_recipe(spec)
+    common = as_pairs(sets)
     method = method or spec["method"]
     if method not in METHODS:
         raise UsageError(f"method {method!r} is not one of {', '.join(METHODS)}")
@@ -102,19 +126,24 @@ def run_sweep(
     rows: list[dict] = []
     bar = tqdm(total=n_trials, desc=f"sweep {sweep_name}", unit="trial", disable=not progress)
 
+    def trial(params: dict):
+        own, own_sets, protocol = trial_settings(params)
+        name = f"{recipe.split('/')[0]}/{protocol}" if protocol else recipe
+        return resolve(name, profile, [*common, *own_sets], **{**shorthands, **own})
+
+    prepare_data([trial(grid[0])], ways_out)  # real data there (or one line saying how) before any trial
+
     def evaluate(params: dict) -> float:
-        kwargs = {**run_kwargs, **normalise_params(params)}
-        attention = kwargs.pop("attention")
-        run = cifar10.make_run(attention, **kwargs)
-        result = cifar10.train(run, results_dir, verbose=False, progress=False, wandb_group=f"sweep-{sweep_name}")
+        run = trial(params)
+        result = train(run, results_dir, verbose=False, progress=False, wandb_group=f"sweep-{sweep_name}")
         rows.append(
             {
                 **params,
                 metric: result.final[metric],
                 "run": run.name,
                 "run_dir": str(result.run_dir),
-                "profile": run.profile,
-                "data": run.data,
+                "profile": run.config.profile,
+                "data": run.config.data.source,
             }
         )
         atomic_write_text(out_dir / "sweep.csv", pd.DataFrame(rows).to_csv(index=False))
@@ -126,7 +155,7 @@ def run_sweep(
         for params in grid[:n_trials]:
             evaluate(params)
     elif method == "random":
-        rng = random.Random(seed)
+        rng = random.Random(sampler_seed)
         for params in rng.sample(grid, k=min(n_trials, len(grid))):
             evaluate(params)
     else:
@@ -134,7 +163,8 @@ def run_sweep(
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(
-            direction="minimize" if goal == "minimize" else "maximize", sampler=optuna.samplers.TPESampler(seed=seed)
+            direction="minimize" if goal == "minimize" else "maximize",
+            sampler=optuna.samplers.TPESampler(seed=sampler_seed),
         )
         study.optimize(
             lambda t: evaluate({n: t.suggest_categorical(n, v) for n, v in space.items()}), n_trials=n_trials

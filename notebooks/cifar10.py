@@ -49,10 +49,15 @@ from ecalib.reports.rc2020 import summarise_rc2020_curves
 from ecalib.reports.runs import collect_runs
 
 final = summarise_rc2020_curves(rc2020_cifar10_curves())
-display(final[["final_top1", "final_top1_low", "final_top1_high", "final_loss", "baseline_catch_up_epoch"]]
-        .sort_values("final_top1", ascending=False).round(2))
-print("Source: RC2020's charts (digantamisra98/Reproducibilty-Challenge-ECANET), digitised by ecalib; "
-      "the band's meaning is not stated.")
+display(
+    final[["final_top1", "final_top1_low", "final_top1_high", "final_loss", "baseline_catch_up_epoch"]]
+    .sort_values("final_top1", ascending=False)
+    .round(2)
+)
+print(
+    "Source: RC2020's charts (digantamisra98/Reproducibilty-Challenge-ECANET), digitised by ecalib; "
+    "the band's meaning is not stated."
+)
 print("Source: RC2020 README figures (digantamisra98/Reproducibilty-Challenge-ECANET)")
 display(pd.DataFrame(rc2020_cifar10_bands()).drop(columns="source"))
 committed, _ = collect_runs("results/cifar10", task="cifar10")
@@ -63,22 +68,30 @@ else:
     display(committed.groupby(["protocol", "attention"])["test_top1"].agg(["count", "mean", "std"]).round(2))
 
 # %% [markdown]
-# ## The protocols
+# ## The recipes
 #
 # `rc2020` reproduces the reproduction's `train_cifar.py` (ImageNet-stem ResNet-18 on
 # 32x32 images, SGD {glue:text}`rc2020_cifar_lr`, MultiStepLR milestones
 # {glue:text}`rc2020_cifar_milestones` that {glue:text}`rc2020_cifar_epochs` epochs never reach,
 # ImageNet statistics); `standard` is a conventional CIFAR recipe (CIFAR stem,
 # {glue:text}`standard_cifar_epochs` epochs, cosine);
-# `rc2020_sweep` is the budget of the reproduction's W&B sweep. Runs whose result folder is already
-# complete are not trained again, so the notebook can be re-executed freely, and an interrupted run
-# resumes exactly.
+# `rc2020_sweep` is the budget of the reproduction's W&B sweep. Each is a file in `configs/cifar10/`
+# (the table is read from them; `diff` one against your own), and `--set KEY=VALUE` (`-p overrides`
+# here) changes any value. Runs whose result folder is already complete are not trained again, so
+# the notebook can be re-executed freely, and an interrupted run resumes exactly.
+
+# %% tags=["remove-input"]
+from ecalib.reports.recipes import recipe_sources, recipe_table
+
+CIFAR_RECIPES = ["cifar10/rc2020", "cifar10/standard", "cifar10/rc2020_sweep"]
+display(recipe_table(CIFAR_RECIPES))
+print(recipe_sources(CIFAR_RECIPES))
 
 # %% tags=["remove-cell"]
+from ecalib.recipes import resolve
 from ecalib.reports.glue import glue
-from ecalib.tasks import cifar10
 
-rc2020, standard = cifar10.make_run("eca", "rc2020").train, cifar10.make_run("eca", "standard").train
+rc2020, standard = resolve("cifar10/rc2020").train_config(), resolve("cifar10/standard").train_config()
 glue("rc2020_cifar_lr", f"{rc2020.lr:g}")
 glue("rc2020_cifar_milestones", "/".join(map(str, rc2020.milestones)))
 glue("rc2020_cifar_epochs", rc2020.epochs)
@@ -111,7 +124,7 @@ glue("standard_cifar_epochs", standard.epochs)
 # %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
 model: str = "eca"  # attention: none | se | cbam | triplet | eca, or several: "none,eca"
-protocol: str = "rc2020"  # rc2020 | standard | rc2020_sweep
+protocol: str = "rc2020"  # the recipe, configs/cifar10/<protocol>.yaml: rc2020 | standard | rc2020_sweep
 profile: str = "full"  # full | smoke (few hundred synthetic images, 2 epochs)
 epochs = None  # type: Optional[int] None: the protocol's
 seeds = None  # type: Union[int,str,None] None: the protocol's (rc2020: 0..4); a count (5) or a list ("0,1")
@@ -126,30 +139,49 @@ channels_last: bool = False  # channels-last memory format (CUDA)
 compile: bool = False  # torch.compile the model
 wandb_mode: str = "offline"  # offline | online | disabled
 show_progress: bool = True  # per-epoch lines and progress bars (the book: false)
-results_dir: str = "runs"  # runs go to results_dir/cifar10/<profile>-<protocol>-<model>-seed<k> (runs/: not tracked)
+overrides: str = ""  # more recipe keys, as ecalib train --set takes them (space-separated)
+results_dir: str = "runs"  # generated runs, a folder per run under results_dir/cifar10 (not tracked)
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
+PARAMETERS = [
+    "model",
+    "protocol",
+    "profile",
+    "epochs",
+    "seeds",
+    "batch_size",
+    "lr",
+    "data",
+    "data_dir",
+    "download",
+    "device",
+    "amp",
+    "channels_last",
+    "compile",
+    "wandb_mode",
+    "show_progress",
+    "overrides",
+    "results_dir",
+]
 check_parameters(
     globals(),
-    ['model', 'protocol', 'profile', 'epochs', 'seeds', 'batch_size', 'lr', 'data', 'data_dir', 'download',
-     'device', 'amp', 'channels_last', 'compile', 'wandb_mode', 'show_progress', 'results_dir'],
-    booleans=['download', 'channels_last', 'compile', 'show_progress'],
+    PARAMETERS,
+    booleans=["download", "channels_last", "compile", "show_progress"],
 )
 
 # %%
-runs = cifar10.plan_runs(
-    model, protocol, profile, seeds, epochs=epochs, batch_size=batch_size, lr=lr, data=data, data_dir=data_dir,
-    download=download, device=device, amp=amp, channels_last=channels_last, compile=compile, wandb_mode=wandb_mode,
-)
+from ecalib.recipes import plan, shorthands_of
+from ecalib.tasks import prepare_data, train
+
+# the parameters named like `ecalib train`'s shorthands (model, epochs, lr, ...) plus `overrides`
+runs = plan(f"cifar10/{protocol}", profile, overrides, seeds=seeds, **shorthands_of(globals(), PARAMETERS))
 print(f"{len(runs)} run(s):", ", ".join(r.name for r in runs))
-cifar10.prepare_data(runs, ways_out="papermill")  # real CIFAR-10: there, downloaded now, or one line saying how
+prepare_data(runs, ways_out="papermill")  # real CIFAR-10: there, downloaded now, or one line saying how
 
 # %% tags=["hide-output"]
-results = [
-    cifar10.train(run, results_dir, progress=show_progress, verbose=show_progress) for run in runs
-]
+results = [train(run, results_dir, progress=show_progress, verbose=show_progress) for run in runs]
 
 # %% [markdown]
 # ### Curves

@@ -46,10 +46,15 @@ import pandas as pd
 from ecalib.sweep import load_sweep
 
 searched = load_sweep("configs/sweep.yaml")
-print(f"Source: configs/sweep.yaml (RC2020's sweep): method {searched['method']}, "
-      f"{searched['metric']['goal']} {searched['metric']['name']}")
-display(pd.DataFrame([{"parameter": k, "values": v.get("values", v.get("value"))}
-                      for k, v in searched["parameters"].items()]).set_index("parameter"))
+print(
+    f"Source: configs/sweep.yaml (RC2020's sweep): method {searched['method']}, "
+    f"{searched['metric']['goal']} {searched['metric']['name']}"
+)
+display(
+    pd.DataFrame(
+        [{"parameter": k, "values": v.get("values", v.get("value"))} for k, v in searched["parameters"].items()]
+    ).set_index("parameter")
+)
 committed = sorted(Path("results/cifar10-sweeps").glob("*/sweep.csv"))
 if not committed:
     print("No real sweep is committed under results/cifar10-sweeps yet: the commands below make one.")
@@ -86,27 +91,48 @@ data_dir = None  # type: Optional[str] folder with cifar-10-batches-py; None: da
 download: bool = True  # download CIFAR-10 into data_dir when it is missing (false: fail instead)
 device: str = "auto"  # auto | cpu | cuda
 wandb_mode: str = "offline"  # offline | online | disabled
+overrides: str = ""  # more recipe keys, as ecalib train --set takes them (space-separated)
 results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
+PARAMETERS = [
+    "sweep_file",
+    "method",
+    "trials",
+    "profile",
+    "data",
+    "data_dir",
+    "download",
+    "device",
+    "wandb_mode",
+    "overrides",
+    "results_dir",
+]
 check_parameters(
     globals(),
-    ['sweep_file', 'method', 'trials', 'profile', 'data', 'data_dir', 'download', 'device', 'wandb_mode',
-     'results_dir'],
-    booleans=['download'],
+    PARAMETERS,
+    booleans=["download"],
 )
 
 # %% tags=["hide-output"]
+from ecalib.recipes import shorthands_of
 from ecalib.sweep import run_sweep
-from ecalib.tasks import cifar10
 
 spec = load_sweep(sweep_file)
-cifar10.prepare_data([cifar10.make_run("none", profile=profile, data=data, data_dir=data_dir, download=download)],
-                     ways_out="papermill")
-table = run_sweep(sweep_file, results_dir, method=method, n_trials=trials, profile=profile, data=data,
-                  data_dir=data_dir, device=device, wandb_mode=wandb_mode, progress=False)
+# every trial: the sweep's parameters over the settings named like `ecalib train`'s shorthands and `overrides`
+table = run_sweep(
+    sweep_file,
+    results_dir,
+    method=method,
+    n_trials=trials,
+    profile=profile,
+    sets=overrides,
+    progress=False,
+    ways_out="papermill",
+    **shorthands_of(globals(), PARAMETERS),
+)
 table
 
 # %% tags=["remove-input", "hide-output"]

@@ -49,10 +49,10 @@ rc_bbox = reference_table("RC2020 reproduction", "README", "coco_bbox")
 rc_segm = reference_table("RC2020 reproduction", "README", "coco_segm")
 from ecalib.reports.glue import glue
 
-glue("paper_maskrcnn_eca_box_ap", str(bbox.loc[('ResNet-50', 'Mask R-CNN ECA'), 'AP']))
-glue("paper_maskrcnn_eca_mask_ap", str(segm.loc[('ResNet-50', 'Mask R-CNN ECA'), 'AP']))
-glue("rc2020_maskrcnn_box_ap", str(rc_bbox['AP'].iloc[0]))
-glue("rc2020_maskrcnn_mask_ap", str(rc_segm['AP'].iloc[0]))
+glue("paper_maskrcnn_eca_box_ap", str(bbox.loc[("ResNet-50", "Mask R-CNN ECA"), "AP"]))
+glue("paper_maskrcnn_eca_mask_ap", str(segm.loc[("ResNet-50", "Mask R-CNN ECA"), "AP"]))
+glue("rc2020_maskrcnn_box_ap", str(rc_bbox["AP"].iloc[0]))
+glue("rc2020_maskrcnn_mask_ap", str(rc_segm["AP"].iloc[0]))
 print("Source: paper Table 5 (box AP, Mask R-CNN rows) and the RC2020 reproduction's README")
 display(bbox[bbox.index.get_level_values(1).str.startswith("Mask R-CNN")])
 display(rc_bbox)
@@ -96,6 +96,20 @@ Markdown(
 )
 
 # %% [markdown]
+# ## The recipe
+#
+# MMDetection's 1x schedule as the paper used it, with the lr scaled linearly to the batch actually
+# used (`optimizer.base_lr` at `optimizer.base_batch`): read from the recipe files that `ecalib`
+# trains, one for torchvision and one for MMDetection's Runner.
+
+# %% tags=["remove-input"]
+from ecalib.reports.recipes import recipe_sources, recipe_table
+
+COCO_RECIPES = ["coco/maskrcnn_1x", "coco/maskrcnn_1x_mmdet"]
+display(recipe_table(COCO_RECIPES))
+print(recipe_sources(COCO_RECIPES))
+
+# %% [markdown]
 # ## Run it yourself
 #
 # `ecalib` recomputes the lr from the configuration at every epoch, so a resumed run takes the lr
@@ -132,26 +146,46 @@ batch_size = None  # type: Optional[int] global batch; the lr follows 0.02 x bat
 device: str = "auto"  # auto | cpu | cuda
 wandb_mode: str = "offline"  # offline | online | disabled
 show_progress: bool = True  # per-epoch lines and progress bars (the book: false)
+overrides: str = ""  # more recipe keys, as ecalib train --set takes them (space-separated)
 results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
+PARAMETERS = [
+    "backend",
+    "profile",
+    "data",
+    "data_dir",
+    "backbone_weights",
+    "checkpoint",
+    "epochs",
+    "batch_size",
+    "device",
+    "wandb_mode",
+    "show_progress",
+    "overrides",
+    "results_dir",
+]
 check_parameters(
     globals(),
-    ['backend', 'profile', 'data', 'data_dir', 'backbone_weights', 'checkpoint', 'epochs', 'batch_size',
-     'device', 'wandb_mode', 'show_progress', 'results_dir'],
-    booleans=['show_progress'],
+    PARAMETERS,
+    booleans=["show_progress"],
 )
 
 # %%
 from ecalib.params import check_choice
-from ecalib.tasks import coco
+from ecalib.recipes import resolve, shorthands_of
+from ecalib.tasks import coco, prepare_data, train
 
 check_choice("backend", backend, ("torchvision", "mmdet"))
-run = coco.make_run(data_dir, profile, data=data, backbone_weights=backbone_weights, epochs=epochs,
-                    batch_size=batch_size, device=device, wandb_mode=wandb_mode)
-print(f"{run.name}: {run.train.epochs} epochs, batch {run.train.batch_size}, lr {run.train.lr:g} ({run.lr_rule})")
+recipe = "coco/maskrcnn_1x_mmdet" if backend == "mmdet" else "coco/maskrcnn_1x"
+run = resolve(
+    recipe, profile, overrides, **shorthands_of(globals(), PARAMETERS)
+)  # parameters named like the CLI shorthands
+cfg = run.train_config()
+print(f"{run.name}: {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g} ({run.lr_rule})")
+prepare_data([run], ways_out="papermill")
 
 # %% tags=["hide-output"]
 from pathlib import Path
@@ -165,7 +199,7 @@ elif checkpoint:
     checkpoint_path = Path(checkpoint)
     result_dir = checkpoint_path.parent.parent
 else:
-    result = coco.train(run, results_dir, progress=show_progress, verbose=show_progress)
+    result = train(run, results_dir, progress=show_progress, verbose=show_progress)
     result_dir = result.run_dir
     checkpoint_path = result_dir / "checkpoints" / "checkpoint.pth.tar"
 
@@ -176,7 +210,7 @@ else:
 from ecalib.detection.coco_eval import paper_layout
 
 if checkpoint_path is not None:
-    metrics = coco.evaluate(checkpoint_path, run.data_dir, device=device)
+    metrics = coco.evaluate(checkpoint_path, coco.data_folder(run), device=device)
     print(f"this build, {metrics['data_source']['kind']} data, {metrics['images']} val images:")
     display(paper_layout(metrics).round(1))
     print("paper, ECA-ResNet-50 Mask R-CNN (COCO val):")

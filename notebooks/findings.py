@@ -38,7 +38,7 @@ depths: list = [18, 34, 50, 101, 152]  # ECA-ResNet depths compared in section 1
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['depths'], booleans=[])
+check_parameters(globals(), ["depths"], booleans=[])
 
 # %% tags=["remove-cell"]
 import pandas as pd
@@ -49,10 +49,10 @@ from ecalib.engine.schedule import lr_at
 from ecalib.layers import eca_kernel_size
 from ecalib.models import model_info
 from ecalib.params import as_list
+from ecalib.recipes import resolve
 from ecalib.reference import rc2020_maskrcnn_logs, reference_metrics
 from ecalib.reports.glue import glue
 from ecalib.reports.mmdet_logs import parse_mmdet_log, rc2020_evidence
-from ecalib.tasks import cifar10
 
 # %% [markdown]
 # ## 1. The adaptive kernel size is in the paper, not in the released weights
@@ -62,18 +62,25 @@ rows = []
 for depth in [int(d) for d in as_list(depths)]:
     released = model_info(f"eca_resnet{depth}").k_per_stage
     adaptive = model_info(f"eca_resnet{depth}_adaptive").k_per_stage
-    rows.append({"model": f"ECA-ResNet-{depth}", "released k (file name)": "".join(map(str, released)),
-                 "adaptive rule (Eq. 12)": "".join(map(str, adaptive)),
-                 "stages that differ": sum(a != b for a, b in zip(released, adaptive))})
+    rows.append(
+        {
+            "model": f"ECA-ResNet-{depth}",
+            "released k (file name)": "".join(map(str, released)),
+            "adaptive rule (Eq. 12)": "".join(map(str, adaptive)),
+            "stages that differ": sum(a != b for a, b in zip(released, adaptive)),
+        }
+    )
 table = pd.DataFrame(rows).set_index("model")
 display(table)
 glue("findings_models_off_rule", f"{int((table['stages that differ'] > 0).sum())} of {len(table)}")
 glue("findings_r50_released_k", table.loc["ECA-ResNet-50", "released k (file name)"])
 glue("findings_r50_rule_k", table.loc["ECA-ResNet-50", "adaptive rule (Eq. 12)"])
-Markdown(f"The rule gives k = {eca_kernel_size(256)} for 256 channels and {eca_kernel_size(2048)} for 2048; "
-         f"{int((table['stages that differ'] > 0).sum())} of {len(table)} released ResNets use other kernels in "
-         f"{int(table['stages that differ'].sum())} stages in total. Checkpoints only load into the kernels they were "
-         "trained with, which is why ecalib reads k from the weights.")
+Markdown(
+    f"The rule gives k = {eca_kernel_size(256)} for 256 channels and {eca_kernel_size(2048)} for 2048; "
+    f"{int((table['stages that differ'] > 0).sum())} of {len(table)} released ResNets use other kernels in "
+    f"{int(table['stages that differ'].sum())} stages in total. Checkpoints only load into the kernels they were "
+    "trained with, which is why ecalib reads k from the weights."
+)
 
 # %% [markdown]
 # ## 2. Params and FLOPs are in binary units
@@ -100,20 +107,24 @@ paper = reference_metrics("paper", "ResNet-50", "ECA-Net")
 readme = reference_metrics("official README", "ECA-Net50", "ECA")
 glue("findings_paper_r50_top1", paper["top1"])
 glue("findings_readme_r50_top1", readme["top1"])
-Markdown(f"Paper Table 3: top-1 {paper['top1']}, top-5 {paper['top5']}. Official README (the released "
-         f"k3557 checkpoint): top-1 {readme['top1']}, top-5 {readme['top5']}. The kernels were tuned after "
-         "publication (official issue #21).")
+Markdown(
+    f"Paper Table 3: top-1 {paper['top1']}, top-5 {paper['top5']}. Official README (the released "
+    f"k3557 checkpoint): top-1 {readme['top1']}, top-5 {readme['top5']}. The kernels were tuned after "
+    "publication (official issue #21)."
+)
 
 # %% [markdown]
 # ## 4. The reproduction's CIFAR-10 learning rate never decays
 
 # %% tags=["remove-input"]
-cfg = cifar10.make_run("eca", "rc2020").train
+cfg = resolve("cifar10/rc2020").train_config()
 lrs = sorted({lr_at(e, cfg) for e in range(cfg.epochs)})
 glue("findings_cifar_epochs", cfg.epochs)
 glue("findings_cifar_milestones", ", ".join(map(str, cfg.milestones)))
-Markdown(f"train_cifar.py uses MultiStepLR with milestones {cfg.milestones} for {cfg.epochs} epochs: the lr takes "
-         f"the values {lrs} over the whole run, so every curve of that study is at the initial lr {cfg.lr}.")
+Markdown(
+    f"train_cifar.py uses MultiStepLR with milestones {cfg.milestones} for {cfg.epochs} epochs: the lr takes "
+    f"the values {lrs} over the whole run, so every curve of that study is at the initial lr {cfg.lr}."
+)
 
 # %% [markdown]
 # ## 4b. RC2020's CIFAR-10 curves, read back as numbers
@@ -124,8 +135,11 @@ from ecalib.reports.rc2020 import summarise_rc2020_curves
 
 rc = summarise_rc2020_curves(rc2020_cifar10_curves()).sort_values("final_top1", ascending=False)
 base = rc.loc["none"]
-inside = [m for m in rc.index if m != "none"
-          and rc.loc[m, "final_top1_low"] <= base["final_top1"] <= rc.loc[m, "final_top1_high"]]
+inside = [
+    m
+    for m in rc.index
+    if m != "none" and rc.loc[m, "final_top1_low"] <= base["final_top1"] <= rc.loc[m, "final_top1_high"]
+]
 glue("findings_rc2020_spread", f"{rc['final_top1'].max() - rc['final_top1'].min():.2f}")
 finals = ", ".join(
     f"{m} {r.final_top1:.2f} % [{r.final_top1_low:.2f}, {r.final_top1_high:.2f}]" for m, r in rc.iterrows()

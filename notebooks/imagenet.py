@@ -34,21 +34,21 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 #
 # The paper trains every ECA-Net on ImageNet-1k with the torchvision ImageNet recipe, and
 # ECA-MobileNetV2 with its own longer one (paper Sec. 4.1); the table below is printed from the
-# recipes `ecalib` runs (`ecalib.tasks.imagenet.RECIPES`), with training on RandomResizedCrop +
+# recipe files `ecalib` runs (`configs/imagenet/*.yaml`), with training on RandomResizedCrop +
 # flip and evaluation on a resize and centre crop. `ecalib` runs those recipes on its training
 # engine (exact resume, NaN guard, checkpoints in the official layout), on one GPU or many through
 # `torchrun`, and evaluates any official checkpoint against the published numbers.
 
 # %% tags=["remove-input"]
-import pandas as pd
+from ecalib.reports.recipes import recipe_sources, recipe_table
 
-from ecalib.tasks.imagenet import IMAGE_SIZES, RECIPES
-
-recipes = pd.DataFrame(RECIPES).T.assign(**IMAGE_SIZES)
-recipes.index = recipes.index.map({"resnet": "ECA-ResNets", "mobilenet_v2": "ECA-MobileNetV2"})
-display(recipes)
-print("Source: paper Sec. 4.1 and the official main.py, as encoded in ecalib.tasks.imagenet.RECIPES "
-      "(gamma: the lr factor at each milestone, or per epoch for the exponential schedule).")
+IMAGENET_RECIPES = ["imagenet/resnet", "imagenet/mobilenet_v2"]
+display(recipe_table(IMAGENET_RECIPES))
+print(recipe_sources(IMAGENET_RECIPES))
+print(
+    "(schedule.gamma: the lr factor at each milestone, or per epoch for the exponential schedule; "
+    "optimizer.base_lr is the lr at optimizer.base_batch, scaled linearly with the batch used)"
+)
 
 # %% [markdown]
 # ## The published numbers
@@ -122,29 +122,49 @@ device: str = "auto"  # auto | cpu | cuda
 resume: str = "auto"  # auto: continue the run folder; or a checkpoint path (official layout)
 wandb_mode: str = "offline"  # offline | online | disabled
 show_progress: bool = True  # per-epoch lines and progress bars (the book: false)
+overrides: str = ""  # more recipe keys, as ecalib train --set takes them (space-separated)
 results_dir: str = "runs"  # generated runs (not tracked; committed results live in results/)
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
+PARAMETERS = [
+    "model",
+    "k_size",
+    "profile",
+    "data",
+    "data_dir",
+    "epochs",
+    "batch_size",
+    "lr",
+    "workers",
+    "amp",
+    "device",
+    "resume",
+    "wandb_mode",
+    "show_progress",
+    "overrides",
+    "results_dir",
+]
 check_parameters(
     globals(),
-    ['model', 'k_size', 'profile', 'data', 'data_dir', 'epochs', 'batch_size', 'lr', 'workers', 'amp',
-     'device', 'resume', 'wandb_mode', 'show_progress', 'results_dir'],
-    booleans=['show_progress'],
+    PARAMETERS,
+    booleans=["show_progress"],
 )
 
 # %%
-from ecalib.tasks import imagenet
+from ecalib.recipes import resolve, shorthands_of
+from ecalib.tasks import imagenet, prepare_data, train
 
-run = imagenet.make_run(model, data_dir, profile, data=data, k_size=k_size, workers=workers, epochs=epochs,
-                        batch_size=batch_size, lr=lr, amp=amp, device=device, wandb_mode=wandb_mode)
-train = run.train
-print(f"run {run.name}: {train.epochs} epochs, global batch {train.batch_size}, lr {train.lr:g} ({run.lr_rule})")
+# the recipe of the model's family (configs/imagenet/), the parameters named like `ecalib train`'s shorthands
+run = resolve("imagenet", profile, overrides, **shorthands_of(globals(), PARAMETERS))
+cfg = run.train_config()
+print(f"run {run.name}: {cfg.epochs} epochs, global batch {cfg.batch_size}, lr {cfg.lr:g} ({run.lr_rule})")
+prepare_data([run], ways_out="papermill")
 
 # %% tags=["hide-output"]
 resume_from = None if resume == "auto" else resume
-result = imagenet.train(run, results_dir, resume_from=resume_from, progress=show_progress, verbose=show_progress)
+result = train(run, results_dir, resume_from=resume_from, progress=show_progress, verbose=show_progress)
 
 # %% tags=["remove-input", "hide-output"]
 from ecalib.reports.plots import run_curves
@@ -158,9 +178,15 @@ fig = run_curves(history, title=f"{run.name}; data: {', '.join(sorted(set(histor
 # ### The run's best checkpoint, evaluated
 
 # %% tags=["remove-input", "hide-output"]
-sizes = {"val_resize": run.image_sizes["val_resize"], "val_crop": run.image_sizes["val_crop"]}
-evaluation = imagenet.evaluate_checkpoint(result.run_dir / "checkpoints" / "model_best.pth.tar", run.data_dir,
-                                          workers=run.workers, device=device, image_sizes=sizes, progress=show_progress)
+sizes = {"val_resize": run.config.data.val_resize, "val_crop": run.config.data.val_crop}
+evaluation = imagenet.evaluate_checkpoint(
+    result.run_dir / "checkpoints" / "model_best.pth.tar",
+    imagenet.data_folder(run),
+    workers=run.config.data.workers,
+    device=device,
+    image_sizes=sizes,
+    progress=show_progress,
+)
 print(imagenet.format_evaluation(evaluation))
 
 # %% [markdown]

@@ -91,9 +91,13 @@ def test_every_notebook_checks_its_parameters_after_the_parameters_cell():
         body = ast.parse(cells[at].source).body
         names = [n.target.id if isinstance(n, ast.AnnAssign) else n.targets[0].id for n in body]
         booleans = [n.target.id for n in body if isinstance(n, ast.AnnAssign) and ast.unparse(n.annotation) == "bool"]
-        call = ast.parse(cells[at + 1].source).body[-1].value
+        check = ast.parse(cells[at + 1].source).body
+        call = check[-1].value
         assert ast.unparse(call.func) == "check_parameters", path.name
-        assert ast.literal_eval(call.args[1]) == names, path.name
+        listed = call.args[1]
+        if isinstance(listed, ast.Name):  # PARAMETERS = [...] assigned in the same cell
+            listed = next(n.value for n in check if isinstance(n, ast.Assign) and n.targets[0].id == listed.id)
+        assert ast.literal_eval(listed) == names, path.name
         assert ast.literal_eval(call.keywords[0].value) == booleans, path.name
 
 
@@ -152,14 +156,25 @@ def test_launch_buttons_point_at_the_source_notebooks():
     assert config["sphinx"]["local_extensions"]["notebook_sources"] == "book/_ext"
 
 
-def reproduce_commands() -> list[list[str]]:
-    """The shell commands in the bash blocks of book/reproduce.md, split into words."""
+def reproduce_commands(page: str = "book/reproduce.md") -> list[list[str]]:
+    """The shell commands in the bash blocks of ``page``, split into words (continued lines joined)."""
     import re
     import shlex
 
-    text = (ROOT / "book" / "reproduce.md").read_text()
+    text = (ROOT / page).read_text()
     blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    return [shlex.split(line, comments=True) for block in blocks for line in block.splitlines() if line.strip()]
+    lines = [line for block in blocks for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    return [words for words in (shlex.split(line, comments=True) for line in lines) if words]
+
+
+def test_every_ecalib_command_in_the_readme_parses():
+    from ecalib.cli import build_parser
+
+    commands = [c[c.index("ecalib") + 1 :] for c in reproduce_commands("README.md") if "ecalib" in c]
+    assert len(commands) >= 20
+    for argv in commands:
+        args = build_parser().parse_args(argv)
+        assert callable(args.func), argv
 
 
 def test_every_ecalib_command_in_the_reproduce_page_parses():

@@ -84,14 +84,16 @@ def test_a_failed_download_is_one_line_without_the_chain(tmp_path, monkeypatch):
 
 
 def test_prepare_data_checks_real_runs_only(tmp_path):
-    from ecalib.tasks import cifar10
+    from ecalib.recipes import plan
+    from ecalib.tasks import prepare_data
 
-    smoke = cifar10.plan_runs("none,eca", profile="smoke", data_dir=tmp_path / "syn")
-    cifar10.prepare_data(smoke, ways_out="papermill")  # synthetic: generated when a run starts, nothing now
+    smoke = plan("cifar10", "smoke", model="none,eca", data_dir=str(tmp_path / "syn"))
+    assert [r.config.model.name for r in smoke] == ["none", "eca"]
+    prepare_data(smoke, ways_out="papermill")  # synthetic: generated when a run starts, nothing now
     assert not (tmp_path / "syn").exists()
-    real = cifar10.plan_runs("eca", seeds=1, data_dir=tmp_path / "real", download=False)
+    real = plan("cifar10", model="eca", seeds=1, data_dir=str(tmp_path / "real"), download=False)
     with pytest.raises(UsageError, match="-p download true downloads it there"):
-        cifar10.prepare_data(real, ways_out="papermill")
+        prepare_data(real, ways_out="papermill")
 
 
 def test_real_data_is_checked_against_official_md5(tmp_path):

@@ -34,9 +34,13 @@ def test_every_example_parses(path):
 def test_version_and_the_experiments_are_listed(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"ecalib {ecalib.__version__}"
+    from ecalib.recipes import list_recipes
+
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "cifar10" in out and "imagenet" in out and "coco train" in out
+    assert len(list_recipes()) == 7  # every file of configs/<task>/, each listed with its path
+    assert all(f"{name:24s} configs/{name}.yaml" in out for name in list_recipes()), out
+    assert "cifar10: full, smoke" in out and "--set KEY=VALUE" in out
 
 
 def test_messages_name_flags_not_python_arguments(capsys):

@@ -26,12 +26,12 @@ def smoke(data_dir, results, *args):
 
 
 BAD = {
-    "data-dir is a file": (lambda d, r, f: smoke(f, r), "argument --data-dir: .* is a file, not a folder"),
+    "data-dir is a file": (lambda d, r, f: smoke(f, r), "argument --data-dir/--data_dir: .* is a file, not a folder"),
     "results-dir is a file": (lambda d, r, f: smoke(d, f), "argument --results-dir: .* is a file, not a folder"),
     "results-dir under a file": (lambda d, r, f: smoke(d, f / "sub"), "argument --results-dir: .* is a file"),
     "imagenet data-dir is a file": (
         lambda d, r, f: ["train", "imagenet", "--profile", "smoke", "--data-dir", str(f), "--results-dir", str(r)],
-        "argument --data-dir: .* is a file, not a folder",
+        "argument --data-dir/--data_dir: .* is a file, not a folder",
     ),
     "topk -3": (
         lambda d, r, f: ["classify", "x.jpg", "--checkpoint", "c.pth", "--topk", "-3"],
@@ -45,22 +45,40 @@ BAD = {
     ),
     "workers -1": (
         lambda d, r, f: ["train", "imagenet", "--profile", "smoke", "--workers", "-1", "--results-dir", str(r)],
-        "--workers: must be an integer >= 0",
+        r"data.workers \(--workers\)=-1 is not allowed: must be greater than or equal to 0",
     ),
     "batch larger than the data": (
         lambda d, r, f: smoke(d, r, "--batch-size", "100000"),
         r"--batch-size 100000 is larger than the training set \(320 images\)",
     ),
-    "seed -1": (lambda d, r, f: smoke(d, r, "--seed", "-1"), r"seed \(--seed\) must be an integer from 0 to 2\*\*63-1"),
-    "seed 2**64": (lambda d, r, f: smoke(d, r, "--seed", str(2**64)), r"seed \(--seed\) must be .* 2\*\*63-1"),
-    "seeds -1": (lambda d, r, f: smoke(d, r, "--seeds", "0", "-1"), r"seed \(--seed\) must be"),
-    "epochs huge": (lambda d, r, f: smoke(d, r, "--epochs", "9" * 20), r"epochs \(--epochs\) must be at most 100000"),
-    "lr 1e308": (lambda d, r, f: smoke(d, r, "--lr", "1e308"), r"lr \(--lr\) must be a finite number in \(0, 10\]"),
-    "lr inf": (lambda d, r, f: smoke(d, r, "--lr", "inf"), r"lr \(--lr\) must be a finite number"),
-    "lr nan": (lambda d, r, f: smoke(d, r, "--lr", "nan"), r"lr \(--lr\) must be a finite number"),
+    "seed -1": (
+        lambda d, r, f: smoke(d, r, "--seed", "-1"),
+        r"seed \(--seed\)=-1 is not allowed: must be greater than or equal to 0",
+    ),
+    "seed 2**64": (
+        lambda d, r, f: smoke(d, r, "--seed", str(2**64)),
+        r"seed \(--seed\)=18446744073709551616 is not allowed: must be less than or equal to 9223372036854775807",
+    ),
+    "seeds -1": (lambda d, r, f: smoke(d, r, "--seeds", "0", "-1"), r"seed \(--seed\)=-1 is not allowed"),
+    "epochs huge": (
+        lambda d, r, f: smoke(d, r, "--epochs", "9" * 20),
+        r"schedule.epochs \(--epochs\)=9+ is not allowed: must be less than or equal to 100000",
+    ),
+    "lr 1e308": (
+        lambda d, r, f: smoke(d, r, "--lr", "1e308"),
+        r"optimizer.lr \(--lr\)=1e\+308 is not allowed: must be less than or equal to 10",
+    ),
+    "lr inf": (
+        lambda d, r, f: smoke(d, r, "--lr", "inf"),
+        r"optimizer.lr \(--lr\)=(inf|nan) is not allowed: must be a finite number",
+    ),
+    "lr nan": (
+        lambda d, r, f: smoke(d, r, "--lr", "nan"),
+        r"optimizer.lr \(--lr\)=(inf|nan) is not allowed: must be a finite number",
+    ),
     "imagenet lr inf": (
         lambda d, r, f: ["train", "imagenet", "--profile", "smoke", "--lr", "inf", "--results-dir", str(r)],
-        r"lr \(--lr\) must be a finite number",
+        r"optimizer.lr \(--lr\)=(inf|nan) is not allowed: must be a finite number",
     ),
 }
 

@@ -330,12 +330,13 @@ def test_log_parser_reads_mmdet3_lines(tmp_path):
 # -- training end to end --------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_short_cpu_training_evaluation_and_visualization(tmp_path, coco_dir, smoke_data_base):
-    from ecalib.tasks import coco
-
     # the smoke profile's own set (a set of another spec given as data_dir is refused)
-    run = coco.make_run(str(smoke_data_base), "smoke", data="synthetic", epochs=2, wandb_mode="disabled")
+    from ecalib.recipes import resolve
+    from ecalib.tasks import coco, train
+
+    run = resolve("coco", "smoke", data="synthetic", data_dir=str(smoke_data_base), epochs=2, wandb_mode="disabled")
     assert "linear scaling: 0.02 x 2/16" in run.lr_rule
-    result = coco.train(run, tmp_path, progress=False, verbose=False)
+    result = train(run, tmp_path, progress=False, verbose=False)
     history = result.history
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     for iou_type in ("bbox", "segm"):
@@ -370,38 +371,41 @@ def test_short_cpu_training_evaluation_and_visualization(tmp_path, coco_dir, smo
 
 
 def test_recipe_and_lr_scaling():
-    from ecalib.tasks import coco
+    """The recipe file against MMDetection's 1x schedule and the paper's lr (0.01 at batch 8)."""
+    from ecalib.recipes import resolve
 
-    run = coco.make_run("/data/coco", batch_size=16)
-    cfg = run.train
+    cfg = resolve("coco", data_dir="/data/coco", batch_size=16).train_config()
     assert (cfg.epochs, cfg.milestones, cfg.lr, cfg.warmup_iters, cfg.weight_decay) == (12, [8, 11], 0.02, 500, 1e-4)
-    assert coco.make_run("/data/coco", batch_size=8).train.lr == pytest.approx(0.01)  # the paper's setting
-    assert coco.make_run("/data/coco", batch_size=2).train.lr == pytest.approx(0.0025)  # not RC2020's 0.02
-    with pytest.raises(ValueError, match="data_dir is required"):
-        coco.make_run()
+    assert resolve("coco", data_dir="/d", batch_size=8).config.optimizer.lr == pytest.approx(0.01)  # the paper's
+    assert resolve("coco", data_dir="/d", batch_size=2).config.optimizer.lr == pytest.approx(0.0025)  # not RC2020's
+    with pytest.raises(ValueError, match=r"data.dir \(--data-dir\) is required"):
+        resolve("coco")
+    with pytest.raises(ValueError, match="not an ImageNet ResNet"):
+        resolve("coco", model="eca_mobilenet_v2", data_dir="/d")
 
 
 def test_the_smoke_profile_shrinks_the_detector_heads():
     from torchvision.models.detection import maskrcnn_resnet50_fpn
 
-    from ecalib.tasks import coco
+    from ecalib.recipes import resolve
+    from ecalib.tasks.coco import detector_kwargs
 
-    run = coco.make_run(profile="smoke", backbone="resnet18")
-    smoke = build_eca_maskrcnn(91, backbone="resnet18", **run.detector)
+    run = resolve("coco", "smoke", model="resnet18")
+    smoke = build_eca_maskrcnn(91, backbone="resnet18", **detector_kwargs(run))
     default = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None)  # torchvision's own defaults
     for model, (pre, post, rois, dets) in ((smoke, (300, 150, 64, 20)), (default, (2000, 2000, 512, 100))):
         assert model.rpn._pre_nms_top_n["training"] == pre and model.rpn._post_nms_top_n["training"] == post
         assert model.roi_heads.fg_bg_sampler.batch_size_per_image == rois
         assert model.roi_heads.detections_per_img == dets
-    assert coco.make_run(profile="full", backbone="resnet18", data_dir="x").detector.keys() == {"min_size", "max_size"}
+    assert detector_kwargs(resolve("coco", model="resnet18", data_dir="x")).keys() == {"min_size", "max_size"}
 
 
 @pytest.mark.slow
 def test_workers_option_trains(tmp_path, smoke_data_base, capsys):
     from ecalib.cli import main
-    from ecalib.tasks import coco
+    from ecalib.recipes import resolve
 
-    assert coco.make_run("/data/coco", workers=3).workers == 3
+    assert resolve("coco", data_dir="/data/coco", workers=3).config.data.workers == 3
     args = ["coco", "train", "--profile", "smoke", "--data", "synthetic", "--data-dir", str(smoke_data_base)]
     args += ["--epochs", "1"]
     args += ["--results-dir", str(tmp_path), "--wandb-mode", "disabled", "--no-progress", "--workers", "1"]

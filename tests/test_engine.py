@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ecalib.engine import NonFiniteLossError, TrainConfig, lr_at
+from ecalib.engine import NonFiniteLossError, TrainConfig, Trainer, lr_at
 from ecalib.engine.config import config_changes
-from ecalib.tasks import cifar10
+from ecalib.recipes import resolve
+from ecalib.tasks import train
 
 pytestmark = pytest.mark.slow
 FINAL_KEYS = ("test_top1", "test_top5", "test_loss", "train_loss", "train_top1")
@@ -26,14 +27,14 @@ def data_dir(tmp_path_factory):
 
 
 def smoke_run(data_dir, **overrides):
-    return cifar10.make_run("eca", "rc2020", "smoke", data_dir=str(data_dir), wandb_mode="disabled", **overrides)
+    return resolve("cifar10/rc2020", "smoke", model="eca", data_dir=str(data_dir), wandb_mode="disabled", **overrides)
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, data_dir):
     """An uninterrupted 3-epoch run."""
     results = tmp_path_factory.mktemp("reference")
-    return cifar10.train(smoke_run(data_dir, epochs=3), results, progress=False, verbose=False)
+    return train(smoke_run(data_dir, epochs=3), results, progress=False, verbose=False)
 
 
 def test_short_training_learns(reference):
@@ -49,12 +50,10 @@ def test_short_training_learns(reference):
 
 
 def test_resume_equals_uninterrupted(tmp_path, data_dir, reference):
-    first = cifar10.train(smoke_run(data_dir, epochs=2), tmp_path, progress=False, verbose=False)
+    first = train(smoke_run(data_dir, epochs=2), tmp_path, progress=False, verbose=False)
     # epochs is part of the identity: extending a run is explicit (resume_from / --resume-from) and the
     # extended run gets its own folder; the 2-epoch run stays as it was
-    resumed = cifar10.train(
-        smoke_run(data_dir, epochs=3), tmp_path, resume_from=first.run_dir, progress=False, verbose=False
-    )
+    resumed = train(smoke_run(data_dir, epochs=3), tmp_path, resume_from=first.run_dir, progress=False, verbose=False)
     assert resumed.run_dir != first.run_dir and json.loads((first.run_dir / "final.json").read_text())["epoch"] == 2
     assert {k: resumed.final[k] for k in FINAL_KEYS} == {k: reference.final[k] for k in FINAL_KEYS}
     log = [json.loads(line) for line in (resumed.run_dir / "resume_log.jsonl").read_text().splitlines()]
@@ -62,7 +61,7 @@ def test_resume_equals_uninterrupted(tmp_path, data_dir, reference):
 
 
 def test_complete_runs_are_skipped(tmp_path, data_dir, reference, capsys):
-    again = cifar10.train(smoke_run(data_dir, epochs=3), reference.run_dir.parent.parent, progress=False)
+    again = train(smoke_run(data_dir, epochs=3), reference.run_dir.parent.parent, progress=False)
     assert "complete; skipping" in capsys.readouterr().out
     assert again.final == reference.final
 
@@ -109,7 +108,7 @@ def test_nan_guard_stops_and_keeps_the_last_checkpoint(tmp_path, data_dir):
     # one good epoch (5 iterations, checkpointed), then an infinite output in epoch 2, iteration 3
     ckpt = tmp_path / "cifar10" / run.name / "checkpoints" / "checkpoint.pth.tar"
     calls, before = {"n": 0}, {}
-    original_init = cifar10.Trainer.__init__
+    original_init = Trainer.__init__
 
     def init_with_fault(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
@@ -124,28 +123,28 @@ def test_nan_guard_stops_and_keeps_the_last_checkpoint(tmp_path, data_dir):
 
         self.model.register_forward_hook(poison)
 
-    cifar10.Trainer.__init__ = init_with_fault
+    Trainer.__init__ = init_with_fault
     try:
         with pytest.raises(NonFiniteLossError, match=r"epoch 2, iteration 3/5.*after epoch 1\).*intact"):
-            cifar10.train(run, tmp_path, progress=False, verbose=False)
+            train(run, tmp_path, progress=False, verbose=False)
     finally:
-        cifar10.Trainer.__init__ = original_init
+        Trainer.__init__ = original_init
     assert ckpt.read_bytes() == before["bytes"]
     assert not (ckpt.parent.parent / "final.json").exists()
 
 
 def test_changed_lr_on_resume_takes_effect(tmp_path, data_dir, capsys):
-    first = cifar10.train(smoke_run(data_dir, epochs=1), tmp_path, progress=False)
+    first = train(smoke_run(data_dir, epochs=1), tmp_path, progress=False)
     capsys.readouterr()
-    result = cifar10.train(smoke_run(data_dir, epochs=2, lr=0.01), tmp_path, resume_from=first.run_dir, progress=False)
+    result = train(smoke_run(data_dir, epochs=2, lr=0.01), tmp_path, resume_from=first.run_dir, progress=False)
     assert [r["lr"] for r in result.history] == [0.1, 0.01]
     out = capsys.readouterr().out
     assert "lr: 0.1 -> 0.01 (applied from epoch 2)" in out
     state = torch.load(result.run_dir / "checkpoints" / "checkpoint.pth.tar", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["lr"] == 0.01
-    with pytest.raises(ValueError, match="holds another run.*config.model: 'eca_resnet18_adaptive' -> 'resnet18'"):
-        cifar10.train(
-            cifar10.make_run("none", "rc2020", "smoke", data_dir=str(data_dir), wandb_mode="disabled", epochs=2),
+    with pytest.raises(ValueError, match="holds another run.*model.name: 'eca' -> 'none'"):
+        train(
+            resolve("cifar10", "smoke", model="none", data_dir=str(data_dir), wandb_mode="disabled", epochs=2),
             tmp_path,
             run_dir=result.run_dir,
             progress=False,
@@ -153,8 +152,8 @@ def test_changed_lr_on_resume_takes_effect(tmp_path, data_dir, capsys):
 
 
 def test_wandb_offline_writes_a_local_run(tmp_path, data_dir):
-    run = cifar10.make_run("none", "rc2020", "smoke", data_dir=str(data_dir), wandb_mode="offline", epochs=1)
-    result = cifar10.train(run, tmp_path, progress=False, verbose=False)
+    run = resolve("cifar10", "smoke", model="none", data_dir=str(data_dir), wandb_mode="offline", epochs=1)
+    result = train(run, tmp_path, progress=False, verbose=False)
     runs = list((result.run_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
 
@@ -185,35 +184,49 @@ def test_schedules_match_torch(schedule, kwargs, torch_scheduler):
 
 
 def test_rc2020_lr_never_decays():
-    cfg = cifar10.make_run("eca", "rc2020").train
+    cfg = resolve("cifar10/rc2020").train_config()
     assert {lr_at(e, cfg) for e in range(cfg.epochs)} == {0.1}
 
 
 def test_bad_parameters_are_explained():
-    with pytest.raises(ValueError, match="choose one of: none, se, cbam, triplet, eca"):
-        cifar10.make_run("gc")
-    with pytest.raises(ValueError, match="protocol='imagenet'.*rc2020, standard"):
-        cifar10.make_run("eca", "imagenet")
-    with pytest.raises(ValueError, match="optimizer='rmsprop'.*sgd, adam"):
-        cifar10.make_run("eca", optimizer="rmsprop")
-    with pytest.raises(ValueError, match=r"epochs \(--epochs\) must be a positive integer"):
-        cifar10.make_run("eca", epochs=0)
-    with pytest.raises(ValueError, match="unknown training parameters \\['epoch'\\]"):
-        cifar10.make_run("eca", epoch=3)
+    with pytest.raises(ValueError, match="model.name='gc' is not one of this recipe's: none, se, cbam, triplet, eca"):
+        resolve("cifar10", model="gc")
+    with pytest.raises(ValueError, match="unknown recipe 'cifar10/imagenet'.*cifar10/rc2020, cifar10/rc2020_sweep"):
+        resolve("cifar10/imagenet")
+    with pytest.raises(ValueError, match=r"optimizer.name \(--optimizer\)='rmsprop' is not allowed: must be 'sgd' or"):
+        resolve("cifar10", optimizer="rmsprop")
+    with pytest.raises(ValueError, match=r"schedule.epochs \(--epochs\)=0 is not allowed: must be greater than or"):
+        resolve("cifar10", epochs=0)
+    with pytest.raises(ValueError, match="unknown setting 'epoch'"):
+        resolve("cifar10", epoch=3)
+    with pytest.raises(ValueError, match="unknown key 'schedule.epoch'; allowed at schedule: name, epochs, milestones"):
+        resolve("cifar10", sets=["schedule.epoch=3"])
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
-            cifar10.Trainer(cifar10.make_run("eca", device="cuda").train, None, "unused")
+            Trainer(resolve("cifar10", device="cuda").train_config(), None, "unused")
 
 
-def test_protocol_models_and_cbam_kernel():
-    assert cifar10.make_run("cbam", "rc2020").train.model_kwargs == {"attn_kwargs": {"spatial_kernel": 3}}
-    assert cifar10.make_run("cbam", "standard").train.model_kwargs == {"attn_kwargs": {"spatial_kernel": 7}}
-    assert cifar10.make_run("none", "rc2020").train.model == "resnet18"
-    assert cifar10.make_run("eca", "standard").train.model == "eca_resnet18_cifar"
-    assert cifar10.make_run("se", "rc2020_sweep").train.model == "se_resnet20_cifar"
-    std = cifar10.make_run("eca", "standard").train
+def test_recipes_hold_the_sources_settings():
+    """The shipped recipe files against the numbers of their sources (RC2020 train_cifar.py, a standard recipe)."""
+    assert resolve("cifar10/rc2020", model="cbam").train_config().model_kwargs == {"attn_kwargs": {"spatial_kernel": 3}}
+    assert resolve("cifar10/standard", model="cbam").train_config().model_kwargs == {
+        "attn_kwargs": {"spatial_kernel": 7}
+    }
+    assert resolve("cifar10/rc2020", model="none").train_config().model == "resnet18"
+    assert resolve("cifar10/standard", model="eca").train_config().model == "eca_resnet18_cifar"
+    assert resolve("cifar10/rc2020_sweep", model="se").train_config().model == "se_resnet20_cifar"
+    rc = resolve("cifar10/rc2020").train_config()
+    assert (rc.epochs, rc.batch_size, rc.lr, rc.momentum, rc.weight_decay, rc.milestones) == (
+        50,
+        128,
+        0.1,
+        0.9,
+        5e-4,
+        [100, 150],
+    )
+    std = resolve("cifar10/standard").train_config()
     assert (std.epochs, std.schedule, std.mean[0]) == (200, "cosine", 0.4914)
-    assert cifar10.protocol_seeds("rc2020") == [0, 1, 2, 3, 4]
+    assert resolve("cifar10/rc2020").config.seeds == [0, 1, 2, 3, 4]
     assert config_changes({"a": 1, "b": 2}, {"a": 1, "b": 3}) == {"b": (2, 3)}
 
 
@@ -300,15 +313,15 @@ def test_offline_sweep_trial_and_cli_run_share_the_folder(tmp_path, data_dir, ca
 def test_a_folder_holding_another_run_is_refused_listing_the_keys(tmp_path, data_dir):
     from ecalib.errors import UsageError
 
-    done = cifar10.train(smoke_run(data_dir, epochs=1), tmp_path, progress=False, verbose=False)
+    done = train(smoke_run(data_dir, epochs=1), tmp_path, progress=False, verbose=False)
     other = smoke_run(data_dir, epochs=1, optimizer="adam")
-    with pytest.raises(UsageError, match=r"holds another run.*config\.optimizer: 'sgd' -> 'adam'"):
-        cifar10.train(other, run_dir=done.run_dir, progress=False, verbose=False)
+    with pytest.raises(UsageError, match=r"holds another run.*optimizer\.name: 'sgd' -> 'adam'"):
+        train(other, run_dir=done.run_dir, progress=False, verbose=False)
     # an unfinished run (checkpoint, no final.json) is not continued with another batch size either
     (done.run_dir / "final.json").unlink()
     (done.run_dir / "params.json").unlink()  # only the checkpoint's config is left to compare with
     with pytest.raises(UsageError, match=r"another run.*config\.batch_size: 64 -> 32"):
-        cifar10.train(smoke_run(data_dir, epochs=1, batch_size=32), run_dir=done.run_dir, progress=False, verbose=False)
+        train(smoke_run(data_dir, epochs=1, batch_size=32), run_dir=done.run_dir, progress=False, verbose=False)
     assert not (done.run_dir / "final.json").exists()
 
 
@@ -337,7 +350,7 @@ def test_best_epoch_between_checkpoints_is_kept(tmp_path, data_dir, monkeypatch)
 
     weights, history_seen = {}, {}
     scripted_top1(monkeypatch, [50.0, 80.0, 60.0], weights, history_seen)
-    result = cifar10.train(smoke_run(data_dir, epochs=3, checkpoint_every=3), tmp_path, progress=False, verbose=False)
+    result = train(smoke_run(data_dir, epochs=3, checkpoint_every=3), tmp_path, progress=False, verbose=False)
     folder = result.run_dir / "checkpoints"
     best = torch.load(folder / "model_best.pth.tar", weights_only=True)
     assert best["epoch"] == 2 and float(best["best_prec1"]) == 80.0 and len(best["history"]) == 2
@@ -368,12 +381,12 @@ def test_crash_between_checkpoint_and_best_is_repaired_on_resume(tmp_path, data_
     with monkeypatch.context() as m:
         m.setattr(os, "replace", crash_at_second_best)
         with pytest.raises(SimulatedCrash):
-            cifar10.train(run, tmp_path, progress=False, verbose=False)
+            train(run, tmp_path, progress=False, verbose=False)
     folder = tmp_path / "cifar10" / run.name / "checkpoints"
     checkpoint = torch.load(folder / "checkpoint.pth.tar", weights_only=True)
     assert checkpoint["epoch"] == 2 and float(checkpoint["best_prec1"]) == 80.0
     assert torch.load(folder / "model_best.pth.tar", weights_only=True)["epoch"] == 1  # the crash left it behind
-    result = cifar10.train(run, tmp_path, progress=False, verbose=False)
+    result = train(run, tmp_path, progress=False, verbose=False)
     best = torch.load(folder / "model_best.pth.tar", weights_only=True)
     assert best["epoch"] == 2 and float(best["best_prec1"]) == 80.0
     assert all(torch.equal(best["state_dict"][k], v) for k, v in checkpoint["state_dict"].items())

@@ -14,7 +14,8 @@ from PIL import Image
 import ecalib
 from ecalib.checkpoint import CheckpointError, load_official_checkpoint, save_official_checkpoint
 from ecalib.data import write_synthetic_imagefolder
-from ecalib.tasks import imagenet
+from ecalib.recipes import resolve
+from ecalib.tasks import imagenet, train
 
 ROOT = Path(__file__).resolve().parents[1]
 FINAL_KEYS = ("test_top1", "test_top5", "test_loss", "train_loss", "train_top1")
@@ -28,12 +29,14 @@ def data_dir(tmp_path_factory):
 
 
 def smoke_run(data_dir, **overrides):
-    return imagenet.make_run("eca_resnet18", str(data_dir), "smoke", wandb_mode="disabled", **overrides)
+    return resolve(
+        "imagenet", "smoke", model="eca_resnet18", data_dir=str(data_dir), wandb_mode="disabled", **overrides
+    )
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, data_dir):
-    return imagenet.train(smoke_run(data_dir, epochs=3), tmp_path_factory.mktemp("ref"), progress=False, verbose=False)
+    return train(smoke_run(data_dir, epochs=3), tmp_path_factory.mktemp("ref"), progress=False, verbose=False)
 
 
 def test_generated_imagefolder_is_real_jpeg(data_dir):
@@ -46,15 +49,17 @@ def test_generated_imagefolder_is_real_jpeg(data_dir):
 
 
 def test_recipes_and_linear_scaling():
-    r50 = imagenet.make_run("eca_resnet50", "/data/imagenet")
-    cfg = r50.train
+    """The recipe files against the official main.py / light_main.py values, and the linear scaling rule."""
+    r50 = resolve("imagenet", model="eca_resnet50", data_dir="/data/imagenet")
+    cfg = r50.train_config()
     assert (cfg.lr, cfg.batch_size, cfg.epochs, cfg.milestones, cfg.weight_decay) == (0.1, 256, 100, [30, 60, 90], 1e-4)
-    assert r50.image_sizes == {"train_crop": 224, "val_resize": 256, "val_crop": 224}
-    big = imagenet.make_run("eca_resnet50", "/data/imagenet", batch_size=1024)
-    assert big.train.lr == pytest.approx(0.4) and "linear scaling: 0.1 x 1024/256" in big.lr_rule
-    given = imagenet.make_run("eca_resnet50", "/data/imagenet", batch_size=1024, lr=0.1)
-    assert given.train.lr == 0.1 and "explicitly" in given.lr_rule
-    mb = imagenet.make_run("eca_mobilenet_v2", "/data/imagenet").train
+    d = r50.config.data
+    assert (d.train_crop, d.val_resize, d.val_crop) == (224, 256, 224)
+    big = resolve("imagenet", model="eca_resnet50", data_dir="/data/imagenet", batch_size=1024)
+    assert big.config.optimizer.lr == pytest.approx(0.4) and "linear scaling: 0.1 x 1024/256" in big.lr_rule
+    given = resolve("imagenet", model="eca_resnet50", data_dir="/data/imagenet", batch_size=1024, lr=0.1)
+    assert given.config.optimizer.lr == 0.1 and "as set" in given.lr_rule
+    mb = resolve("imagenet", model="eca_mobilenet_v2", data_dir="/data/imagenet").train_config()
     assert (mb.epochs, mb.batch_size, mb.lr, mb.schedule, mb.gamma, mb.weight_decay) == (
         400,
         96,
@@ -63,11 +68,12 @@ def test_recipes_and_linear_scaling():
         0.98,
         4e-5,
     )
-    assert imagenet.make_run("eca_resnet50", "/d", k_size="3377").train.model_kwargs == {"k_size": "3377"}
+    k = resolve("imagenet", model="eca_resnet50", data_dir="/d", k_size="3377")
+    assert k.train_config().model_kwargs == {"k_size": "3377"} and "-k3377-" in k.name
     with pytest.raises(ValueError, match="no ImageNet recipe"):
-        imagenet.make_run("eca_resnet18_cifar", "/d")
-    with pytest.raises(ValueError, match="data_dir is required"):
-        imagenet.make_run("eca_resnet50")
+        resolve("imagenet", model="eca_resnet18_cifar", data_dir="/d")
+    with pytest.raises(ValueError, match=r"data.dir \(--data-dir\) is required"):
+        resolve("imagenet", model="eca_resnet50")
 
 
 @pytest.mark.slow
@@ -79,11 +85,9 @@ def test_cpu_training_checkpoint_and_exact_resume(tmp_path, data_dir, reference)
     model = load_official_checkpoint(reference.run_dir / "checkpoints" / "checkpoint.pth.tar")
     assert model.model_info.name == "eca_resnet18" and model.k_per_stage == (3, 5, 7, 7)
     assert (reference.run_dir / "checkpoints" / "model_best.pth.tar").exists()
-    first = imagenet.train(smoke_run(data_dir, epochs=2), tmp_path, progress=False, verbose=False)
+    first = train(smoke_run(data_dir, epochs=2), tmp_path, progress=False, verbose=False)
     # epochs is part of the run's identity: extending a run is an explicit start from the earlier one
-    resumed = imagenet.train(
-        smoke_run(data_dir, epochs=3), tmp_path, resume_from=first.run_dir, progress=False, verbose=False
-    )
+    resumed = train(smoke_run(data_dir, epochs=3), tmp_path, resume_from=first.run_dir, progress=False, verbose=False)
     assert resumed.run_dir != first.run_dir
     assert {k: resumed.final[k] for k in FINAL_KEYS} == {k: reference.final[k] for k in FINAL_KEYS}
 
@@ -91,13 +95,17 @@ def test_cpu_training_checkpoint_and_exact_resume(tmp_path, data_dir, reference)
 @pytest.mark.slow
 def test_resume_from_a_checkpoint_written_by_the_official_code(tmp_path, data_dir, reference):
     """Strip ecalib's extras: what the official main.py's save_checkpoint writes, resumed by ecalib."""
-    ours = imagenet.train(smoke_run(data_dir, epochs=2), tmp_path / "a", progress=False, verbose=False)
+    ours = train(smoke_run(data_dir, epochs=2), tmp_path / "a", progress=False, verbose=False)
     state = torch.load(ours.run_dir / "checkpoints" / "checkpoint.pth.tar", weights_only=True)
     official = {k: state[k] for k in ("epoch", "arch", "state_dict", "best_prec1", "optimizer")}
     torch.save(official, tmp_path / "official_checkpoint.pth.tar")
-    run = smoke_run(data_dir, epochs=3, run_name="from-official")
-    result = imagenet.train(
-        run, tmp_path / "b", resume_from=tmp_path / "official_checkpoint.pth.tar", progress=False, verbose=False
+    run = smoke_run(data_dir, epochs=3)
+    result = train(
+        run,
+        run_dir=tmp_path / "b" / "from-official",
+        resume_from=tmp_path / "official_checkpoint.pth.tar",
+        progress=False,
+        verbose=False,
     )
     assert result.final["epoch"] == 3 and len(result.history) == 1  # history before the file is unknown
     assert result.final["test_top1"] == reference.final["test_top1"]
@@ -277,7 +285,9 @@ def test_evaluate_cli(tmp_path, data_dir):
 
 def test_training_data_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no 'train/' folder"):
-        imagenet.train(imagenet.make_run("eca_resnet18", str(tmp_path), wandb_mode="disabled", epochs=1), tmp_path)
+        train(
+            resolve("imagenet", model="eca_resnet18", data_dir=str(tmp_path), wandb_mode="disabled", epochs=1), tmp_path
+        )
 
 
 @pytest.mark.slow
@@ -304,4 +314,4 @@ def test_workers_option_trains(tmp_path, data_dir, capsys):
     assert params["workers"] == 1 and "workers" not in params["config"]
     # workers is operational: the same settings with other loader processes are the same run
     assert run_dir.name == smoke_run(data_dir, epochs=1, workers=0).name
-    assert imagenet.make_run("eca_resnet50", "/data/imagenet", workers=2).workers == 2
+    assert resolve("imagenet", data_dir="/data/imagenet", workers=2).config.data.workers == 2

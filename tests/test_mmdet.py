@@ -111,13 +111,19 @@ def test_upgraded_release_loads_strictly_into_mmdet3(tmp_path):
 
 def test_training_with_mmdetections_runner_and_its_log(tmp_path):
     from ecalib.mmdet.train import latest_log, train_with_mmdet
+    from ecalib.recipes import resolve
     from ecalib.reports.mmdet_logs import parse_mmdet_log
-    from ecalib.tasks import coco
 
     data = tmp_path / "data"  # the smoke profile generates its own set (16 training images) in there
     official = write_official_imagenet_checkpoint(tmp_path / "eca_resnet50_k3377.pth.tar", k_size="3377")
-    run = coco.make_run(
-        str(data), "smoke", data="synthetic", epochs=1, batch_size=2, lr=0.001, backbone_weights=str(official)
+    run = resolve(
+        "coco/maskrcnn_1x_mmdet",
+        "smoke",
+        data_dir=str(data),
+        epochs=1,
+        batch_size=2,
+        lr=0.001,
+        backbone_weights=str(official),
     )
     work_dir = train_with_mmdet(run, tmp_path / "results")
     assert (work_dir / "epoch_1.pth").exists() and (work_dir / "backbone_mmdet.pth").exists()

@@ -90,10 +90,21 @@ def cifar_results(tmp_path_factory):
 def test_cifar10_notebook_smoke(cifar_results):
     out, results = cifar_results
     text = outputs_text(out / "cifar10.ipynb")
-    from ecalib.tasks import cifar10
+    from ecalib.cli import build_parser, plan_from_args
+    from ecalib.recipes import plan
 
-    names = [cifar10.make_run(m, "rc2020", "smoke", wandb_mode="disabled").name for m in ("none", "eca")]
+    # papermill, the command line and Python with the same settings: one resolved config, one folder
+    argv = ["train", "cifar10", "--profile", "smoke", "--model", "none,eca", "--wandb-mode", "disabled"]
+    args = build_parser().parse_args([*argv, "--data-dir", str(out / "data"), "--download"])
+    args.dotted = []
+    cli = plan_from_args(args)
+    api = plan("cifar10", "smoke", model="none,eca", wandb_mode="disabled", data_dir=str(out / "data"), download=True)
+    names = [r.name for r in cli]
+    assert names == [r.name for r in api] and [r.resolved for r in cli] == [r.resolved for r in api]
     assert f"2 run(s): {names[0]}, {names[1]}" in text
+    for run in cli:
+        params = json.loads((results / "cifar10" / run.name / "params.json").read_text())
+        assert params["experiment"] == run.resolved and params["run_id"] == run.run_id
     assert "'kind': 'synthetic'" in text and "image/png" in (out / "cifar10.ipynb").read_text()
     assert (results / "cifar10" / names[1] / "final.json").exists()
     assert "epoch 1/2" not in text and "img/s" not in text, "per-epoch lines in the book's page"
@@ -110,7 +121,10 @@ def test_cifar10_notebook_smoke(cifar_results):
 def test_cifar10_notebook_rejects_bad_parameters(tmp_path):
     result = papermill("cifar10", tmp_path / "bad.ipynb", timeout=600, model="gc", profile="smoke")
     assert result.returncode != 0
-    assert "model='gc' is not allowed; choose one of: none, se, cbam, triplet, eca" in failure(result)
+    assert "model.name='gc' is not one of this recipe's: none, se, cbam, triplet, eca" in failure(result)
+    result = papermill("cifar10", tmp_path / "bad.ipynb", timeout=600, profile="smoke", overrides="optimizer.lrr=1")
+    assert result.returncode != 0
+    assert "unknown key 'optimizer.lrr'; allowed at optimizer: name, lr, base_lr" in failure(result)
 
 
 def test_cifar10_compare_notebook(cifar_results, tmp_path):

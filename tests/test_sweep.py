@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ecalib.sweep import grid_trials, load_sweep, normalise_params, run_sweep, search_space
+from ecalib.sweep import grid_trials, load_sweep, run_sweep, search_space, sweep_recipe, trial_settings
 
 SWEEP = "configs/sweep.yaml"
 
@@ -17,12 +17,27 @@ def test_sweep_file_is_the_reproductions_space():
     assert spec["command"][-3:] == ["train", "cifar10", "${args}"]
 
 
-def test_normalise_params():
-    assert normalise_params({"att": "Triplet", "optimizer": "SGD", "batch_size": 64}) == {
-        "attention": "triplet",
-        "optimizer": "sgd",
-        "batch_size": 64,
-    }
+def test_trial_parameters_are_read_as_ecalib_train_reads_them():
+    """A trial's parameters go through the command line's shorthands (W&B spells them --att=Triplet
+    --batch_size=64) and schema keys (--optimizer.lr=0.05), so both reach the same config."""
+    from ecalib.cli import build_parser, plan_from_args
+    from ecalib.recipes import resolve
+
+    params = {"att": "Triplet", "optimizer": "SGD", "batch_size": 64, "protocol": "rc2020_sweep", "optimizer.lr": 0.05}
+    shorthands, sets, protocol = trial_settings(params)
+    assert shorthands == {"model": "Triplet", "optimizer": "SGD", "batch_size": 64} and protocol == "rc2020_sweep"
+    trial = resolve(f"cifar10/{protocol}", "smoke", sets, **shorthands)
+    argv = ["train", "cifar10", "--profile", "smoke", *(f"--{k}={v}" for k, v in params.items())]
+    args, extra = build_parser().parse_known_args(argv)
+    args.dotted = [e.removeprefix("--") for e in extra]
+    (agent,) = plan_from_args(args)
+    assert agent.resolved == trial.resolved and agent.name == trial.name
+    assert (trial.config.model.arch, trial.config.optimizer.name, trial.config.optimizer.lr) == (
+        "triplet_resnet20_cifar",
+        "sgd",
+        0.05,
+    )
+    assert sweep_recipe(load_sweep(SWEEP)) == "cifar10"
 
 
 def test_bad_sweep_files(tmp_path):

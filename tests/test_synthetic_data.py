@@ -6,19 +6,20 @@ import pytest
 
 from ecalib.data import load_cifar10
 from ecalib.data.synthetic import MARKER, synthetic_set
-from ecalib.engine import DistInfo
-from ecalib.tasks import cifar10, coco, imagenet
+from ecalib.recipes import resolve
+from ecalib.tasks import coco, imagenet
 
 
 def test_cifar10_smoke_then_full_share_a_base_folder(tmp_path):
     base = tmp_path / "data"
     sets = {}
     for profile in ("smoke", "full", "smoke"):
-        run = cifar10.make_run("eca", "rc2020", profile, data="synthetic", data_dir=str(base))
-        train, test = load_cifar10(run.data_dir, run.data, False, run.synthetic)
+        run = resolve("cifar10", profile, model="eca", data="synthetic", data_dir=str(base))
+        d = run.config.data
+        train, test = load_cifar10(d.dir, d.source, False, d.synthetic)
         folder = train.source["path"]
         marker = json.loads((base / folder / MARKER).read_text())
-        assert (len(train), len(test)) == (marker["n_train"], marker["n_test"]) == tuple(run.synthetic.values())
+        assert (len(train), len(test)) == (marker["n_train"], marker["n_test"]) == tuple(d.synthetic.values())
         sets.setdefault(profile, (folder, (base / folder / MARKER).stat().st_mtime_ns))
         assert sets[profile] == (folder, (base / folder / MARKER).stat().st_mtime_ns)  # reused, not rewritten
     smoke, full = sets["smoke"][0], sets["full"][0]
@@ -31,21 +32,24 @@ def test_cifar10_smoke_then_full_share_a_base_folder(tmp_path):
 
 def test_imagenet_and_coco_sets_per_spec(tmp_path):
     base = tmp_path / "data"
-    run = imagenet.make_run("eca_resnet18", str(base), "smoke", wandb_mode="disabled")
-    other = imagenet.make_run("eca_resnet18", str(base), "smoke", wandb_mode="disabled")
-    assert run.data_dir == other.data_dir and run.data_dir.startswith(str(base / "synthetic-imagenet-num_classes4"))
-    imagenet._prepare_data(run, DistInfo())
-    written = (base / run.data_dir / MARKER).stat().st_mtime_ns
-    imagenet._prepare_data(other, DistInfo())
-    assert (base / run.data_dir / MARKER).stat().st_mtime_ns == written
+    run = resolve("imagenet", "smoke", model="eca_resnet18", data_dir=str(base), wandb_mode="disabled")
+    other = resolve("imagenet", "smoke", model="eca_resnet18", data_dir=str(base), wandb_mode="disabled")
+    folder = imagenet.data_folder(run)
+    assert folder == imagenet.data_folder(other) and str(folder).startswith(
+        str(base / "synthetic-imagenet-num_classes4")
+    )
+    imagenet.TASK.prepare(run)
+    written = (folder / MARKER).stat().st_mtime_ns
+    imagenet.TASK.prepare(other)
+    assert (folder / MARKER).stat().st_mtime_ns == written
     from ecalib.data.imagefolder import write_synthetic_imagefolder
 
     bigger = synthetic_set(base, "synthetic-imagenet", write_synthetic_imagefolder, {"num_classes": 3})
-    assert bigger != run.data_dir and len(list((bigger / "val").iterdir())) == 3
+    assert bigger != folder and len(list((bigger / "val").iterdir())) == 3
 
-    run = coco.make_run(str(base), "smoke", wandb_mode="disabled")
-    coco._prepare(run, DistInfo())
-    assert json.loads((base / run.data_dir / MARKER).read_text())["train_images"] == 16
+    run = resolve("coco", "smoke", data_dir=str(base), wandb_mode="disabled")
+    coco.TASK.prepare(run)
+    assert json.loads((coco.data_folder(run) / MARKER).read_text())["train_images"] == 16
     assert sorted(p.name.split("-")[1] for p in base.iterdir()) == ["coco", "imagenet", "imagenet"]
 
 

@@ -12,9 +12,24 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-# Settings that do not change what a run computes; dropped at any depth of the mapping.
+# Settings that do not change what a run computes, dropped at any depth of the mapping: where and how
+# fast it runs, how often it is saved or logged, where its data folder is (the data set itself is
+# data.source and, for generated data, its spec), and a study's list of seeds (a run is one seed).
 OPERATIONAL = frozenset(
-    {"device", "compile", "channels_last", "checkpoint_every", "wandb_mode", "workers", "progress", "verbose"}
+    {
+        "device",
+        "compile",
+        "channels_last",
+        "checkpoint_every",
+        "wandb_mode",
+        "wandb_project",
+        "workers",
+        "progress",
+        "verbose",
+        "dir",
+        "download",
+        "seeds",
+    }
 )
 HASH_LENGTH = 10
 

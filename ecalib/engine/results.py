@@ -141,7 +141,7 @@ class RunDir:
             f.write(json.dumps(record, default=str) + "\n")
 
 
-def completed_run(path: str | Path, identity: dict, verbose: bool = True):
+def completed_run(path: str | Path, identity: dict, epochs: int, verbose: bool = True):
     """The stored result of a run folder that already finished this run (same ``identity``), else None.
 
     A folder holding another run is refused (:meth:`RunDir.check_identity`), never returned.
@@ -150,7 +150,7 @@ def completed_run(path: str | Path, identity: dict, verbose: bool = True):
 
     folder = RunDir(path)
     folder.check_identity(identity)
-    if not folder.is_complete(identity["config"]["epochs"]):
+    if not folder.is_complete(epochs):
         return None
     if verbose:
         print(f"{folder.path} is complete; skipping (delete it to re-run)")

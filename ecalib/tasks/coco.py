@@ -1,234 +1,97 @@
-"""COCO Mask R-CNN with an ECA-ResNet-50-FPN backbone (paper Tables 5/6; MMDetection's 1x schedule), on torchvision.
+"""COCO Mask R-CNN with an ECA-ResNet-50-FPN backbone (paper Tables 5/6), on torchvision.
 
-Recipe: MMDetection's 1x schedule as the paper used it: SGD momentum 0.9, weight decay 1e-4,
-12 epochs, lr x0.1 after epochs 8 and 11, 500 iterations of linear warm-up from 0.001 x lr, and
-lr 0.02 for a batch of 16 images, scaled linearly with the batch actually used (the paper: 0.01
-at batch 8). The reproduction ran batch 2 with the 8-GPU lr 0.02, eight times too high, and
-diverged in epoch 6.
+The recipe is ``configs/coco/maskrcnn_1x.yaml``: MMDetection's 1x schedule as the paper used it,
+with lr 0.02 for a batch of 16 images scaled linearly with the batch actually used (the paper:
+0.01 at batch 8). The reproduction ran batch 2 with the 8-GPU lr 0.02, eight times too high, and
+diverged in epoch 6. ``configs/coco/maskrcnn_1x_mmdet.yaml`` trains the same with MMDetection.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ecalib.data.imagefolder import describe_source
-from ecalib.data.synthetic import ensure_synthetic, synthetic_dir
 from ecalib.detection.coco_data import DetectionBatches, SeededCoco, coco_split
 from ecalib.detection.hooks import DetectionHooks
-from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
-from ecalib.engine.config import data_seed
-from ecalib.engine.distributed import barrier
-from ecalib.engine.identity import run_name as make_name
-from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
-from ecalib.engine.schedule import linear_scaled_lr
+from ecalib.engine import TrainConfig, resolve_device
 from ecalib.errors import UsageError
-from ecalib.params import check_choice
-
-RECIPE = dict(
-    epochs=12,
-    batch_size=16,
-    optimizer="sgd",
-    lr=0.02,
-    momentum=0.9,
-    weight_decay=1e-4,
-    schedule="multistep",
-    milestones=[8, 11],
-    gamma=0.1,
-    warmup_iters=500,
-    warmup_ratio=0.001,
-)
-SIZES = {"min_size": 800, "max_size": 1333}
-# Fewer proposals and sampled RoIs for CPU smoke runs (torchvision's defaults: 2000/1000 proposals,
-# 512 RoIs per image, 100 detections); the architecture is unchanged.
-SMOKE_HEADS = dict(
-    rpn_pre_nms_top_n_train=300,
-    rpn_post_nms_top_n_train=150,
-    rpn_pre_nms_top_n_test=150,
-    rpn_post_nms_top_n_test=75,
-    box_batch_size_per_image=64,
-    box_detections_per_img=20,
-)
-PROFILES = {
-    "full": {},
-    "smoke": dict(
-        data="synthetic",
-        epochs=2,
-        batch_size=2,
-        warmup_iters=4,
-        workers=0,
-        min_size=128,
-        max_size=128,
-        detector=SMOKE_HEADS,
-        synthetic=dict(train_images=16, val_images=6, size=128),
-    ),
-}
-DATA_SOURCES = ("coco", "synthetic")
+from ecalib.recipes.resolve import Run
+from ecalib.tasks.base import FolderTask
 
 
-@dataclass
-class CocoRun:
-    backbone: str
-    profile: str
-    train: TrainConfig
-    data: str
-    data_dir: str
-    detector: dict = field(default_factory=dict)  # build_eca_maskrcnn arguments besides the backbone
-    workers: int = 4
-    lr_rule: str = ""
-    synthetic: dict = field(default_factory=dict)
-    name: str = ""
-
-    def identity(self) -> dict:
-        """Every setting that changes the result (see ecalib.engine.identity)."""
-        return {
-            "task": "coco",
-            "profile": self.profile,
-            "data": self.data,
-            "synthetic": self.synthetic,
-            "detector": self.detector,
-            "config": self.train.to_dict(),
-        }
-
-
-def make_run(
-    data_dir: str | None = None,
-    profile: str = "full",
-    backbone: str = "eca_resnet50",
-    data: str | None = None,
-    k_size=None,
-    backbone_weights: str | None = None,
-    workers: int | None = None,
-    run_name: str | None = None,
-    min_size: int | None = None,
-    max_size: int | None = None,
-    **overrides,
-) -> CocoRun:
-    """A Mask R-CNN run; ``overrides`` set TrainConfig fields (``epochs``, ``batch_size``, ``lr``, ...)."""
-    check_choice("profile", profile, PROFILES)
-    settings = {**RECIPE, **SIZES, "workers": min(4, os.cpu_count() or 1), **PROFILES[profile]}
-    data = data or settings.pop("data", "coco")
-    settings.pop("data", None)
-    check_choice("data", data, DATA_SOURCES)
-    synthetic = settings.pop("synthetic", dict(train_images=16, val_images=6, size=128))
-    heads = settings.pop("detector", {})
-    sizes = {k: settings.pop(k) for k in SIZES}
-    sizes.update({k: v for k, v in (("min_size", min_size), ("max_size", max_size)) if v is not None})
-    preset_workers = settings.pop("workers")  # a loader setting, not a TrainConfig field
-    workers = preset_workers if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise UsageError(f"workers (--workers) must be an integer >= 0, got {workers!r}")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    batch = overrides.get("batch_size", settings["batch_size"])
-    overrides["lr"], lr_rule = linear_scaled_lr(overrides.get("lr"), RECIPE["lr"], RECIPE["batch_size"], batch)
-    if data_dir is None:
-        if data == "coco":
-            raise UsageError("data_dir is required: the COCO folder with train2017/, val2017/ and annotations/")
-        data_dir = "data"
-    if data == "synthetic":  # the set of this spec, in a folder of its own under data_dir
-        from ecalib.detection.synthetic_coco import write_synthetic_coco
-
-        data_dir = synthetic_dir(data_dir, "synthetic-coco", write_synthetic_coco, synthetic)
-    model_kwargs = {"k_size": k_size} if k_size is not None else {}
-    detector = {**sizes, **heads, **({"backbone_weights": str(backbone_weights)} if backbone_weights else {})}
-    cfg = TrainConfig.from_dict(
-        {**settings, "model": backbone, "num_classes": 91, "model_kwargs": model_kwargs, **overrides}
-    )
-    run = CocoRun(
-        backbone,
-        profile,
-        cfg,
-        data,
-        str(data_dir),
-        detector,
-        workers,
-        lr_rule,
-        synthetic if data == "synthetic" else {},
-    )
-    label = None if profile == "full" else profile
-    run.name = run_name or make_name(run.identity(), "coco", label, f"maskrcnn-{backbone}", f"seed{cfg.seed}")
-    return run
-
-
-def _prepare(run: CocoRun, dist: DistInfo) -> None:
-    from ecalib.detection.synthetic_coco import write_synthetic_coco
-
-    root = Path(run.data_dir)
-    marker = root / "SYNTHETIC.json"
-    if run.data == "synthetic" and dist.is_main:
-        ensure_synthetic(root, write_synthetic_coco, run.synthetic)
-    if run.data == "coco" and marker.exists():
-        raise UsageError(f"{root} holds the synthetic scenes; use data='synthetic' for it")
-    barrier(dist)
+def detector_kwargs(run: Run) -> dict:
+    """``build_eca_maskrcnn`` arguments besides the backbone (recorded as ``detector`` in ``params.json``)."""
+    det = run.config.detector
+    return det.build_kwargs() | ({"backbone_weights": det.backbone_weights} if det.backbone_weights else {})
 
 
 def data_source(root: str | Path) -> dict:
     return describe_source(root, real_kind="coco")
 
 
-def train(
-    run: CocoRun,
-    results_dir: str | Path = DEFAULT_RESULTS_DIR,
-    resume: bool = True,
-    resume_from: str | Path | None = None,
-    progress: bool = True,
-    verbose: bool = True,
-) -> TrainResult:
-    """Train into ``results_dir/coco/<run.name>`` (re-running resumes) and assemble the progress GIF."""
-    path = Path(results_dir) / "coco" / run.name
-    if resume and (done := completed_run(path, run.identity(), verbose)):
-        return done
-    dist = init_distributed(resolve_device(run.train.device))
-    _prepare(run, dist)
-    train_set = SeededCoco(*coco_split(run.data_dir, "train"), train=True, seed=data_seed(run.train.seed))
-    val_set = SeededCoco(*coco_split(run.data_dir, "val"), train=False)
-    cfg = run.train
-    if cfg.num_classes != train_set.num_classes:
-        cfg = TrainConfig.from_dict({**cfg.to_dict(), "num_classes": train_set.num_classes})
+class Coco(FolderTask):
+    name = "coco"
+    synthetic_kind = "synthetic-coco"
 
-    def make_batches(cfg: TrainConfig, device: torch.device, dist: DistInfo):
+    def synthetic_writer(self):
+        from ecalib.detection.synthetic_coco import write_synthetic_coco
+
+        return write_synthetic_coco
+
+    def check_splits(self, root: Path) -> None:
+        coco_split(root, "train"), coco_split(root, "val")
+
+    def check(self, run: Run) -> None:
+        from ecalib.models import model_info
+
+        info = model_info(run.config.model.arch)
+        if info.family != "resnet" or info.stem != "imagenet":
+            raise UsageError(f"{info.name} is not an ImageNet ResNet; the detector's backbone must be one")
+
+    def datasets(self, run: Run) -> tuple:
+        root = self.data_folder(run)
+        return (
+            SeededCoco(*coco_split(root, "train"), train=True, seed=run.config.seed),
+            SeededCoco(*coco_split(root, "val"), train=False),
+        )
+
+    def train_config(self, run: Run, sets: tuple) -> TrainConfig:
+        """The class count is the data's (the synthetic scenes have a few classes, COCO 91 ids)."""
+        cfg = run.train_config()
+        return TrainConfig.from_dict({**cfg.to_dict(), "num_classes": sets[0].num_classes})
+
+    def batches(self, run, cfg, sets, device, dist):
         common = dict(
-            device=device, workers=run.workers, seed=data_seed(cfg.seed), rank=dist.rank, world_size=dist.world_size
+            device=device, workers=run.config.data.workers, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size
         )
         return (
-            DetectionBatches(train_set, cfg.batch_size // dist.world_size, train=True, **common),
-            DetectionBatches(val_set, max(1, cfg.batch_size // dist.world_size), train=False, **common),
+            DetectionBatches(sets[0], cfg.batch_size // dist.world_size, train=True, **common),
+            DetectionBatches(sets[1], max(1, cfg.batch_size // dist.world_size), train=False, **common),
         )
 
-    hooks = DetectionHooks(val_set.coco, run.detector, val_set.class_names)
-    info = {
-        "task": "coco",
-        "backbone": run.backbone,
-        "profile": run.profile,
-        "lr_rule": run.lr_rule,
-        "detector": run.detector,
-        "workers": run.workers,
-        "data_source": data_source(run.data_dir) | {"n_train": len(train_set), "n_val": len(val_set)},
-    }
-    trainer = Trainer(
-        cfg,
-        make_batches,
-        path,
-        info,
-        wandb_project="ecalib-coco",
-        wandb_group=f"{run.profile}-maskrcnn",
-        progress=progress,
-        verbose=verbose,
-        hooks=hooks,
-        identity=run.identity(),
-    )
-    result = trainer.fit(resume=resume, resume_from=resume_from)
-    frames = sorted((path / "frames").glob("epoch_*.png"))
-    if dist.is_main and frames:
-        from ecalib.detection.visualize import progress_animation
+    def hooks(self, run, sets):
+        return DetectionHooks(sets[1].coco, detector_kwargs(run), sets[1].class_names)
 
-        progress_animation(frames, path / "progress.gif")
-    return result
+    def data_source(self, run, sets) -> dict:
+        return data_source(self.data_folder(run)) | {"n_train": len(sets[0]), "n_val": len(sets[1])}
+
+    def run_info(self, run, sets) -> dict:
+        return {"backbone": run.config.model.name, "detector": detector_kwargs(run), "workers": run.config.data.workers}
+
+    def finish(self, run, path, dist) -> None:
+        frames = sorted((path / "frames").glob("epoch_*.png"))
+        if dist.is_main and frames:
+            from ecalib.detection.visualize import progress_animation
+
+            progress_animation(frames, path / "progress.gif")
+
+
+TASK = Coco()
+data_folder = TASK.data_folder
 
 
 def load_detector(checkpoint: str | Path, allow_pickle: bool = False) -> tuple[torch.nn.Module, dict]:

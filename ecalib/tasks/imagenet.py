@@ -1,16 +1,13 @@
-"""ImageNet training with the official recipes (main.py, light_main.py), and evaluation of official checkpoints.
+"""ImageNet training with the official recipes, and evaluation of official checkpoints.
 
-Recipes: the ResNets of the official ``main.py`` (SGD 0.1, momentum 0.9, wd 1e-4, batch 256,
-x0.1 at epochs 30/60/90, 100 epochs; RandomResizedCrop 224 + flip; eval resize 256 + centre crop
-224) and MobileNetV2 of ``light_main.py`` (400 epochs, batch 96, lr 0.045 x0.98 per epoch, wd
-4e-5). When the global batch differs from the recipe's and no lr is given, the lr follows the
-linear scaling rule; the run record states the lr used and why.
+The recipes are ``configs/imagenet/resnet.yaml`` (the official ``main.py``) and
+``configs/imagenet/mobilenet_v2.yaml`` (``light_main.py``). When the global batch differs from the
+recipe's and no lr is given, the lr follows the linear scaling rule; the run record states the lr
+used and why.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -25,57 +22,14 @@ from ecalib.data.imagefolder import (
     train_transform,
     write_synthetic_imagefolder,
 )
-from ecalib.data.synthetic import ensure_synthetic, synthetic_dir
-from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
-from ecalib.engine.config import data_seed
-from ecalib.engine.distributed import barrier
-from ecalib.engine.identity import run_name as make_name
-from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
-from ecalib.engine.schedule import linear_scaled_lr
+from ecalib.engine import resolve_device
 from ecalib.errors import UsageError
 from ecalib.models import model_info
 from ecalib.models.registry import IMAGENET_MEAN, IMAGENET_STD
-from ecalib.params import check_choice
+from ecalib.recipes.resolve import Run
+from ecalib.tasks.base import FolderTask
 
-RECIPES = {
-    "resnet": dict(
-        epochs=100,
-        batch_size=256,
-        optimizer="sgd",
-        lr=0.1,
-        momentum=0.9,
-        weight_decay=1e-4,
-        schedule="multistep",
-        milestones=[30, 60, 90],
-        gamma=0.1,
-    ),
-    "mobilenet_v2": dict(
-        epochs=400,
-        batch_size=96,
-        optimizer="sgd",
-        lr=0.045,
-        momentum=0.9,
-        weight_decay=4e-5,
-        schedule="exponential",
-        milestones=[],
-        gamma=0.98,
-    ),
-}
-IMAGE_SIZES = {"train_crop": 224, "val_resize": 256, "val_crop": 224}
-PROFILES = {
-    "full": {},
-    "smoke": dict(
-        data="synthetic",
-        epochs=2,
-        batch_size=16,
-        workers=0,
-        train_crop=64,
-        val_resize=73,
-        val_crop=64,
-        synthetic=dict(num_classes=4, train_per_class=16, val_per_class=8),
-    ),
-}
-DATA_SOURCES = ("imagenet", "synthetic")
+IMAGE_SIZES = {"train_crop": 224, "val_resize": 256, "val_crop": 224}  # the official evaluation transform
 # the reproduction's main.py W&B names
 WANDB_NAMES = {
     "lr": "lr",
@@ -91,186 +45,70 @@ WANDB_NAMES = {
 
 def default_workers() -> int:
     """Loader processes per training process: 8, or fewer on a machine with fewer cores."""
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    from ecalib.recipes.resolve import default_workers as workers
+
+    return workers("imagenet")
 
 
-@dataclass
-class ImagenetRun:
-    model: str
-    profile: str
-    train: TrainConfig
-    data: str
-    data_dir: str
-    workers: int = 8
-    image_sizes: dict = field(default_factory=lambda: dict(IMAGE_SIZES))
-    lr_rule: str = ""
-    synthetic: dict = field(default_factory=dict)
-    name: str = ""
+class Imagenet(FolderTask):
+    name = "imagenet"
+    wandb_names = WANDB_NAMES
+    synthetic_kind = "synthetic-imagenet"
 
-    def identity(self) -> dict:
-        """Every setting that changes the result (see ecalib.engine.identity)."""
-        return {
-            "task": "imagenet",
-            "profile": self.profile,
-            "data": self.data,
-            "synthetic": self.synthetic,
-            "image_sizes": self.image_sizes,
-            "config": self.train.to_dict(),
-        }
+    def synthetic_writer(self):
+        return write_synthetic_imagefolder
 
+    def check_splits(self, root: Path) -> None:
+        split_dir(root, "train"), split_dir(root, "val")
 
-def make_run(
-    model: str = "eca_resnet50",
-    data_dir: str | None = None,
-    profile: str = "full",
-    data: str | None = None,
-    k_size=None,
-    workers: int | None = None,
-    run_name: str | None = None,
-    num_classes: int | None = None,
-    **overrides,
-) -> ImagenetRun:
-    """A run of the official recipe for ``model`` (any registered ResNet or MobileNetV2 variant).
+    def check(self, run: Run) -> None:
+        info = model_info(run.config.model.arch)
+        if info.family not in ("resnet", "mobilenet_v2") or info.stem != "imagenet":
+            raise UsageError(
+                f"{info.name} has no ImageNet recipe; use an ImageNet ResNet or MobileNetV2 variant "
+                f"(e.g. eca_resnet50, eca_mobilenet_v2)"
+            )
 
-    ``overrides`` set TrainConfig fields (``epochs``, ``batch_size``, ``lr``, ``amp``, ``seed``...).
-    ``batch_size`` is the global batch over all processes.
-    """
-    info = model_info(model)
-    if info.family not in RECIPES or info.stem != "imagenet":
-        raise UsageError(
-            f"{model} has no ImageNet recipe; use an ImageNet ResNet or MobileNetV2 variant "
-            f"(e.g. eca_resnet50, eca_mobilenet_v2)"
-        )
-    check_choice("profile", profile, PROFILES)
-    settings = {**RECIPES[info.family], **IMAGE_SIZES, "workers": default_workers(), **PROFILES[profile]}
-    data = data or settings.pop("data", "imagenet")
-    settings.pop("data", None)
-    check_choice("data", data, DATA_SOURCES)
-    synthetic = settings.pop("synthetic", dict(num_classes=4, train_per_class=16, val_per_class=8))
-    sizes = {k: settings.pop(k) for k in IMAGE_SIZES}
-    preset_workers = settings.pop("workers")  # a loader setting, not a TrainConfig field
-    workers = preset_workers if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise UsageError(f"workers (--workers) must be an integer >= 0, got {workers!r}")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    batch = overrides.get("batch_size", settings["batch_size"])
-    recipe = RECIPES[info.family]
-    overrides["lr"], lr_rule = linear_scaled_lr(overrides.get("lr"), recipe["lr"], recipe["batch_size"], batch)
-    if num_classes is None:
-        num_classes = synthetic["num_classes"] if data == "synthetic" else 1000
-    model_kwargs = {"k_size": k_size} if k_size is not None else {}
-    cfg = TrainConfig.from_dict(
-        {
-            **settings,
-            "model": model,
-            "num_classes": num_classes,
-            "model_kwargs": model_kwargs,
-            "mean": list(IMAGENET_MEAN),
-            "std": list(IMAGENET_STD),
-            **overrides,
-        }
-    )
-    if data_dir is None:
-        if data == "imagenet":
-            raise UsageError("data_dir is required: the ImageNet folder holding train/ and val/")
-        data_dir = "data"
-    if data == "synthetic":  # the set of this spec, in a folder of its own under data_dir
-        data_dir = synthetic_dir(data_dir, "synthetic-imagenet", write_synthetic_imagefolder, synthetic)
-    k_tag = f"-k{k_size if isinstance(k_size, str) else ''.join(map(str, k_size))}" if k_size else ""
-    run = ImagenetRun(
-        model,
-        profile,
-        cfg,
-        data,
-        str(data_dir),
-        workers,
-        sizes,
-        lr_rule,
-        synthetic if data == "synthetic" else {},
-    )
-    label = None if profile == "full" else profile
-    run.name = run_name or make_name(run.identity(), "imagenet", label, f"{model}{k_tag}", f"seed{cfg.seed}")
-    return run
+    def datasets(self, run: Run) -> tuple:
+        root, d = self.data_folder(run), run.config.data
+        train_set = SeededImageFolder(split_dir(root, "train"), train_transform(d.train_crop), run.config.seed)
+        val_set = SeededImageFolder(split_dir(root, "val"), eval_transform(d.val_resize, d.val_crop))
+        if len(train_set.classes) > run.config.model.num_classes:
+            raise UsageError(
+                f"{root}/train has {len(train_set.classes)} classes but the model has "
+                f"{run.config.model.num_classes} outputs"
+            )
+        return train_set, val_set
 
-
-def _prepare_data(run: ImagenetRun, dist: DistInfo) -> None:
-    root = Path(run.data_dir)
-    if run.data == "synthetic":
-        if dist.is_main:
-            ensure_synthetic(root, write_synthetic_imagefolder, run.synthetic)
-    elif (root / "SYNTHETIC.json").exists():
-        raise UsageError(f"{root} holds the synthetic look-alike; use data='synthetic' for it")
-    barrier(dist)
-    split_dir(root, "train"), split_dir(root, "val")
-
-
-def train(
-    run: ImagenetRun,
-    results_dir: str | Path = DEFAULT_RESULTS_DIR,
-    resume: bool = True,
-    resume_from: str | Path | None = None,
-    progress: bool = True,
-    verbose: bool = True,
-) -> TrainResult:
-    """Train into ``results_dir/imagenet/<run.name>``; re-running continues the run from its checkpoint."""
-    path = Path(results_dir) / "imagenet" / run.name
-    if resume and (done := completed_run(path, run.identity(), verbose)):
-        return done
-    dist = init_distributed(resolve_device(run.train.device))
-    _prepare_data(run, dist)
-    root = Path(run.data_dir)
-    train_set = SeededImageFolder(
-        split_dir(root, "train"), train_transform(run.image_sizes["train_crop"]), data_seed(run.train.seed)
-    )
-    val_set = SeededImageFolder(
-        split_dir(root, "val"), eval_transform(run.image_sizes["val_resize"], run.image_sizes["val_crop"])
-    )
-    if len(train_set.classes) > run.train.num_classes:
-        raise UsageError(
-            f"{root}/train has {len(train_set.classes)} classes but the model has {run.train.num_classes} outputs"
-        )
-
-    def make_batches(cfg: TrainConfig, device: torch.device, dist: DistInfo):
+    def batches(self, run, cfg, sets, device, dist):
         common = dict(
             batch_size=cfg.batch_size // dist.world_size,
             mean=cfg.mean,
             std=cfg.std,
             device=device,
-            workers=run.workers,
-            seed=data_seed(cfg.seed),
+            workers=run.config.data.workers,
+            seed=cfg.seed,
             rank=dist.rank,
             world_size=dist.world_size,
             channels_last=cfg.channels_last,
         )
-        return LoaderBatches(train_set, train=True, **common), LoaderBatches(val_set, train=False, **common)
+        return LoaderBatches(sets[0], train=True, **common), LoaderBatches(sets[1], train=False, **common)
 
-    source = describe_source(root) | {
-        "n_train": len(train_set),
-        "n_val": len(val_set),
-        "classes": len(train_set.classes),
-    }
-    info = {
-        "task": "imagenet",
-        "model": run.model,
-        "profile": run.profile,
-        "data_source": source,
-        "lr_rule": run.lr_rule,
-        "image_sizes": run.image_sizes,
-        "workers": run.workers,
-    }
-    trainer = Trainer(
-        run.train,
-        make_batches,
-        path,
-        info,
-        wandb_project="ecalib-imagenet",
-        wandb_group=f"{run.profile}-{run.model}",
-        wandb_names=WANDB_NAMES,
-        progress=progress,
-        verbose=verbose,
-        identity=run.identity(),
-    )
-    return trainer.fit(resume=resume, resume_from=resume_from)
+    def data_source(self, run, sets) -> dict:
+        train_set, val_set = sets
+        return describe_source(self.data_folder(run)) | {
+            "n_train": len(train_set),
+            "n_val": len(val_set),
+            "classes": len(train_set.classes),
+        }
+
+    def run_info(self, run, sets) -> dict:
+        d = run.config.data
+        return {"image_sizes": {k: getattr(d, k) for k in IMAGE_SIZES}, "workers": d.workers}
+
+
+TASK = Imagenet()
+data_folder = TASK.data_folder
 
 
 def find_val_dir(data: str | Path) -> Path:

@@ -1,0 +1,258 @@
+"""From a recipe file, a profile and overrides to the runs they describe, each with its identity and folder.
+
+Every entry point (``ecalib train``, ``ecalib sweep``, W&B agents, the notebooks, Python) calls
+:func:`plan` (or :func:`resolve` for one run), so the same settings always give the same resolved
+config, the same run id and the same folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ecalib.engine.identity import identity_settings, run_id, run_name
+from ecalib.errors import UsageError
+from ecalib.recipes.overrides import FLAGS, apply_sets, describe, parse_set, parse_sets, parse_value, shorthand_sets
+from ecalib.recipes.schema import TASKS, Experiment, validate
+
+CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
+DEFAULT_RECIPE = {"cifar10": "rc2020", "imagenet": "resnet", "coco": "maskrcnn_1x"}
+NUM_CLASSES = {"cifar10": 10, "imagenet": 1000, "coco": 91}
+
+
+def list_recipes() -> list[str]:
+    """The shipped recipes, as ``<task>/<name>`` (files ``configs/<task>/<name>.yaml``)."""
+    return [f"{task}/{p.stem}" for task in TASKS for p in sorted((CONFIG_ROOT / task).glob("*.yaml"))]
+
+
+def list_profiles(task: str) -> list[str]:
+    return ["full", *(p.stem for p in sorted((CONFIG_ROOT / "profiles" / task).glob("*.yaml")))]
+
+
+def shown(path: Path) -> str:
+    """``path`` as the user knows it: ``configs/...`` for shipped files."""
+    try:
+        return f"configs/{path.resolve().relative_to(CONFIG_ROOT)}"
+    except ValueError:
+        return str(path)
+
+
+def read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe file not found: {path}")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UsageError(f"{shown(path)} is not valid YAML: {err}") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"{shown(path)} must hold a mapping of settings, got {type(values).__name__}")
+    return values
+
+
+def recipe_file(recipe: str | Path, model: str | None = None) -> Path:
+    """A recipe by file path, shipped name (``cifar10/standard``) or task (its default recipe;
+    ImageNet's depends on the model: MobileNetV2 has its own)."""
+    text = str(recipe)
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        return Path(text)
+    if text in TASKS:
+        name = DEFAULT_RECIPE[text]
+        if text == "imagenet" and model and "mobilenet" in str(model).lower():
+            name = "mobilenet_v2"
+        text = f"{text}/{name}"
+    path = CONFIG_ROOT / f"{text}.yaml"
+    if not path.is_file():
+        raise UsageError(
+            f"unknown recipe {recipe!r}; give a YAML file, a task ({', '.join(TASKS)}) or one of: "
+            f"{', '.join(list_recipes())}"
+        )
+    return path
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    out = dict(base)
+    for key, value in overlay.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def default_workers(task: str) -> int:
+    """Loader processes per training process when the recipe leaves it open (CIFAR-10 needs none)."""
+    cores = os.cpu_count() or 2
+    return {"cifar10": 0, "imagenet": max(1, min(8, cores - 1)), "coco": min(4, cores)}[task]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One resolved run: its validated config, where it came from, and how its lr was chosen."""
+
+    config: Experiment
+    origin: str  # the recipe file, profile and overrides it was resolved from
+    lr_rule: str
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    @functools.cached_property
+    def resolved(self) -> dict:
+        """The resolved config as plain JSON values (recorded in ``params.json``)."""
+        return self.config.model_dump(mode="json")
+
+    def identity(self) -> dict:
+        """The settings that change the result (see :mod:`ecalib.engine.identity`)."""
+        return identity_settings(self.resolved)
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.resolved)
+
+    @property
+    def name(self) -> str:
+        """``<task>-[<profile>-]<recipe>-<model>[-k<kernels>]-seed<k>-<run id>`` (profile omitted when full)."""
+        c = self.config
+        model = c.model.name + (f"-k{c.model.k_size}" if c.model.k_size else "")
+        profile = None if c.profile == "full" else c.profile
+        return run_name(self.resolved, c.task, profile, c.recipe, model, f"seed{c.seed}")
+
+    def train_config(self):
+        """The engine's flat record of this run (:class:`ecalib.engine.TrainConfig`)."""
+        from ecalib.engine import TrainConfig
+
+        c = self.config
+        return TrainConfig(
+            model=c.model.arch,
+            num_classes=c.model.num_classes,
+            model_kwargs=c.model.kwargs,
+            epochs=c.schedule.epochs,
+            schedule=c.schedule.name,
+            milestones=list(c.schedule.milestones),
+            gamma=c.schedule.gamma,
+            warmup_iters=c.schedule.warmup_iters,
+            warmup_ratio=c.schedule.warmup_ratio,
+            batch_size=c.data.batch_size,
+            mean=list(c.data.mean),
+            std=list(c.data.std),
+            crop_padding=c.data.crop_padding,
+            flip=c.data.flip,
+            optimizer=c.optimizer.name,
+            lr=c.optimizer.lr,
+            momentum=c.optimizer.momentum,
+            weight_decay=c.optimizer.weight_decay,
+            nesterov=c.optimizer.nesterov,
+            seed=c.seed,
+            device=c.device,
+            amp=c.precision.amp,
+            channels_last=c.precision.channels_last,
+            compile=c.precision.compile,
+            checkpoint_every=c.logging.checkpoint_every,
+            wandb_mode=c.logging.wandb_mode,
+        )
+
+
+def _complete(config: Experiment, lr_given: bool) -> tuple[Experiment, str]:
+    """Fill what the recipe leaves to the run: seed, class count, data folder, workers and the lr."""
+    c = config.model_copy(deep=True)
+    c.seed = c.seeds[0] if c.seed is None else c.seed
+    synthetic = c.data.source == "synthetic"
+    if c.model.num_classes is None:
+        c.model.num_classes = (
+            c.data.synthetic.get("num_classes", 4) if synthetic and c.task == "imagenet" else (NUM_CLASSES[c.task])
+        )
+    if not synthetic:
+        c.data.synthetic = {}
+    if c.model.networks:  # only the chosen mechanism's network: the others do not change this run
+        c.model.networks = {c.model.name: c.model.networks[c.model.name]}
+        c.model.network_kwargs = {k: v for k, v in c.model.network_kwargs.items() if k == c.model.name}
+    if c.data.dir is None:
+        if c.task == "cifar10" or synthetic:
+            c.data.dir = "data/cifar10" if not synthetic else "data"
+        else:
+            what = {
+                "imagenet": "the ImageNet folder holding train/ and val/",
+                "coco": "the COCO folder with train2017/, val2017/ and annotations/",
+            }[c.task]
+            raise UsageError(f"data.dir ({FLAGS['data.dir']}) is required: {what}")
+    if c.data.workers is None:
+        c.data.workers = default_workers(c.task)
+    o, batch = c.optimizer, c.data.batch_size
+    if lr_given:
+        rule = f"lr {o.lr:g} as set"
+    elif o.lr is not None:
+        rule = f"recipe lr {o.lr:g} (not scaled with the batch)"
+    elif batch == o.base_batch:
+        o.lr, rule = o.base_lr, f"recipe lr {o.base_lr:g} at the recipe batch {o.base_batch}"
+    else:
+        o.lr = o.base_lr * batch / o.base_batch
+        rule = f"linear scaling: {o.base_lr:g} x {batch}/{o.base_batch} = {o.lr:g}"
+    return c, rule
+
+
+def as_pairs(sets) -> list[tuple[str, object]]:
+    """``--set`` values: ``'k=v k2=v2'`` (papermill), ``['k=v', ...]`` or ``[(key, value), ...]``."""
+    if isinstance(sets, str):
+        return parse_sets(sets)
+    return [s if isinstance(s, tuple) else parse_set(s) for s in sets or ()]
+
+
+def resolve(recipe: str | Path, profile: str = "full", sets=(), **shorthands) -> Run:
+    """One run of ``recipe`` (file, shipped name or task) with ``profile`` overlaid, then the
+    ``shorthands`` (``epochs=3``, ``model='se'``...) and ``sets`` (``'optimizer.lr=0.05'`` strings or
+    ``(key, value)`` pairs) applied in that order."""
+    pairs = shorthand_sets(shorthands) + as_pairs(sets)
+    model = dict(pairs).get("model.name")
+    path = recipe_file(recipe, model)
+    values = read_yaml(path)
+    task = values.get("task")
+    if task not in TASKS:
+        raise UsageError(f"{shown(path)}: task must be one of {', '.join(TASKS)}, got {task!r}")
+    values.setdefault("recipe", path.stem)
+    origin = shown(path)
+    profile = str(parse_value(profile) or "full")
+    if profile != "full":
+        profiles = list_profiles(task)
+        if profile not in profiles:
+            raise UsageError(f"profile={profile!r} is not allowed for {task}; choose one of: {', '.join(profiles)}")
+        values = deep_merge(values, read_yaml(CONFIG_ROOT / "profiles" / task / f"{profile}.yaml"))
+        origin += f" + profile {profile}"
+    if pairs:
+        origin += f" + {describe(pairs)}"
+    config = validate(apply_sets(values, pairs), origin, FLAGS)
+    config, rule = _complete(config, lr_given="optimizer.lr" in dict(pairs))
+    run = Run(validate(config.model_dump(), origin, FLAGS), origin, rule)
+    from ecalib.tasks import TASKS as task_types  # the task's own checks (e.g. a model it has no recipe for)
+
+    task_types[task].check(run)
+    return run
+
+
+def plan(recipe: str | Path, profile: str = "full", sets=(), seeds=None, **shorthands) -> list[Run]:
+    """Every run a command or notebook asks for, all resolved (and so checked) before any trains.
+
+    ``shorthands['model']`` may name several (``'none,eca'``, a list); ``seeds`` may be a list, a
+    papermill string (``'0,1'``, ``'[0, 1]'``), a count (``5`` -> 0..4) or None (the recipe's
+    ``seeds``, or the one ``seed`` given).
+    """
+    from ecalib.params import as_list
+
+    chosen = shorthands.pop("model", None)
+    models = as_list(chosen) if chosen is not None else [None]
+    if not models:
+        raise UsageError("model must name at least one model or attention mechanism")
+    runs = []
+    for model in models:
+        first = resolve(recipe, profile, sets, model=model, **shorthands)
+        if seeds is None or seeds == "":
+            seed_list = [first.config.seed] if shorthands.get("seed") is not None else first.config.seeds
+        elif isinstance(seeds, int) and not isinstance(seeds, bool):
+            if seeds < 1:
+                raise UsageError(f"seeds={seeds}: give a positive count or a list of seeds")
+            seed_list = list(range(seeds))
+        else:
+            seed_list = [parse_value(s) for s in as_list(seeds)]
+        runs += [resolve(recipe, profile, sets, model=model, **{**shorthands, "seed": s}) for s in seed_list]
+    return runs

@@ -1,0 +1,229 @@
+"""The experiment schema: one validated description of a run, the same for CIFAR-10, ImageNet and COCO.
+
+A recipe file (``configs/<task>/<recipe>.yaml``) fills it in, a profile overlays part of it, and
+``--set key=value`` overrides change single values; ``Experiment`` checks every value (types,
+ranges, choices, unknown keys) and :func:`validate` turns all problems into one
+``UsageError`` that lists what is allowed. The fields, their types and defaults are the classes
+below (their comments say what each one means); the recipe files in ``configs/`` fill them in.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ecalib.errors import UsageError
+
+TASKS = ("cifar10", "imagenet", "coco")
+REAL_DATA = {"cifar10": "cifar10", "imagenet": "imagenet", "coco": "coco"}  # task -> its real data set
+MAX_SEED = 2**63 - 1
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Triple = Annotated[list[Finite], Field(min_length=3, max_length=3)]
+
+
+class Section(BaseModel):
+    """Every section refuses keys it does not know and values of the wrong type (no silent coercion)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class ModelSection(Section):
+    name: str  # cifar10: an attention mechanism (a key of `networks`); otherwise a registered model
+    networks: dict[str, str] = {}  # attention mechanism -> the registered network it trains (cifar10)
+    network_kwargs: dict[str, dict[str, Any]] = {}  # extra create_model arguments per mechanism
+    k_size: str | None = None  # ECA kernel per stage, e.g. "3557"; None: the variant's
+    num_classes: PositiveInt | None = None  # None: the data's (CIFAR-10 10, ImageNet 1000, COCO 91)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _lower(cls, value):
+        return value.lower() if isinstance(value, str) else value  # W&B sweeps pass --att=ECA
+
+    @field_validator("k_size", mode="before")
+    @classmethod
+    def _k_text(cls, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, list) and all(isinstance(k, int) for k in value):
+            value = "".join(map(str, value))
+        if isinstance(value, str) and not re.fullmatch(r"[1-9]+", value):
+            raise ValueError(f"k_size must be odd kernel sizes per stage, like '3557', got {value!r}")
+        return value
+
+    @property
+    def arch(self) -> str:
+        """The registered network this section trains."""
+        return self.networks.get(self.name, self.name)
+
+    @property
+    def kwargs(self) -> dict:
+        """``create_model`` arguments besides the name and class count."""
+        extra = dict(self.network_kwargs.get(self.name, {}))
+        return extra | ({"k_size": self.k_size} if self.k_size is not None else {})
+
+
+class DataSection(Section):
+    source: str  # the task's real data set, or "synthetic" (a generated look-alike in the same format)
+    dir: str | None = None  # None: data/cifar10 (CIFAR-10) or data/ (synthetic); ImageNet and COCO need one
+    download: bool = False  # CIFAR-10 only: download into `dir` when missing
+    workers: NonNegativeInt | None = None  # loader processes per training process; None: up to 8 (ImageNet)
+    batch_size: PositiveInt  # global batch over all processes
+    synthetic: dict[str, PositiveInt] = {}  # generator spec of the synthetic set (used when source is synthetic)
+    mean: Triple = [0.485, 0.456, 0.406]
+    std: Triple = [0.229, 0.224, 0.225]
+    crop_padding: NonNegativeInt = 4  # CIFAR-10: random crop after zero padding
+    flip: bool = True  # random horizontal flip
+    train_crop: PositiveInt | None = None  # ImageNet: RandomResizedCrop size
+    val_resize: PositiveInt | None = None  # ImageNet: evaluation resize, then centre crop val_crop
+    val_crop: PositiveInt | None = None
+
+    @field_validator("std")
+    @classmethod
+    def _positive(cls, value):
+        if min(value) <= 0:
+            raise ValueError("std values must be > 0")
+        return value
+
+
+class OptimizerSection(Section):
+    name: Literal["sgd", "adam"] = "sgd"
+    lr: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None  # None: base_lr x batch / base_batch
+    base_lr: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None
+    base_batch: PositiveInt | None = None
+    momentum: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.9
+    weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    nesterov: bool = False
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _lower(cls, value):
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _an_lr(self):
+        if self.lr is None and (self.base_lr is None or self.base_batch is None):
+            raise ValueError("give optimizer.lr, or optimizer.base_lr and optimizer.base_batch (linear scaling)")
+        return self
+
+
+class ScheduleSection(Section):
+    name: Literal["multistep", "cosine", "constant", "exponential"] = "multistep"
+    epochs: Annotated[int, Field(ge=1, le=100_000)]
+    milestones: list[NonNegativeInt] = []
+    gamma: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.1
+    warmup_iters: NonNegativeInt = 0  # linear lr warm-up over the first iterations (detection)
+    warmup_ratio: Annotated[float, Field(gt=0, le=1)] = 0.001  # lr factor at iteration 0 of the warm-up
+
+
+class PrecisionSection(Section):
+    amp: Literal["none", "bf16", "fp16"] = "none"
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the model
+
+
+class LoggingSection(Section):
+    checkpoint_every: PositiveInt = 1
+    wandb_mode: Literal["offline", "online", "disabled"] = "offline"
+    wandb_project: str | None = None  # None: ecalib-<task>
+
+
+class DetectorSection(Section):
+    """Mask R-CNN settings (COCO). Head sizes left at None keep torchvision's (MMDetection's) defaults."""
+
+    min_size: PositiveInt = 800
+    max_size: PositiveInt = 1333
+    backbone_weights: str | None = None  # official ImageNet .pth.tar or a converted backbone file
+    mmdet_config: str | None = None  # MMDetection engine: its config file, relative to configs/
+    rpn_pre_nms_top_n_train: PositiveInt | None = None
+    rpn_post_nms_top_n_train: PositiveInt | None = None
+    rpn_pre_nms_top_n_test: PositiveInt | None = None
+    rpn_post_nms_top_n_test: PositiveInt | None = None
+    box_batch_size_per_image: PositiveInt | None = None
+    box_detections_per_img: PositiveInt | None = None
+
+    def build_kwargs(self) -> dict:
+        """``build_eca_maskrcnn`` arguments besides the backbone: sizes and the heads that are set."""
+        skip = {"backbone_weights", "mmdet_config"}
+        return {k: v for k, v in self.model_dump().items() if k not in skip and v is not None}
+
+
+class Experiment(Section):
+    """One run, fully described: what a recipe file holds after its profile and overrides."""
+
+    task: Literal["cifar10", "imagenet", "coco"]
+    engine: Literal["ecalib", "mmdet"] = "ecalib"  # mmdet: MMDetection's Runner (COCO only)
+    recipe: str  # the recipe's name (its file stem), part of the run's folder name
+    profile: str = "full"  # the overlay applied (full: none)
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None  # None: the first of `seeds`
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = [0]  # a study's seeds (one run each)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    model: ModelSection
+    data: DataSection
+    optimizer: OptimizerSection
+    schedule: ScheduleSection
+    precision: PrecisionSection = PrecisionSection()
+    logging: LoggingSection = LoggingSection()
+    detector: DetectorSection | None = None  # COCO only
+
+    @model_validator(mode="after")
+    def _fits_the_task(self):
+        allowed = (REAL_DATA[self.task], "synthetic")
+        if self.data.source not in allowed:
+            raise ValueError(
+                f"data.source={self.data.source!r} is not allowed for {self.task}; choose: {', '.join(allowed)}"
+            )
+        if self.model.networks and self.model.name not in self.model.networks:
+            raise ValueError(
+                f"model.name={self.model.name!r} is not one of this recipe's: {', '.join(self.model.networks)}"
+            )
+        if (self.task == "coco") != (self.detector is not None):
+            raise ValueError("a detector section belongs to (and is required by) the coco task")
+        if self.engine == "mmdet" and self.task != "coco":
+            raise ValueError("engine mmdet is for the coco task")
+        if not self.seeds:
+            raise ValueError("seeds must list at least one seed")
+        return self
+
+
+def allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:
+    """The field names at ``path`` (a location in the schema) for error messages."""
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            break
+        annotation = field.annotation
+        inner = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+        sections = [a for a in inner if issubclass(a, BaseModel)]
+        if not sections:
+            break
+        model = sections[0]
+    return list(model.model_fields)
+
+
+def _message(error: dict, flags: dict[str, str]) -> str:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p[:1].isupper() or p in ("function-after",)))
+    key = ".".join(str(p) for p in loc)
+    flag = f" ({flags[key]})" if key in flags else ""
+    if error["type"] == "extra_forbidden":
+        where = ".".join(str(p) for p in loc[:-1]) or "the top level"
+        return f"unknown key {key}; allowed at {where}: {', '.join(allowed_keys(Experiment, loc[:-1]))}"
+    if error["type"] == "missing":
+        return f"{key}{flag} is missing"
+    text = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    if not key:
+        return text
+    return f"{key}{flag}={error.get('input')!r} is not allowed: {text}"
+
+
+def validate(values: dict, origin: str, flags: dict[str, str] | None = None) -> Experiment:
+    """``values`` as an ``Experiment``, or one UsageError naming ``origin`` and every problem."""
+    try:
+        return Experiment.model_validate(values)
+    except ValidationError as err:
+        problems = "; ".join(dict.fromkeys(_message(e, flags or {}) for e in err.errors()))
+        raise UsageError(f"{origin}: {problems}") from None

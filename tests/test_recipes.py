@@ -1,0 +1,220 @@
+"""Recipes as files, one schema, one override syntax: every entry point reaches the same config and folder."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ecalib.cli import build_parser, plan_from_args
+from ecalib.engine.identity import run_id
+from ecalib.errors import UsageError
+from ecalib.recipes import CONFIG_ROOT, list_profiles, list_recipes, resolve, shorthands_of
+from ecalib.recipes.overrides import parse_value
+from ecalib.recipes.resolve import read_yaml, recipe_file
+from ecalib.sweep import trial_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = {  # what each recipe's opening comment must cite
+    "cifar10/rc2020": "train_cifar.py",
+    "cifar10/rc2020_sweep": "sweep/sweep.yaml",
+    "cifar10/standard": "conventional",
+    "imagenet/resnet": "main.py",
+    "imagenet/mobilenet_v2": "light_main.py",
+    "coco/maskrcnn_1x": "schedule_1x",
+    "coco/maskrcnn_1x_mmdet": "schedule_1x",
+}
+
+
+def cli_runs(*argv):
+    args, extra = build_parser().parse_known_args(["train", *argv])
+    args.dotted = [token.removeprefix("--") for token in extra]
+    return plan_from_args(args)
+
+
+def test_every_shipped_recipe_names_its_source_and_validates_in_every_profile():
+    assert sorted(list_recipes()) == sorted(SOURCES)
+    for name in list_recipes():
+        first = recipe_file(name).read_text().splitlines()[0]
+        assert first.startswith("# ") and SOURCES[name] in recipe_file(name).read_text().split("\ntask:")[0], name
+        for profile in list_profiles(name.split("/")[0]):
+            run = resolve(name, profile, data_dir="/data")
+            assert run.config.recipe == Path(name).name and run.config.profile == profile
+            assert run.train_config().lr == run.config.optimizer.lr > 0
+
+
+def test_configs_ship_inside_the_package_and_the_repository_links_them():
+    assert CONFIG_ROOT == ROOT / "ecalib" / "configs"
+    assert (ROOT / "configs").resolve() == CONFIG_ROOT.resolve()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"ecalib" = ["configs/*.yaml", "configs/*/*.yaml", "configs/profiles/*/*.yaml"' in pyproject
+
+
+@pytest.mark.parametrize("profile", ["full", "smoke"])
+def test_every_entry_point_resolves_the_same_config_and_folder(profile):
+    """Python, the command line (shorthands, --set, W&B's --key=value), a sweep trial and papermill's
+    parameters, for the same settings: one resolved config, one run id, one folder name."""
+    python = resolve("cifar10/rc2020_sweep", profile, ["optimizer.lr=0.05"], model="eca", batch_size=64, seed=3)
+    flags = cli_runs(
+        "cifar10",
+        "--protocol",
+        "rc2020_sweep",
+        "--profile",
+        profile,
+        "--model",
+        "eca",
+        "--batch-size",
+        "64",
+        "--seed",
+        "3",
+        "--set",
+        "optimizer.lr=0.05",
+    )
+    sets_only = cli_runs(
+        "configs/cifar10/rc2020_sweep.yaml",
+        "--profile",
+        profile,
+        "--set",
+        "model.name=eca",
+        "data.batch_size=64",
+        "seed=3",
+        "optimizer.lr=0.05",
+    )
+    agent = cli_runs(  # what `wandb agent` runs for configs/sweep.yaml (${args}: --name=value)
+        "cifar10",
+        "--profile",
+        profile,
+        "--att=ECA",
+        "--batch_size=64",
+        "--protocol=rc2020_sweep",
+        "--seed=3",
+        "--optimizer.lr=0.05",
+    )
+    shorthands, sets, protocol = trial_settings(
+        {"att": "ECA", "batch_size": 64, "protocol": "rc2020_sweep", "seed": 3, "optimizer.lr": 0.05}
+    )
+    trial = resolve(f"cifar10/{protocol}", profile, sets, **shorthands)
+    notebook = {"model": "eca", "batch_size": 64, "seed": 3, "epochs": None, "lr": None, "profile": profile}
+    papermill = resolve("cifar10/rc2020_sweep", profile, "optimizer.lr=0.05", **shorthands_of(notebook, notebook))
+    for other in (*flags, *sets_only, *agent, trial, papermill):
+        assert other.resolved == python.resolved and other.name == python.name
+    assert python.config.optimizer.lr == 0.05 and python.config.model.arch == "eca_resnet20_cifar"
+    assert python.name == f"cifar10-{'smoke-' if profile == 'smoke' else ''}rc2020_sweep-eca-seed3-{python.run_id}"
+
+
+def test_a_profile_is_an_overlay_not_a_code_path():
+    """The smoke profile equals the full recipe with the overlay's values set one by one."""
+    overlay = read_yaml(CONFIG_ROOT / "profiles" / "imagenet" / "smoke.yaml")
+
+    def pairs(values, prefix=""):
+        for key, value in values.items():
+            if isinstance(value, dict) and key != "synthetic":
+                yield from pairs(value, f"{prefix}{key}.")
+            elif key != "profile":
+                yield f"{prefix}{key}", value
+
+    smoke = resolve("imagenet", "smoke", data_dir="/d")
+    by_hand = resolve("imagenet", "full", list(pairs(overlay)), data_dir="/d")
+    assert {**smoke.resolved, "profile": "full"} == by_hand.resolved
+    assert smoke.resolved["profile"] == "smoke"  # the folder says which overlay made it
+    assert smoke.config.optimizer.lr == pytest.approx(0.1 * 16 / 256)  # the recipe's rule on the overlay's batch
+
+
+def test_the_run_id_ignores_exactly_the_operational_settings():
+    """Changing any leaf of the resolved config changes the run id, except where and how fast it runs."""
+    base = resolve("coco", "smoke").resolved
+    unchanged = []
+
+    def leaves(values, path=()):
+        for key, value in values.items():
+            if isinstance(value, dict) and value:
+                yield from leaves(value, (*path, key))
+            else:
+                yield (*path, key), value
+
+    for path, value in leaves(base):
+        changed = yaml.safe_load(yaml.safe_dump(base))
+        node = changed
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = [value, "other"]  # any different value
+        if run_id(changed) == run_id(base):
+            unchanged.append(".".join(path))
+    assert sorted(unchanged) == [
+        "data.dir",
+        "data.download",
+        "data.workers",
+        "device",
+        "logging.checkpoint_every",
+        "logging.wandb_mode",
+        "logging.wandb_project",
+        "precision.channels_last",
+        "precision.compile",
+        "seeds",
+    ]
+
+
+@pytest.mark.parametrize(
+    "sets,shorthands,message",
+    [
+        (["optimizer.momentun=0.9"], {}, "unknown key 'optimizer.momentun'; allowed at optimizer: name, lr, base_lr"),
+        (["sched.epochs=3"], {}, "unknown key 'sched.epochs'; allowed at the top level: task, engine, recipe"),
+        ([], {"optimizer": "rmsprop"}, r"optimizer.name \(--optimizer\)='rmsprop' is not allowed: must be 'sgd' or"),
+        ([], {"amp": "fp8"}, r"precision.amp \(--amp\)='fp8' is not allowed: must be 'none', 'bf16' or 'fp16'"),
+        (["schedule.milestones=[30, x]"], {}, r"schedule.milestones.1='x' is not allowed: must be a valid integer"),
+        (["data.std=[1, 1]"], {}, "data.std=.* is not allowed: List should have at least 3 items"),
+        ([], {"data": "coco"}, "data.source='coco' is not allowed for cifar10; choose: cifar10, synthetic"),
+        (["detector.min_size=600"], {}, "a detector section belongs to .* the coco task"),
+        (["schedule.epochs"], {}, r"--set takes KEY=VALUE \(e.g. optimizer.lr=0.05\), got 'schedule.epochs'"),
+    ],
+)
+def test_bad_values_and_unknown_keys_are_one_error_listing_what_is_allowed(sets, shorthands, message):
+    with pytest.raises(UsageError, match=message) as caught:
+        resolve("cifar10", "smoke", sets, **shorthands)
+    assert "\n" not in str(caught.value)
+
+
+def test_several_problems_are_reported_together():
+    with pytest.raises(UsageError) as caught:
+        resolve("cifar10", sets=["schedule.epochs=0", "optimizer.lr=-1", "optimizer.momentum=-2"])
+    text = str(caught.value)
+    assert text.count("is not allowed") == 3 and text.startswith("configs/cifar10/rc2020.yaml + ")
+
+
+def test_values_are_read_as_typed_and_a_recipe_file_of_ones_own_works(tmp_path):
+    assert [parse_value(t) for t in ("0.05", "1e-3", "inf", "true", "[30, 60]", "null", "sgd", "3")] == [
+        0.05,
+        1e-3,
+        float("inf"),
+        True,
+        [30, 60],
+        None,
+        "sgd",
+        3,
+    ]
+    mine = tmp_path / "my_cifar.yaml"
+    values = read_yaml(recipe_file("cifar10/rc2020")) | {"recipe": "mine"}
+    mine.write_text(yaml.safe_dump(values | {"optimizer": values["optimizer"] | {"lr": 0.2}}))
+    run = resolve(mine, "smoke")
+    assert run.config.optimizer.lr == 0.2 and run.name.startswith("cifar10-smoke-mine-eca-seed0-")
+    assert run.resolved != resolve("cifar10", "smoke").resolved
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(UsageError, match="must hold a mapping of settings, got list"):
+        resolve(tmp_path / "list.yaml")
+
+
+def test_recipe_tables_are_the_files(tmp_path, monkeypatch):
+    from ecalib.reports import recipes
+
+    table = recipes.recipe_table(["imagenet/resnet", "imagenet/mobilenet_v2"])
+    assert table.loc["optimizer.base_lr", "imagenet/resnet"] == "0.1"
+    assert table.loc["schedule.gamma", "imagenet/mobilenet_v2"] == "0.98"
+    assert "light_main.py" in recipes.recipe_sources(["imagenet/mobilenet_v2"])
+    # a changed file is a changed table: nothing is restated by hand
+    copy = tmp_path / "configs"
+    (copy / "imagenet").mkdir(parents=True)
+    text = (CONFIG_ROOT / "imagenet" / "resnet.yaml").read_text().replace("base_lr: 0.1", "base_lr: 0.2")
+    (copy / "imagenet" / "resnet.yaml").write_text(text)
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("ecalib.recipes.resolve"), "CONFIG_ROOT", copy)
+    assert recipes.recipe_table(["imagenet/resnet"]).loc["optimizer.base_lr", "imagenet/resnet"] == "0.2"
