@@ -16,6 +16,7 @@ from ecalib.engine import NonFiniteLossError, TrainConfig, Trainer, lr_at
 from ecalib.engine.config import config_changes
 from ecalib.recipes import resolve
 from ecalib.tasks import train
+from ecalib.tasks.cifar10 import TASK
 
 pytestmark = pytest.mark.slow
 FINAL_KEYS = ("test_top1", "test_top5", "test_loss", "train_loss", "train_top1")
@@ -333,16 +334,43 @@ def scripted_top1(monkeypatch, scores, weights=None, history_seen=None):
     original = ClassificationHooks.evaluate
     scores = iter(scores)
 
-    def evaluate(self, model, batches, trainer):
-        row = original(self, model, batches, trainer)
-        epoch = len(trainer.history) + 1
+    def evaluate(self, model, batches, context):
+        row = original(self, model, batches, context)
+        epoch = context.epoch
         if weights is not None:
             weights[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if history_seen is not None:
-            history_seen[epoch] = (trainer.run.path / "history.csv").exists()
+            history_seen[epoch] = (context.run_dir / "history.csv").exists()
         return {**row, "test_top1": next(scores)}
 
     monkeypatch.setattr(ClassificationHooks, "evaluate", evaluate)
+
+
+def test_hooks_get_what_they_need_as_arguments_not_the_trainer(tmp_path, data_dir):
+    """A task's hooks see the evaluation context only: a context without Trainer attributes is enough."""
+    import dataclasses
+
+    from ecalib.engine.classification import ClassificationHooks
+    from ecalib.engine.trainer import EvalContext
+
+    seen = []
+
+    class Hooks(ClassificationHooks):
+        def evaluate(self, model, batches, context):
+            assert type(context) is EvalContext and not hasattr(context, "history") and not hasattr(context, "run")
+            seen.append({f.name: getattr(context, f.name) for f in dataclasses.fields(context)})
+            return super().evaluate(model, batches, context)
+
+    run = smoke_run(data_dir, epochs=2)
+    trainer = Trainer(
+        run.train_config(),
+        lambda cfg, device, dist: TASK.batches(run, cfg, TASK.datasets(run), device, dist),
+        tmp_path / "run",
+        hooks=Hooks(),
+    )
+    result = trainer.fit()
+    assert [s["epoch"] for s in seen] == [1, 2] and all(s["run_dir"] == tmp_path / "run" for s in seen)
+    assert result.final["epoch"] == 2 and 0 <= result.final["test_top1"] <= 100
 
 
 def test_best_epoch_between_checkpoints_is_kept(tmp_path, data_dir, monkeypatch):

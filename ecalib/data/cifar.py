@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ecalib.data.synthetic import write_marker
 from ecalib.errors import UsageError
 
 FOLDER = "cifar-10-batches-py"
@@ -254,13 +255,5 @@ def write_synthetic_cifar10(
         },
     )
     dump(META_FILE, {"label_names": list(CLASSES), "num_cases_per_batch": int(np.ceil(n_train / 5)), "num_vis": 3072})
-    spec = {
-        "generator": "ecalib.data.write_synthetic_cifar10",
-        "version": 1,
-        "n_train": n_train,
-        "n_test": n_test,
-        "seed": seed,
-        "noise": noise,
-    }
-    (root / SYNTHETIC_MARKER).write_text(json.dumps(spec, indent=2))
+    write_marker(root, "ecalib.data.write_synthetic_cifar10", n_train=n_train, n_test=n_test, seed=seed, noise=noise)
     return folder

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from ecalib.data.cifar import ImageTensors
+from ecalib.data.seeding import order_seed
 from ecalib.errors import UsageError
 
 
@@ -79,7 +80,7 @@ class DeviceBatches:
                 idx = mine[start : start + self.batch_size]
                 yield self._normalise(self.images[idx]), self.labels[idx]
             return
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        gen = torch.Generator().manual_seed(order_seed(self.seed, epoch))
         order = torch.randperm(n, generator=gen)
         dx = torch.randint(0, 2 * self.pad + 1, (n,), generator=gen)
         dy = torch.randint(0, 2 * self.pad + 1, (n,), generator=gen)

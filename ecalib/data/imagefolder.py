@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from ecalib.data.seeding import sample_seed
+from ecalib.data.synthetic import write_marker
 from ecalib.errors import UsageError
 
 SYNTHETIC_MARKER = "SYNTHETIC.json"
@@ -84,7 +86,7 @@ class SeededImageFolder(Dataset):
         epoch, index = key if isinstance(key, tuple) else (0, key)
         path, label = self.base.samples[index]
         with torch.random.fork_rng(devices=[]):  # leave the caller's RNG (dropout) untouched
-            torch.manual_seed(self.seed * 1_000_003 + epoch * 2_000_029 + index)
+            torch.manual_seed(sample_seed(self.seed, epoch, index))
             return self.transform(read_image(path)), label
 
 
@@ -159,6 +161,12 @@ class LoaderBatches:
         self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255
         self.std = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255
 
+    def sample(self, position: int):
+        """The dataset item this rank reads at ``position`` of its order in the current epoch (evaluation:
+        fixed), as the dataset returns it (before batching and normalisation)."""
+        index = list(self.sampler.sampler)[position]
+        return self.loader.dataset[(self.sampler.epoch, int(index))]
+
     @property
     def num_samples(self) -> int:
         return len(self.sampler)
@@ -221,18 +229,17 @@ def write_synthetic_imagefolder(
                 h, w = (int(v) for v in rng.integers(min_size, max_size + 1, 2))
                 image = Image.fromarray(_class_image(rng, c, num_classes, h, w))
                 image.save(folder / f"{split}_{c:03d}_{i:04d}.JPEG", quality=90)
-    spec = {
-        "generator": "ecalib.data.write_synthetic_imagefolder",
-        "version": 1,
-        "num_classes": num_classes,
-        "train_per_class": train_per_class,
-        "val_per_class": val_per_class,
-        "min_size": min_size,
-        "max_size": max_size,
-        "seed": seed,
-        "wnids": wnids,
-    }
-    (root / SYNTHETIC_MARKER).write_text(json.dumps(spec, indent=2))
+    write_marker(
+        root,
+        "ecalib.data.write_synthetic_imagefolder",
+        num_classes=num_classes,
+        train_per_class=train_per_class,
+        val_per_class=val_per_class,
+        min_size=min_size,
+        max_size=max_size,
+        seed=seed,
+        wnids=wnids,
+    )
     return root
 
 

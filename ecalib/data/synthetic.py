@@ -21,6 +21,11 @@ from ecalib.errors import UsageError
 MARKER = "SYNTHETIC.json"
 
 
+def write_marker(folder: str | Path, generator: str, **spec) -> None:
+    """The ``SYNTHETIC.json`` marker of a generated set: its generator (format version 1) and arguments."""
+    (Path(folder) / MARKER).write_text(json.dumps({"generator": generator, "version": 1, **spec}, indent=2))
+
+
 def full_spec(writer: Callable, spec: dict | None) -> dict:
     """``spec`` with the writer's defaults for every argument it leaves out; unknown names are refused."""
     params = list(inspect.signature(writer).parameters.values())[1:]  # after the target folder

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ecalib.data.imagefolder import LoaderBatches
+from ecalib.data.seeding import sample_seed
 from ecalib.errors import UsageError
 
 SPLIT_LAYOUTS = (
@@ -75,7 +76,7 @@ class SeededCoco(Dataset):
     def __getitem__(self, key):
         epoch, index = key if isinstance(key, tuple) else (0, key)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed * 1_000_003 + epoch * 2_000_029 + index)
+            torch.manual_seed(sample_seed(self.seed, epoch, index))
             image, target = self.base[index]
         return image, _plain_target(target, image)
 

@@ -61,34 +61,33 @@ class DetectionHooks:
         names = ("train_loss", *(f"train_{t}" for t in LOSS_TERMS))
         return {name: sums[i].item() / count for i, name in enumerate(names)}
 
-    def evaluate(self, model: nn.Module, batches, trainer) -> dict:
+    def evaluate(self, model: nn.Module, batches, context) -> dict:
         import torch.distributed as dist
 
         outputs, ids = predict_dataset(model, batches)
         results = to_coco_results(outputs, ids)
-        if trainer.dist.enabled:
-            gathered: list = [None] * trainer.dist.world_size
+        if context.dist.enabled:
+            gathered: list = [None] * context.dist.world_size
             dist.all_gather_object(gathered, results)
             results = [r for part in gathered for r in part]
         metrics = {}
-        if trainer.dist.is_main:
+        if context.dist.is_main:
             for iou_type in IOU_TYPES:
                 metrics.update({f"{iou_type}_{k}": v for k, v in coco_metrics(self.coco_gt, results, iou_type).items()})
-            self._save_frame(batches, outputs, trainer)
-        if trainer.dist.enabled:
+            self._save_frame(batches, outputs, context)
+        if context.dist.enabled:
             box = [metrics]
             dist.broadcast_object_list(box, src=0)
             metrics = box[0]
         return metrics
 
-    def _save_frame(self, batches, outputs, trainer) -> None:
+    def _save_frame(self, batches, outputs, context) -> None:
         """Overlay of one fixed validation image after this epoch (frames of the progress GIF)."""
         from ecalib.detection.visualize import draw_predictions, save_image
 
         if not outputs:
             return
         i = min(self.frame_index, len(outputs) - 1)
-        image, _ = batches.loader.dataset[batches.sampler.sampler.indices[i]]  # this rank's i-th image
-        epoch = len(trainer.history) + 1
-        frame = draw_predictions(image, outputs[i], self.class_names, title=f"epoch {epoch}")
-        save_image(frame, trainer.run.path / "frames" / f"epoch_{epoch:03d}.png")
+        image, _ = batches.sample(i)  # this rank's i-th evaluation image, as predicted
+        frame = draw_predictions(image, outputs[i], self.class_names, title=f"epoch {context.epoch}")
+        save_image(frame, context.run_dir / "frames" / f"epoch_{context.epoch:03d}.png")

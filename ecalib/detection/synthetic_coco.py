@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecalib.data.synthetic import write_marker
 from ecalib.errors import UsageError
 
 CATEGORIES = (
@@ -93,14 +94,13 @@ def write_synthetic_coco(
             "categories": list(CATEGORIES),
         }
         (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(payload))
-    spec = {
-        "generator": "ecalib.detection.write_synthetic_coco",
-        "version": 1,
-        "train_images": train_images,
-        "val_images": val_images,
-        "size": size,
-        "max_shapes": max_shapes,
-        "seed": seed,
-    }
-    (root / "SYNTHETIC.json").write_text(json.dumps(spec, indent=2))
+    write_marker(
+        root,
+        "ecalib.detection.write_synthetic_coco",
+        train_images=train_images,
+        val_images=val_images,
+        size=size,
+        max_shapes=max_shapes,
+        seed=seed,
+    )
     return root

@@ -57,12 +57,12 @@ class ClassificationHooks:
         }
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches, trainer) -> dict:
+    def evaluate(self, model: nn.Module, batches, context) -> dict:
         model.eval()
-        device = trainer.device
+        device = context.device
         sums = torch.zeros(4, device=device, dtype=torch.float64)
         for x, y in batches.epoch(0):
-            with trainer.autocast():
+            with context.autocast():
                 out = model(x)
             c1, c5 = topk_correct(out, y)
             sums += torch.stack(
@@ -73,7 +73,7 @@ class ClassificationHooks:
                     torch.tensor(float(y.shape[0]), device=device, dtype=torch.float64),
                 ]
             )
-        all_reduce_sum(sums, info=trainer.dist)
+        all_reduce_sum(sums, info=context.dist)
         n = sums[3].item()
         return {
             "test_loss": sums[0].item() / n,

@@ -20,12 +20,6 @@ MAX_SEED = 2**63 - 1
 BOOL_FIELDS = ("nesterov", "flip", "channels_last", "compile")
 
 
-def data_seed(seed: int) -> int:
-    """The seed handed to the data pipelines, which multiply it by about 2**21 and must stay in 64 bits:
-    any seed below 2**40 is passed unchanged, larger ones are folded into that range."""
-    return seed % 2**40
-
-
 def _flag(name: str) -> str:
     """How the command line spells a field (``batch_size`` -> ``--batch-size``)."""
     return "--" + name.replace("_", "-")

@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from ecalib.atomic import atomic_file, remove_orphans
 from ecalib.checkpoint import atomic_torch_save, load_state_file
+from ecalib.data.seeding import SEED_RANGE
 from ecalib.engine.classification import ClassificationHooks
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
 from ecalib.engine.distributed import DistInfo, all_reduce_sum, any_rank, barrier, init_distributed
@@ -86,7 +87,19 @@ class TaskHooks(Protocol):
 
     def summarize_train(self, sums: torch.Tensor, count: float) -> dict: ...
 
-    def evaluate(self, model: nn.Module, batches: Batches, trainer: Trainer) -> dict: ...
+    def evaluate(self, model: nn.Module, batches: Batches, context: EvalContext) -> dict:
+        """Held-out metrics after one epoch (``context``: what the evaluation may use of the run)."""
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What a task's evaluation gets from the engine, instead of the whole Trainer."""
+
+    device: torch.device
+    dist: DistInfo  # metrics are reduced over these ranks; only the main rank writes
+    autocast: Callable  # () -> the mixed-precision context of the run
+    epoch: int  # 1-based epoch just trained
+    run_dir: Path  # the run folder (e.g. for per-epoch images)
 
 
 class NonFiniteLossError(UserError, RuntimeError):
@@ -131,7 +144,7 @@ def _cpu_copy(obj):
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The seed of everything random in one epoch on one rank (augmentation, dropout, order)."""
-    return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729) % (2**63 - 1)
+    return (seed * 1_000_003 + epoch * 7_919 + rank * 104_729) % SEED_RANGE
 
 
 class Trainer:
@@ -507,7 +520,8 @@ class Trainer:
                 lr = self._apply_hyperparameters(epoch)
                 start = time.perf_counter()
                 row = {"epoch": epoch + 1, "lr": lr, **self._train_epoch(model, train, epoch)}
-                row.update(self.hooks.evaluate(self.model, test, self))  # unwrapped: no collectives per batch
+                context = EvalContext(self.device, self.dist, self.autocast, epoch + 1, self.run.path)
+                row.update(self.hooks.evaluate(self.model, test, context))  # unwrapped: no collectives per batch
                 row["epoch_time"] = time.perf_counter() - start
                 self.history.append(row)
                 best = self.hooks.best_metric

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ecalib.errors import UsageError
+from ecalib.layers.se import reduced_width
 
 
 def channel_pool(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -36,9 +37,7 @@ class ChannelGate(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16):
         super().__init__()
-        if reduction < 1:
-            raise UsageError(f"reduction must be >= 1, got {reduction}")
-        hidden = max(1, channels // reduction)
+        hidden = reduced_width(channels, reduction)
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:

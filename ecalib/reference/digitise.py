@@ -564,16 +564,8 @@ def _line_pieces(cl: _Classified, klass: int, xl: float, xr: float, margin_r: fl
     xs = xs + c0 + cl.x0
     ys = ys + cl.y0
     pieces, lines = [], []
-    remaining = np.ones(xs.size, bool)
-    for _ in range(n_max):
-        if remaining.sum() < 4:
-            break
-        x, y, ww = xs[remaining], ys[remaining], w[remaining]
-        point, direction = _hough_line(x, y, ww, (xl + xr) / 2)
-        point, direction, inl = _tls(x, y, ww, point, direction, tol=1.5)
-        if inl.sum() < 4 or abs(direction[0]) < 1e-6:
-            break
-        remaining &= _distance(xs, ys, point, direction) > 2.0
+    found = _peeled_lines(xs, ys, w, (xl + xr) / 2, n_max, min_points=4, tol=1.5, drop=2.0, stop_at_bad=True)
+    for point, direction, _, (x, y, ww) in found:
         coverage, support, visible = _coverage(cl, klass, point, direction, xl + POINT_MARGIN, xr - margin_r)
         if support < 6.0 or coverage < 0.3 or visible < 0.25:
             continue
@@ -587,6 +579,26 @@ def _line_pieces(cl: _Classified, klass: int, xl: float, xr: float, margin_r: fl
                 keep &= _distance(xs, ys, *lines[j]) > 1.5
         piece.x, piece.y, piece.w = xs[keep], ys[keep], w[keep]
     return pieces
+
+
+def _peeled_lines(x, y, w, centre: float, n_max: int, min_points: int, tol: float, drop: float, stop_at_bad: bool):
+    """Lines found one after another among weighted points: a Hough estimate refined by total least squares
+    (``tol`` px), then the points within ``drop`` px of it are set aside for the next. Yields
+    ``(point, direction, inliers, (x, y, w) searched)``; a line with fewer than ``min_points`` inliers, or
+    vertical, ends the search (``stop_at_bad``) or is skipped."""
+    remaining = np.ones(x.size, bool)
+    for _ in range(n_max):
+        if remaining.sum() < min_points:
+            return
+        xx, yy, ww = x[remaining], y[remaining], w[remaining]
+        point, direction = _hough_line(xx, yy, ww, centre)
+        point, direction, inl = _tls(xx, yy, ww, point, direction, tol=tol)
+        bad = inl.sum() < min_points or abs(direction[0]) < 1e-6
+        if bad and stop_at_bad:
+            return
+        remaining &= _distance(x, y, point, direction) > drop
+        if not bad:
+            yield point, direction, inl, (xx, yy, ww)
 
 
 def _distance(x, y, point, direction):
@@ -633,16 +645,8 @@ def _edge_pieces(samples, counts, klass, cl, xl: float, xr: float, n_max: int) -
     sel = (samples[:, 0] >= xl + POINT_MARGIN) & (samples[:, 0] <= xr - POINT_MARGIN)
     x, y, k = samples[sel, 0], samples[sel, 1], samples[sel, 2]
     tops, bottoms = [], []
-    remaining = np.ones(x.size, bool)
-    for _ in range(n_max):
-        if remaining.sum() < 3:
-            break
-        xx, yy, kk = x[remaining], y[remaining], k[remaining]
-        point, direction = _hough_line(xx, yy, kk, (xl + xr) / 2)
-        point, direction, inl = _tls(xx, yy, kk, point, direction, tol=1.2)
-        remaining &= _distance(x, y, point, direction) > 1.5
-        if inl.sum() < 3 or abs(direction[0]) < 1e-6:
-            continue
+    found = _peeled_lines(x, y, k, (xl + xr) / 2, n_max, min_points=3, tol=1.2, drop=1.5, stop_at_bad=False)
+    for point, direction, inl, (xx, yy, kk) in found:
         along = (xx[inl] - point[0]) * direction[0] + (yy[inl] - point[1]) * direction[1]
         if np.ptp(along) * abs(direction[0]) < 0.2 * (xr - xl):
             continue
