@@ -236,3 +236,32 @@ def test_eca_module_notebook_rejects_bad_parameters(tmp_path):
     result = papermill("eca_module", tmp_path / "bad.ipynb", image="cat.jpg")
     assert result.returncode != 0
     assert "image='cat.jpg' is not allowed; choose one of: chelsea, astronaut, coffee" in failure(result)
+
+
+def test_a_kernel_that_stops_answering_gets_one_fresh_kernel_and_a_cell_error_none(monkeypatch, tmp_path):
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import run_notebooks
+
+    calls = []
+
+    def dies_once(*args, **kwargs):
+        calls.append(kwargs["execution_timeout"])
+        if len(calls) == 1:
+            raise DeadKernelError("Kernel died")
+
+    monkeypatch.setattr(run_notebooks.pm, "execute_notebook", dies_once)
+    run_notebooks.execute(tmp_path / "a.ipynb", tmp_path / "out.ipynb", {})
+    assert calls == [run_notebooks.CELL_TIMEOUT_S] * 2
+
+    def cell_error(*args, **kwargs):
+        calls.append("error")
+        raise PapermillExecutionError(0, 1, "x = 1 / 0", "ZeroDivisionError", "division by zero", [])
+
+    calls.clear()
+    monkeypatch.setattr(run_notebooks.pm, "execute_notebook", cell_error)
+    with pytest.raises(PapermillExecutionError):
+        run_notebooks.execute(tmp_path / "a.ipynb", tmp_path / "out.ipynb", {})
+    assert calls == ["error"]

@@ -36,6 +36,33 @@ def collapse_injected_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+# A cell that runs longer than this is stuck (the longest, the COCO smoke training, takes a few minutes
+# here): the notebook fails instead of hanging the build. A kernel that stops answering (seen once in
+# CI: a widget cell waiting forever on an idle kernel) gets one fresh kernel; a cell error never does.
+CELL_TIMEOUT_S = 1200
+
+
+def execute(source: Path, output: Path, parameters: dict) -> None:
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    for attempt in (1, 2):
+        try:
+            pm.execute_notebook(
+                source,
+                output,
+                parameters=parameters,
+                cwd=ROOT,
+                kernel_name="python3",
+                progress_bar=False,
+                execution_timeout=CELL_TIMEOUT_S,
+            )
+            return
+        except (CellTimeoutError, DeadKernelError) as err:
+            if attempt == 2:
+                raise
+            print(f"  {source.name}: the kernel stopped answering ({type(err).__name__}); once more", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="default")
@@ -51,14 +78,7 @@ def main(argv=None) -> int:
     for name in names:
         start = time.time()
         print(f"[{args.profile}] {name} ...", flush=True)
-        pm.execute_notebook(
-            ROOT / "notebooks" / f"{name}.ipynb",
-            args.out / f"{name}.ipynb",
-            parameters=profile[name] or {},
-            cwd=ROOT,
-            kernel_name="python3",
-            progress_bar=False,
-        )
+        execute(ROOT / "notebooks" / f"{name}.ipynb", args.out / f"{name}.ipynb", profile[name] or {})
         collapse_injected_parameters(args.out / f"{name}.ipynb")
         print(f"[{args.profile}] {name} done in {time.time() - start:.0f}s", flush=True)
     return 0
