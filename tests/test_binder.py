@@ -89,3 +89,12 @@ def test_memory_peak_is_attributed_to_the_cell_running_then(tmp_path):
     assert cell_at(path, at + 3600) == "cell 3: plot()"
     assert cell_at(path, at - 3600) == ""
     assert cell_at(tmp_path / "missing.ipynb", at) == ""
+
+
+def test_the_binder_copy_keeps_symbolic_links(tmp_path):
+    """repo2docker keeps links; the copy checked by `make binder-check` must too (configs -> ecalib/configs)."""
+    from check_binder import copy_repository
+
+    copy_repository(tmp_path / "repo")
+    link = tmp_path / "repo" / "configs"
+    assert link.is_symlink() and (link / "sweep.yaml").is_file() and (link / "cifar10" / "rc2020.yaml").is_file()

@@ -72,7 +72,8 @@ def pypi_torch_requirements(text: str) -> tuple[str, list[str]]:
 
 
 def copy_repository(dest: Path) -> int:
-    """Copy what repo2docker would see: git's tracked and untracked files, not the ignored ones."""
+    """Copy what repo2docker would see: git's tracked and untracked files, not the ignored ones, with
+    symbolic links kept as links (``configs`` -> ``ecalib/configs``)."""
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -84,7 +85,11 @@ def copy_repository(dest: Path) -> int:
     count = 0
     for name in filter(None, (f.decode() for f in files)):
         src = ROOT / name
-        if src.is_file() and not src.is_symlink():
+        if src.is_symlink():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.readlink(src), dest / name)
+            count += 1
+        elif src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
             count += 1
