@@ -58,7 +58,7 @@ def test_recipes_and_linear_scaling():
     big = resolve("imagenet", model="eca_resnet50", data_dir="/data/imagenet", batch_size=1024)
     assert big.config.optimizer.lr == pytest.approx(0.4) and "linear scaling: 0.1 x 1024/256" in big.lr_rule
     given = resolve("imagenet", model="eca_resnet50", data_dir="/data/imagenet", batch_size=1024, lr=0.1)
-    assert given.config.optimizer.lr == 0.1 and "as set" in given.lr_rule
+    assert given.config.optimizer.lr == 0.1 and "given explicitly" in given.lr_rule
     mb = resolve("imagenet", model="eca_mobilenet_v2", data_dir="/data/imagenet").train_config()
     assert (mb.epochs, mb.batch_size, mb.lr, mb.schedule, mb.gamma, mb.weight_decay) == (
         400,

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from ecalib.engine.identity import identity_settings, run_id, run_name
+from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
 from ecalib.recipes.overrides import FLAGS, apply_sets, describe, parse_set, parse_sets, parse_value, shorthand_sets
 from ecalib.recipes.schema import TASKS, Experiment, validate
@@ -180,15 +181,10 @@ def _complete(config: Experiment, lr_given: bool) -> tuple[Experiment, str]:
     if c.data.workers is None:
         c.data.workers = default_workers(c.task)
     o, batch = c.optimizer, c.data.batch_size
-    if lr_given:
-        rule = f"lr {o.lr:g} as set"
-    elif o.lr is not None:
-        rule = f"recipe lr {o.lr:g} (not scaled with the batch)"
-    elif batch == o.base_batch:
-        o.lr, rule = o.base_lr, f"recipe lr {o.base_lr:g} at the recipe batch {o.base_batch}"
+    if o.base_lr is None:  # a recipe lr that is not scaled with the batch
+        rule = f"lr {o.lr:g} given explicitly" if lr_given else f"recipe lr {o.lr:g} (not scaled with the batch)"
     else:
-        o.lr = o.base_lr * batch / o.base_batch
-        rule = f"linear scaling: {o.base_lr:g} x {batch}/{o.base_batch} = {o.lr:g}"
+        o.lr, rule = linear_scaled_lr(o.lr if lr_given else None, o.base_lr, o.base_batch, batch)
     return c, rule
 
 
