@@ -162,7 +162,7 @@ def _complete(config: Experiment, lr_given: bool) -> tuple[Experiment, str]:
     synthetic = c.data.source == "synthetic"
     if c.model.num_classes is None:
         c.model.num_classes = (
-            c.data.synthetic.get("num_classes", 4) if synthetic and c.task == "imagenet" else (NUM_CLASSES[c.task])
+            c.data.synthetic.get("num_classes", 4) if synthetic and c.task == "imagenet" else NUM_CLASSES[c.task]
         )
     if not synthetic:
         c.data.synthetic = {}
@@ -250,5 +250,10 @@ def plan(recipe: str | Path, profile: str = "full", sets=(), seeds=None, **short
             seed_list = list(range(seeds))
         else:
             seed_list = [parse_value(s) for s in as_list(seeds)]
-        runs += [resolve(recipe, profile, sets, model=model, **{**shorthands, "seed": s}) for s in seed_list]
+        runs += [  # the first resolution serves its own seed; the others are resolved with theirs
+            first
+            if s == first.config.seed
+            else resolve(recipe, profile, sets, model=model, **{**shorthands, "seed": s})
+            for s in seed_list
+        ]
     return runs
