@@ -7,18 +7,22 @@ Nothing here is asserted in tests: benchmarks write result folders.
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
 import json
 import resource
 import statistics
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecalib.bench_budget import Budget, CostModel, GroupCost
 from ecalib.errors import UsageError
 
 
@@ -288,18 +292,37 @@ def measure_block_tail(
     }
 
 
-def write_result_folder(out_root: str | Path, params: dict, env: dict, table) -> Path:
-    """``out_root/<UTC time>-<device>/`` with params.json, env.json and results.csv; never overwrites."""
+def create_result_folder(out_root: str | Path, params: dict, env: dict) -> Path:
+    """A new ``out_root/<UTC time>-<device>/`` holding params.json and env.json; never overwrites."""
     import datetime as dt
-    import json
     import re
 
     slug = re.sub(r"[^A-Za-z0-9]+", "-", env.get("device", "unknown")).strip("-").lower()
     folder = Path(out_root) / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{slug}"
     folder.mkdir(parents=True, exist_ok=False)
-    (folder / "params.json").write_text(json.dumps(params, indent=2, default=str) + "\n")
-    (folder / "env.json").write_text(json.dumps(env, indent=2) + "\n")
-    table.to_csv(folder / "results.csv", index=False)
+    write_json(folder / "params.json", params)
+    write_json(folder / "env.json", env)
+    return folder
+
+
+def write_json(path: Path, values: dict) -> None:
+    from ecalib.atomic import atomic_file
+
+    with atomic_file(path, "w") as f:
+        f.write(json.dumps(values, indent=2, default=str) + "\n")
+
+
+def write_table(path: Path, table) -> None:
+    from ecalib.atomic import atomic_file
+
+    with atomic_file(path, "w") as f:
+        table.to_csv(f, index=False)
+
+
+def write_result_folder(out_root: str | Path, params: dict, env: dict, table) -> Path:
+    """``out_root/<UTC time>-<device>/`` with params.json, env.json and results.csv; never overwrites."""
+    folder = create_result_folder(out_root, params, env)
+    write_table(folder / "results.csv", table)
     return folder
 
 
@@ -326,6 +349,331 @@ PAPER_ROWS = {
 }
 
 
+@dataclass(frozen=True)
+class BenchGroup:
+    """Networks timed interleaved and compared with each other: one backbone's attention mechanisms (and
+    ECA implementations) under one setting. The unit that a time budget keeps or drops."""
+
+    part: str  # the preset part it comes from (priority order)
+    backbone: str
+    mechanisms: tuple[str, ...]
+    eca_impls: tuple[str, ...]
+    precision: str
+    compile: str  # eager or compile
+    batch_size: int | None  # None: the paper's
+    input_size: int | None  # None: the network's own
+    mode: str
+    channels_last: bool
+
+    def members(self) -> list[tuple[str, str, str]]:
+        """``(mechanism, registered model, requested ECA implementation or '-')`` of each network."""
+        out = []
+        for mechanism in self.mechanisms:
+            name = SUITE[self.backbone].get(mechanism)
+            if name is not None:  # e.g. CBAM on MobileNetV2: not in the paper either
+                out += [(mechanism, name, impl) for impl in (self.eca_impls if mechanism == "eca" else ("-",))]
+        return out
+
+    @property
+    def batch(self) -> int:
+        return self.batch_size or PAPER_BATCH[self.backbone]
+
+    @property
+    def size(self) -> int:
+        from ecalib.models import model_info
+
+        return self.input_size or model_info(SUITE[self.backbone]["none"]).input_size[-1]
+
+    def setting(self) -> tuple:
+        return (self.backbone, self.precision, self.compile, self.batch, self.size, self.mode, self.channels_last)
+
+    def describe(self) -> str:
+        layout = " channels-last" if self.channels_last else ""
+        return f"{self.backbone} {self.precision} {self.compile}{layout} b{self.batch} {self.size}px {self.mode}"
+
+
+def suite_groups(
+    backbones, mechanisms, modes=("train", "infer"), precisions=("fp32",), compile_modes=("eager",),
+    batch_sizes=(None,), input_sizes=(None,), eca_impls=("auto",), channels_last=False, part="custom",
+) -> list[BenchGroup]:  # fmt: skip
+    """Every combination of the settings as groups (those with at least one network)."""
+    unknown = [b for b in backbones if b not in SUITE]
+    if unknown:
+        raise UsageError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
+    groups = [
+        BenchGroup(part, b, tuple(mechanisms), tuple(eca_impls), p, c, batch, size, mode, channels_last)
+        for b, p, c, batch, size, mode in itertools.product(
+            backbones, precisions, compile_modes, batch_sizes, input_sizes, modes
+        )
+    ]
+    return [g for g in groups if g.members()]
+
+
+def preset_groups(preset) -> list[BenchGroup]:
+    """The groups of a preset (:func:`ecalib.recipes.bench.resolve_preset`), in priority order: its parts."""
+    groups, seen = [], {}
+    for name, part in preset.parts.items():
+        if part is None:
+            continue
+        for group in suite_groups(
+            part.backbones, part.mechanisms, preset.modes, part.precisions, part.compile_modes,
+            preset.batch_size or [None], preset.input_size or [None], preset.eca_impls, preset.channels_last, name,
+        ):  # fmt: skip
+            if group.setting() in seen:
+                raise UsageError(f"parts {seen[group.setting()]} and {name} both time {group.describe()}")
+            seen[group.setting()] = name
+            groups.append(group)
+    return groups
+
+
+@functools.cache
+def _macs(backbone: str, size: int) -> float:
+    """Multiply-adds of the plain backbone for one image (counted on the meta device: no memory, no time)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ecalib.models import create_model
+
+    try:
+        with torch.device("meta"):
+            model, x = create_model(SUITE[backbone]["none"]), torch.empty(1, 3, size, size)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(x)
+        return counter.get_total_flops() / 2
+    except Exception:  # noqa: BLE001 - only an estimate for the budget: proportional to the pixels
+        return 4e9 * (size / 224) ** 2
+
+
+def group_costs(groups: list[BenchGroup]) -> list[GroupCost]:
+    """What the budget knows of each group beforehand (networks that the group before did not build
+    are counted as built anew: ``_prototype`` keeps the last few)."""
+    costs, before = [], set()
+    for group in groups:
+        members = {(name, impl) for _, name, impl in group.members()}
+        costs.append(
+            GroupCost(
+                group.describe(), group.backbone, group.mode, group.precision, group.compile == "compile",
+                len(members), len(members) * group.batch * _macs(group.backbone, group.size), len(members - before),
+            )  # fmt: skip
+        )
+        before = members
+    return costs
+
+
+def _unsupported(group: BenchGroup, device: torch.device) -> str | None:
+    if device.type == "cuda" and group.precision == "bf16" and not torch.cuda.is_bf16_supported(False):
+        return "bf16 is not supported by this GPU (autocast would silently run fp32)"
+    return None
+
+
+@functools.lru_cache(maxsize=8)  # a group's networks: at most 4 mechanisms + ECA's implementations
+def _prototype(name: str, impl: str) -> nn.Module:
+    """A freshly initialised network (seed 0), copied by every group that times it: initialising the
+    weights of a ResNet takes longer than copying them."""
+    from ecalib.models import create_model
+
+    torch.manual_seed(0)
+    return create_model(name, **({} if impl == "-" else {"eca_impl": impl}))
+
+
+def _prepare(group: BenchGroup, mechanism: str, name: str, impl: str, device: torch.device):
+    """``(label, row, (step, resident))`` of one network of ``group``."""
+    from ecalib.layers import EcaLayer
+    from ecalib.layers.eca import resolve_eca_impl
+    from ecalib.models import model_info
+
+    model = copy.deepcopy(_prototype(name, impl))
+    compiled = group.compile == "compile"
+    if impl == "-":
+        used = "-"
+    elif impl == "auto" and compiled:
+        used = "torch"  # under torch.compile, auto hands inductor the plain formulation
+    else:
+        used = resolve_eca_impl(impl, torch.empty(1, 1, 1, 1, device=device), training=group.mode == "train")
+    amp = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}[group.precision]
+    label = name if impl == "-" else f"{name}[{used}]" + ("" if impl == used else f"({impl})")
+    case = prepare_step(
+        model, group.batch, group.size, device, group.mode, amp, group.channels_last, compiled,
+        model_info(name).num_classes,
+    )  # fmt: skip
+    row = {
+        "backbone": group.backbone,
+        "mechanism": mechanism,
+        "model": name,
+        "eca_impl": impl,
+        "eca_impl_used": used,
+        "eca_layers": sum(isinstance(m, EcaLayer) for m in model.modules()),
+        "precision": group.precision,
+        "compile": group.compile,
+        "batch_size": group.batch,
+        "input_size": group.size,
+        "params": sum(p.numel() for p in model.parameters()),
+        "mode": group.mode,
+    }
+    return label, row, case
+
+
+def _warm_up(step, device: torch.device, warmup: int) -> tuple[float, float]:
+    """Seconds of the first call (compilation, autotuning, plus one step) and of each further warm-up step."""
+    _sync(device)
+    start = time.perf_counter()
+    step()
+    _sync(device)
+    first = time.perf_counter() - start
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    return first, (time.perf_counter() - start - first) / warmup if warmup else first
+
+
+@dataclass
+class SuiteRun:
+    """What :func:`run_groups` did: measured rows, dropped rows (with the reason) and one entry per group."""
+
+    rows: list = field(default_factory=list)
+    dropped: list = field(default_factory=list)
+    groups: list = field(default_factory=list)
+
+
+# the columns of dropped.csv: what each dropped row would have measured, and why it was not
+DROPPED_COLUMNS = [
+    "part", "backbone", "mechanism", "model", "eca_impl", "precision", "compile", "channels_last",
+    "batch_size", "input_size", "mode", "reason",
+]  # fmt: skip
+
+
+def _error_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"error: {type(error).__name__}: {lines[0][:200] if lines else ''}"
+
+
+def _time_group(group, cost, device, budget, later, steps, warmup, seed, progress) -> tuple[list, dict, dict]:
+    """Build, warm up and time one group: ``(rows, log, left out)``, the last mapping each network not
+    measured (``group.members()`` entries) to the reason: the budget ran out while the group was set up
+    (all of them), or the network failed to run here (an error of its own, e.g. of Triton or inductor:
+    the others are still timed)."""
+    started = time.perf_counter()
+    cases, rows, setups, step_seconds, builds, failed = {}, [], [], [], [], {}
+    for member in group.members():
+        mechanism, name, impl = member
+        try:
+            misses = _prototype.cache_info().misses
+            built = time.perf_counter()
+            _prototype(name, impl)
+            if _prototype.cache_info().misses > misses:
+                builds.append(time.perf_counter() - built)
+            built = time.perf_counter()
+            label, row, case = _prepare(group, mechanism, name, impl, device)
+            _, step = _warm_up(case[0], device, warmup)
+        except torch.cuda.OutOfMemoryError:
+            raise  # the group's batch is too large for this device: all its networks are
+        except Exception as error:  # noqa: BLE001 - one network that cannot run here must not end the suite
+            import traceback
+
+            progress(traceback.format_exc())
+            failed[member] = _error_line(error)
+            continue
+        cases[label] = case
+        rows.append((label, row))
+        setups.append(time.perf_counter() - built - warmup * step - step)
+        step_seconds.append(step)
+        if budget.out_of_time():
+            reason = f"budget ran out while setting it up ({time.perf_counter() - started:.0f} s so far)"
+            return [], {"setup_s": round(sum(setups), 2)}, dict.fromkeys(group.members(), reason)
+    if not cases:
+        return [], {}, failed
+    build = statistics.median(builds) if builds else None
+    budget.costs.learn(cost, sum(step_seconds), statistics.median(setups), build)
+    rounds = budget.rounds_for(steps * sum(step_seconds), later)  # later groups estimated with this one's warm-up
+    measured = measure_interleaved(cases, device, group.batch, steps, 0, rounds, seed)
+    budget.costs.refine(cost, sum(statistics.median(group.batch / r for r in measured[label][0]) for label, _ in rows))
+    base = next((measured[label][0] for label, row in rows if row["mechanism"] == "none"), None)
+    out = []
+    for label, row in rows:
+        rates, peak = measured[label]
+        row.update(_rates_summary(rates), **_memory(device, peak))
+        row["round_rates"] = json.dumps([round(r, 3) for r in rates])
+        row["order"] = f"interleaved with {len(rows) - 1} other model(s), {rounds} rounds"
+        if base is not None:
+            ratio, low, high = paired_ratio_ci(rates, base)
+            row.update({"vs none (paired)": ratio, "vs none ci_low": low, "vs none ci_high": high})
+        row.update(channels_last=group.channels_last, device_type=device.type, part=group.part)
+        progress(
+            f"{row['model']:22s} [{row['eca_impl_used']}] {group.precision} {group.compile:7s} b{group.batch} "
+            f"{group.size}px {group.mode:5s} {row['images_per_s']:9.1f} img/s "
+            f"(95% {row['images_per_s_ci_low']:.1f}-{row['images_per_s_ci_high']:.1f})"
+        )
+        out.append(row)
+    log = {"rounds": rounds, "setup_s": round(sum(setups), 2), "seconds": round(time.perf_counter() - started, 2)}
+    return out, log, failed
+
+
+def _release(device: torch.device, compiled: bool) -> None:
+    """Free what a group held: its networks, compiled graphs (dynamo's cache would otherwise fill and fall
+    back to eager without a word) and cached GPU memory."""
+    import gc
+
+    if compiled:
+        torch._dynamo.reset()
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def run_groups(
+    groups: list[BenchGroup], device: torch.device, steps: int = 10, warmup: int = 3, rounds=(3, 8),
+    budget: float | None = None, seed: int = 0, compile_prior: float = 60.0, cudnn_benchmark: bool | None = None,
+    progress=print, on_group=None,
+) -> SuiteRun:  # fmt: skip
+    """Time ``groups`` in order, each interleaved (:func:`measure_interleaved`) after its warm-up.
+
+    ``rounds`` is ``(min, max)``: without a ``budget`` (seconds) every group gets ``max`` rounds; with
+    one, :class:`ecalib.bench_budget.Budget` drops the groups that would not fit (lowest priority
+    first) and sizes each kept group's rounds. A group the device cannot run (bf16 without support,
+    out of GPU memory) is dropped with the reason, and so is a network that fails on its own (its
+    traceback printed); the rest go on. ``on_group(run)`` is called after every group.
+    """
+    costs = CostModel(compile_prior=compile_prior)
+    plan = Budget(budget, costs, steps, warmup, *rounds)
+    estimates = group_costs(groups)
+    run = SuiteRun()
+    previous_benchmark = torch.backends.cudnn.benchmark
+    if cudnn_benchmark is not None:
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+    try:
+        for i, (group, cost) in enumerate(zip(groups, estimates)):
+            entry = {"part": group.part, "group": group.describe(), "networks": cost.networks}
+            reason = _unsupported(group, device) or plan.admit(cost)
+            rows, log, failed = [], {}, dict.fromkeys(group.members(), reason) if reason else {}
+            if reason is None:
+                try:
+                    rows, log, failed = _time_group(
+                        group, cost, device, plan, estimates[i + 1 :], steps, warmup, seed, progress
+                    )
+                except torch.cuda.OutOfMemoryError:
+                    reason = f"out of GPU memory at batch {group.batch} (try a smaller one: --set batch_size=[64])"
+                    failed = dict.fromkeys(group.members(), reason)
+                finally:
+                    _release(device, group.compile == "compile")
+            run.rows += rows
+            run.dropped += [
+                {"part": group.part, "backbone": group.backbone, "mechanism": mechanism, "model": name,
+                 "eca_impl": impl, "precision": group.precision, "compile": group.compile,
+                 "channels_last": group.channels_last, "batch_size": group.batch, "input_size": group.size,
+                 "mode": group.mode, "reason": why}
+                for (mechanism, name, impl), why in failed.items()
+            ]  # fmt: skip
+            for why in dict.fromkeys(failed.values()):
+                progress(f"dropped from {group.part}: {group.describe()}: {why}")
+            status = "measured" if rows and not failed else "partly measured" if rows else "dropped"
+            reasons = sorted(set(failed.values()))
+            run.groups.append(entry | log | {"status": status, "reason": "; ".join(reasons) or None})
+            if on_group is not None:
+                on_group(run)
+    finally:
+        torch.backends.cudnn.benchmark = previous_benchmark
+    return run
+
+
 def run_suite(
     backbones: list[str],
     mechanisms: list[str],
@@ -343,12 +691,13 @@ def run_suite(
     eca_impls=("auto",),
     seed: int = 0,
 ):
-    """Throughput and peak memory of every combination of the settings.
+    """Throughput and peak memory of every combination of the settings (no budget: nothing dropped).
 
     The models that are compared with each other (same backbone, precision, compile mode, batch, input
     size and mode) are timed interleaved: ``repeats`` rounds, each timing every model once in a fresh
-    random order. Rows give the median images/s with a 95 % bootstrap interval and, for each model, the
-    median of its per-round ratio to the plain backbone (paired rounds) with its interval.
+    random order, after each model's first call and ``warmup`` further steps. Rows give the median
+    images/s with a 95 % bootstrap interval and, for each model, the median of its per-round ratio to
+    the plain backbone (paired rounds) with its interval.
 
     ``batch_size`` and ``input_sizes`` may list several values (the scaling study); ``None``
     means the paper's. ``eca_impls`` runs the ECA networks once per implementation
@@ -356,80 +705,86 @@ def run_suite(
     """
     import pandas as pd
 
-    from ecalib.layers import EcaLayer
-    from ecalib.layers.eca import check_eca_impl, resolve_eca_impl
-    from ecalib.models import create_model, model_info
+    from ecalib.layers.eca import check_eca_impl
 
-    unknown = [b for b in backbones if b not in SUITE]
-    if unknown:
-        raise UsageError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
     for impl in eca_impls:
         check_eca_impl(impl)
     for label, value in (("steps", steps), ("repeats", repeats)):
         if value < 1:
             raise UsageError(f"{label} must be at least 1, got {value}")
     batches = batch_size if isinstance(batch_size, (list, tuple)) else [batch_size]
-    rows = []
-    for backbone, precision, compiled, batch_choice, size_choice, mode in itertools.product(
-        backbones, precisions, compile_modes, batches, input_sizes or [None], modes
-    ):
-        group, cases = [], {}
-        for mechanism in mechanisms:
-            name = SUITE[backbone].get(mechanism)
-            if name is None:
-                continue  # e.g. CBAM on MobileNetV2: not in the paper either
-            info = model_info(name)
-            size, batch = size_choice or info.input_size[-1], batch_choice or PAPER_BATCH[backbone]
-            for impl in eca_impls if mechanism == "eca" else ["-"]:
-                torch.manual_seed(0)
-                model = create_model(name, **({} if impl == "-" else {"eca_impl": impl}))
-                if impl == "-":
-                    used = "-"
-                elif impl == "auto" and compiled == "compile":
-                    used = "torch"  # under torch.compile, auto hands inductor the plain formulation
-                else:
-                    used = resolve_eca_impl(impl, torch.empty(1, 1, 1, 1, device=device), training=mode == "train")
-                amp = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}[precision]
-                label = name if impl == "-" else f"{name}[{used}]" + ("" if impl == used else f"({impl})")
-                cases[label] = prepare_step(
-                    model, batch, size, device, mode, amp, channels_last, compiled == "compile", info.num_classes
-                )
-                group.append(
-                    {
-                        "backbone": backbone,
-                        "mechanism": mechanism,
-                        "model": name,
-                        "eca_impl": impl,
-                        "eca_impl_used": used,
-                        "eca_layers": sum(isinstance(m, EcaLayer) for m in model.modules()),
-                        "precision": precision,
-                        "compile": compiled,
-                        "batch_size": batch,
-                        "input_size": size,
-                        "params": sum(p.numel() for p in model.parameters()),
-                        "mode": mode,
-                        "label": label,
-                    }
-                )
-        if not cases:
-            continue
-        measured = measure_interleaved(cases, device, group[0]["batch_size"], steps, warmup, repeats, seed)
-        base = next((measured[row["label"]][0] for row in group if row["mechanism"] == "none"), None)
-        for row in group:
-            rates, peak = measured[row.pop("label")]
-            row.update(_rates_summary(rates), **_memory(device, peak))
-            row["round_rates"] = json.dumps([round(r, 3) for r in rates])
-            row["order"] = f"interleaved with {len(group) - 1} other model(s), {repeats} rounds"
-            if base is not None:
-                ratio, low, high = paired_ratio_ci(rates, base)
-                row.update({"vs none (paired)": ratio, "vs none ci_low": low, "vs none ci_high": high})
-            progress(
-                f"{row['model']:22s} [{row['eca_impl_used']}] {precision} {compiled:7s} b{row['batch_size']} "
-                f"{row['input_size']}px {mode:5s} {row['images_per_s']:9.1f} img/s "
-                f"(95% {row['images_per_s_ci_low']:.1f}-{row['images_per_s_ci_high']:.1f})"
-            )
-        rows += group
-    return pd.DataFrame(rows)
+    settings = (modes, precisions, compile_modes, batches, input_sizes or [None], eca_impls, channels_last)
+    groups = suite_groups(backbones, mechanisms, *settings)
+    run = run_groups(groups, device, steps, warmup, (repeats, repeats), seed=seed, progress=progress)
+    return pd.DataFrame(run.rows)
+
+
+def _frame(rows: list, columns: list):
+    import pandas as pd
+
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+
+
+def run_preset(preset, device: torch.device, out_root: str | Path, params: dict, progress=print) -> Path:
+    """Run a validated ``BenchPreset`` (:func:`ecalib.recipes.bench.resolve_preset`) into a new result folder.
+
+    The folder is written as the suite goes (after every group), so an interrupted run keeps what it
+    measured; ``budget.json`` says ``"status": "complete"`` once it has finished. Files: see
+    :func:`read_result_folder`.
+    """
+    import datetime as dt
+
+    from ecalib.provenance import environment
+
+    groups = preset_groups(preset)
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and preset.cpu_threads:
+        torch.set_num_threads(preset.cpu_threads)  # before env.json records the device's threads
+    env = environment(device)
+    params = params | {"suite": preset.suite, "profile": preset.profile, "preset": preset.model_dump(mode="json")}
+    folder = create_result_folder(out_root, params, env)
+    summary = {
+        "suite": preset.suite,
+        "profile": preset.profile,
+        "budget": preset.budget,
+        "budget_s": preset.budget_seconds,
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "groups_planned": len(groups),
+        "rows_planned": sum(len(g.members()) for g in groups),
+    }
+    start = time.perf_counter()
+    latest = SuiteRun()
+
+    def record(run: SuiteRun, status: str = "running") -> None:
+        nonlocal latest
+        latest = run
+        write_table(folder / "results.csv", _frame(run.rows, ["backbone", "mechanism"]).assign(device=env["device"]))
+        write_table(folder / "dropped.csv", _frame(run.dropped, DROPPED_COLUMNS))
+        done = summary | {
+            "status": status,
+            "elapsed_s": round(time.perf_counter() - start, 1),
+            "rows_measured": len(run.rows),
+            "rows_dropped": len(run.dropped),
+            "groups": run.groups,
+        }
+        write_json(folder / "budget.json", done)
+
+    try:
+        run = run_groups(
+            groups, device, preset.steps, preset.warmup, (preset.rounds.min, preset.rounds.max),
+            preset.budget_seconds, preset.seed, preset.compile_seconds_prior, preset.cudnn_benchmark, progress, record,
+        )  # fmt: skip
+    except BaseException:  # interrupted (Ctrl-C, a time limit) or failed: keep what was measured, say so
+        record(latest, "interrupted")
+        raise
+    finally:
+        torch.set_num_threads(threads)
+        _prototype.cache_clear()
+    record(run, "complete")
+    if run.dropped:
+        parts = sorted({row["part"] for row in run.dropped}, key=list(preset.parts).index)
+        progress(f"dropped {len(run.dropped)} of {summary['rows_planned']} rows ({', '.join(parts)}): see dropped.csv")
+    return folder
 
 
 def paper_speed_ratios():
@@ -462,7 +817,7 @@ RATIO_KEYS = ["device", "backbone", "precision", "compile", "batch_size", "input
 def ratio_table(results):
     """Each measurement divided by its plain backbone's under the same settings, beside Table 3's ratio."""
     table = results.copy()
-    keys = RATIO_KEYS + (["folder"] if "folder" in table else [])  # ratios within one measurement session
+    keys = RATIO_KEYS + [k for k in ("channels_last", "folder") if k in table]  # within one measurement session
     base = table[table["mechanism"] == "none"].set_index(keys)["images_per_s"]
     table["vs none"] = [
         row.images_per_s / base.get(tuple(getattr(row, k) for k in keys), float("nan")) for row in table.itertuples()
@@ -475,24 +830,56 @@ def ratio_table(results):
     return table.merge(paper_speed_ratios(), on=["backbone", "mechanism", "mode"], how="left")
 
 
-def load_results(root: str | Path):
-    """Every ``ecalib bench`` result folder under ``root``, with its device, commit and folder name."""
-    import json
-
+def read_result_folder(folder: str | Path) -> dict:
+    """A result folder of ``ecalib bench`` (or of a script of ``benchmarks/``), its files as written:
+    ``results`` (results.csv), ``params``, ``env`` and, from ``ecalib bench`` runs of this version on,
+    ``budget`` (budget.json) and ``dropped`` (dropped.csv); missing ones are None."""
     import pandas as pd
 
-    frames = []
-    for csv in sorted(Path(root).glob("*/results.csv")):
-        env = json.loads((csv.parent / "env.json").read_text())
-        frame = pd.read_csv(csv)
-        if "mechanism" in frame and "eca_impl" not in frame:  # bench folders from before the fused ECA: reference
-            impl = frame["mechanism"].map(lambda m: "reference" if m == "eca" else "-")
-            frame = frame.assign(eca_impl=impl, eca_impl_used=impl)
-        frames.append(
-            frame.assign(
-                device=env.get("device", "unknown"), folder=csv.parent.name, commit=(env.get("git_commit") or "")[:10]
-            )
-        )
+    folder = Path(folder)
+
+    def read_json(name: str):
+        path = folder / name
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    return {
+        "results": pd.read_csv(folder / "results.csv"),
+        "params": read_json("params.json") or {},
+        "env": read_json("env.json") or {},
+        "budget": read_json("budget.json"),
+        "dropped": pd.read_csv(folder / "dropped.csv") if (folder / "dropped.csv").is_file() else None,
+    }
+
+
+def folder_rows(folder: str | Path):
+    """The rows of one result folder with the provenance every reader needs beside them: ``device``,
+    ``device_type`` (cpu/cuda), ``folder`` (its name), ``commit`` (10 characters), ``suite`` and
+    ``profile`` (empty for runs without a preset). Bench folders written before a column existed get
+    its value of then (``eca_impl``: reference; ``channels_last``: from params.json)."""
+    found = read_result_folder(folder)
+    frame, params, env = found["results"], found["params"], found["env"]
+    if "mechanism" in frame and "eca_impl" not in frame:  # bench folders from before the fused ECA: reference
+        impl = frame["mechanism"].map(lambda m: "reference" if m == "eca" else "-")
+        frame = frame.assign(eca_impl=impl, eca_impl_used=impl)
+    if "mechanism" in frame and "channels_last" not in frame:
+        frame = frame.assign(channels_last=bool(params.get("channels_last", False)))
+    label = env.get("device", "unknown")
+    return frame.assign(
+        device=label,
+        device_type=frame["device_type"] if "device_type" in frame else device_type(label),
+        folder=Path(folder).name,
+        commit=(env.get("git_commit") or "")[:10],
+        suite=params.get("suite", ""),
+        profile=params.get("profile", "") if "suite" in params else "",
+    )
+
+
+def load_results(root: str | Path):
+    """Every result folder under ``root`` (:func:`folder_rows` of each), in one table."""
+    import pandas as pd
+
+    frames = [folder_rows(csv.parent) for csv in sorted(Path(root).glob("*/results.csv"))]
+    frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -333,16 +334,56 @@ def _cmd_coco_parse_log(args) -> int:
     return 0
 
 
-def _cmd_bench(args) -> int:
-    from ecalib.benchmark import run_suite, write_result_folder
-    from ecalib.engine.trainer import resolve_device
-    from ecalib.provenance import environment
+# `ecalib bench` without --suite: these options make a one-part preset (see _bench_preset)
+BENCH_DEFAULTS = {
+    "backbones": ["resnet50"],
+    "mechanisms": ["none", "se", "cbam", "eca"],
+    "modes": ["train", "infer"],
+    "precisions": ["fp32"],
+    "compile_modes": ["eager"],
+    "batch_size": None,
+    "input_sizes": None,
+    "eca_impls": ["auto"],
+    "steps": 20,
+    "warmup": 5,
+    "repeats": 5,
+    "channels_last": False,
+}
 
+
+def _bench_preset(args):
+    """The preset a bench command line asks for: ``--suite`` (changed only through --profile, --set and
+    --budget), or one part built from the other options."""
+    from ecalib.recipes.bench import resolve_preset
+
+    given = [k for k in BENCH_DEFAULTS if k in vars(args)]
+    sets = [*args.set, *args.dotted] + ([f"budget={args.budget}"] if "budget" in vars(args) else [])
+    if "suite" in vars(args):
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UsageError(f"{flags} cannot be combined with --suite: change the preset with --set KEY=VALUE")
+        return resolve_preset(args.suite, args.profile, sets)
+    o = BENCH_DEFAULTS | {k: getattr(args, k) for k in given}
+    part = {k: o[k] for k in ("backbones", "mechanisms", "precisions", "compile_modes")}
+    values = {
+        "suite": "custom",
+        "parts": {"custom": part},
+        "rounds": {"min": o["repeats"], "max": o["repeats"]},
+        "input_size": o["input_sizes"],
+        **{k: o[k] for k in ("modes", "batch_size", "eca_impls", "steps", "warmup", "channels_last")},
+    }
+    return resolve_preset("the bench options", args.profile, sets, values=values)
+
+
+def _cmd_bench(args) -> int:
+    from ecalib.benchmark import run_preset
+    from ecalib.engine.trainer import resolve_device
+
+    preset, origin = _bench_preset(args)  # checked before the device is touched
     device = resolve_device(args.device)
-    table = run_suite(**matching(run_suite, args, device=device))
-    env = environment(device)
-    params = {k: v for k, v in vars(args).items() if k != "func"} | {"input": "synthetic tensors"}
-    folder = write_result_folder(args.out, params, env, table.assign(device=env["device"]))
+    params = {k: v for k, v in vars(args).items() if k not in ("func", "dotted")}
+    params |= {"origin": origin, "input": "synthetic tensors"}
+    folder = run_preset(preset, device, args.out, params)
     print(f"wrote {folder}")
     return 0
 
@@ -436,39 +477,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("bench", help="training/inference images/s and peak memory per attention mechanism")
-    p.add_argument(
-        "--backbones", nargs="+", default=["resnet50"], help="resnet50 resnet101 resnet152 mobilenet_v2 resnet18_cifar"
+    p = sub.add_parser(
+        "bench",
+        help="training/inference images/s and peak memory per attention mechanism (--suite table3: Table 3)",
     )
-    p.add_argument("--mechanisms", nargs="+", default=["none", "se", "cbam", "eca"])
-    p.add_argument("--modes", nargs="+", default=["train", "infer"], choices=("train", "infer"))
-    p.add_argument("--precision", dest="precisions", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"))
-    p.add_argument("--compile-modes", nargs="+", default=["eager"], choices=("eager", "compile"))
     p.add_argument(
+        "--suite",
+        default=argparse.SUPPRESS,
+        help="a preset of configs/bench/ (table3: what the paper's Table 3 compares) or a preset file, changed "
+        "with --profile, --set and --budget; without it, --backbones and the options below make a one-part suite",
+    )
+    p.add_argument("--profile", default="full", help="an overlay of the preset: full (as written) or smoke (CPU check)")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a preset key, e.g. --set steps=5 rounds.max=4 parts.resnet101_compile=null",
+    )
+    p.add_argument(
+        "--budget",
+        default=argparse.SUPPRESS,
+        help="wall-clock limit, e.g. 8m, 90s or 1h: rounds sized to fit; groups that would not fit are dropped, "
+        "last parts first, and listed in the folder's dropped.csv (default: the preset's; none: no limit)",
+    )
+    adhoc = functools.partial(p.add_argument, default=argparse.SUPPRESS)  # absent unless given
+    adhoc(
+        "--backbones", nargs="+", help="resnet50 resnet101 resnet152 mobilenet_v2 resnet18_cifar (default: resnet50)"
+    )
+    adhoc("--mechanisms", nargs="+", help="attention mechanisms: none se cbam eca (default: all four)")
+    adhoc("--modes", nargs="+", choices=("train", "infer"), help="train and/or infer (default: both)")
+    precisions = ("fp32", "bf16", "fp16")
+    adhoc("--precision", dest="precisions", nargs="+", choices=precisions, help="precisions to time (default: fp32)")
+    adhoc(
+        "--compile-modes", nargs="+", choices=("eager", "compile"), help="eager and/or compile (default: eager)"
+    )
+    adhoc(
         "--batch-size",
         type=positive_int,
         nargs="+",
         help="one or more (default: the paper's: 256 for ResNets, 96 for MobileNetV2)",
     )
-    p.add_argument(
+    adhoc(
         "--input-size",
         dest="input_sizes",
         type=positive_int,
         nargs="+",
         help="one or more resolutions (default: the paper's)",
     )
-    p.add_argument(
+    adhoc(
         "--eca-impl",
         dest="eca_impls",
         nargs="+",
-        default=["auto"],
         help="ECA implementations to time: auto (Triton kernels on CUDA, fused PyTorch elsewhere), "
-        "reference (the official module's operations), torch, triton",
+        "reference (the official module's operations), torch, triton (default: auto)",
     )
-    p.add_argument("--steps", type=positive_int, default=20)
-    p.add_argument("--warmup", type=non_negative_int, default=5)
-    p.add_argument("--repeats", type=positive_int, default=5)
-    p.add_argument("--channels-last", action="store_true")
+    d = BENCH_DEFAULTS
+    adhoc("--steps", type=positive_int, help=f"timed steps per model and round (default: {d['steps']})")
+    adhoc("--warmup", type=non_negative_int, help=f"untimed steps after a model's first call (default: {d['warmup']})")
+    adhoc("--repeats", type=positive_int, help=f"interleaved rounds, each timing every model (default: {d['repeats']})")
+    adhoc("--channels-last", action="store_true", help="NHWC memory layout (default: off)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--out", type=folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
     p.set_defaults(func=_cmd_bench)

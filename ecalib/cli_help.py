@@ -33,13 +33,6 @@ COMMON_HELP = {
     "images": "image files",
     "--output": "file to write",
     "--out": "folder for the result folders",
-    "--steps": "timed steps per measurement block",
-    "--warmup": "untimed steps before timing (cuDNN autotuning, compilation)",
-    "--repeats": "interleaved timing rounds (each times every model once, in random order)",
-    "--mechanisms": "attention mechanisms: none se cbam eca",
-    "--modes": "train (forward, backward, SGD step) and/or infer (forward without gradients)",
-    "--precision": "precisions to time",
-    "--compile-modes": "eager and/or compile (torch.compile)",
     "--to": "detector framework whose key layout to write",
     "--split": "data split: train or val",
     "--data-dir": "data folder",
@@ -64,6 +57,9 @@ EXAMPLES = {
     ],
     "evaluate": ["ecalib evaluate --checkpoint eca_resnet50_k3557.pth.tar --data /data/imagenet/val"],
     "bench": [
+        "ecalib bench --suite table3 --budget 8m",
+        "ecalib bench --suite table3 --profile smoke --device cpu",
+        "ecalib bench --suite table3 --set parts.resnet101_compile=null rounds.max=5",
         "ecalib bench --backbones resnet50 --mechanisms none eca --precision bf16 --compile-modes eager compile",
         "ecalib bench --backbones resnet50 --mechanisms none eca --eca-impl reference torch --device cpu "
         "--batch-size 8 --input-size 160 --steps 3",

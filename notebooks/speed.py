@@ -68,14 +68,50 @@ glue("projection_devices", ", ".join(map(str, DEVICE_COUNTS[:-1])) + f" and {DEV
 # %% [markdown]
 # ## Run it yourself
 #
-# `ecalib bench` writes a result folder (device, versions, commit) that this chapter renders; commit
-# it under `results/benchmarks/speed/`:
+# One command times what the paper's Table 3 compares: ResNet-50 and ResNet-101 without attention and
+# with SE, CBAM and ECA, and MobileNetV2 without and with ECA; training and inference at the paper's
+# batch sizes, fp32 and bf16, eager and `torch.compile`, ECA's reference and automatic paths,
+# channels-last. It fits the measurement into a time budget and lists what did not fit:
 #
 # ```bash
-# ecalib bench --backbones resnet50 mobilenet_v2 --mechanisms none se cbam eca --precision fp32 bf16 \
-#     --compile-modes eager compile --device cuda
-# papermill notebooks/speed.ipynb out.ipynb -p results_dir results/benchmarks/speed
+# ecalib bench --suite table3 --budget 8m
 # ```
+#
+# That is for a GPU; `--profile smoke --device cpu` is a one-minute check of the same suite on a CPU.
+# It writes `runs/benchmarks/speed/<UTC time>-<device>/`: `results.csv` (images/s, the ratio to the
+# plain network in the same rounds, peak memory), `dropped.csv` (the rows left out, and why),
+# `budget.json`, `params.json` and `env.json` (GPU, driver, CUDA, cuDNN, versions, commit).
+#
+# **On Colab** (Runtime > Change runtime type > a GPU), the next cell runs it, adds the folder to this
+# page's results (run the cells below again to see it) and downloads it as a zip. To contribute it,
+# unzip it into `results/benchmarks/speed/` of a clone of the repository and open a pull request with
+# that folder alone: the tables and the verdict on this page are computed from the folders there.
+
+# %% tags=["hide-input"]
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+# Runs on Colab's GPU; elsewhere only with ECALIB_RUN_TABLE3=1 (so that building the book never runs it).
+if torch.cuda.is_available() and ("google.colab" in sys.modules or os.environ.get("ECALIB_RUN_TABLE3") == "1"):
+    from ecalib.cli import main
+
+    gpu_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+    # The paper's batch of 256 was spread over 4 GPUs: a GPU under 40 GiB takes their 64 per GPU instead.
+    smaller = ["--set", "batch_size=[64]"] if gpu_gib < 40 else []
+    assert main(["bench", "--suite", "table3", "--budget", "8m", *smaller]) == 0
+    folder = max(Path("runs/benchmarks/speed").iterdir())  # the newest: folders are named by UTC time
+    shutil.copytree(folder, Path(results_dir) / folder.name)
+    archive = shutil.make_archive(folder.name, "zip", folder.parent, folder.name)
+    print(f"{folder} -> {results_dir}/{folder.name}; zipped as {archive}")
+    if "google.colab" in sys.modules:
+        from google.colab import files
+
+        files.download(archive)
+else:
+    print("Not run: no Colab GPU here.")
 
 # %% [markdown]
 # ## The paper's Table 3, as ratios

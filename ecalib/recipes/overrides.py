@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import yaml
+from pydantic import BaseModel
 
 from ecalib.errors import UsageError
-from ecalib.recipes.schema import Experiment, allowed_keys
+from ecalib.recipes.schema import Experiment, section_of
 
 
 @dataclass(frozen=True)
@@ -88,35 +89,36 @@ def parse_value(text):
     return value
 
 
-def check_key(key: str) -> None:
+def check_key(key: str, schema: type[BaseModel] = Experiment) -> None:
     """Refuse a key the schema does not have, listing the keys allowed where it went wrong."""
-    parts = key.split(".")
-    path: tuple = ()
+    model, where = schema, ()
+    parts = iter(key.split("."))
     for part in parts:
-        allowed = allowed_keys(Experiment, path)
-        if part not in allowed:
-            where = ".".join(path) or "the top level"
-            raise UsageError(f"unknown key {key!r}; allowed at {where}: {', '.join(allowed)}")
-        path = (*path, part)
-        if allowed_keys(Experiment, path) == allowed:  # a value or a mapping: deeper keys are its own
+        if part not in model.model_fields:
+            place = ".".join(where) or "the top level"
+            raise UsageError(f"unknown key {key!r}; allowed at {place}: {', '.join(model.model_fields)}")
+        section, entries = section_of(model.model_fields[part].annotation)
+        if section is None:  # a value or a mapping of values: deeper keys are its own
             return
+        where = (*where, part, *([next(parts, "")] if entries else []))  # an entry's name is free
+        model = section
 
 
-def parse_set(item: str) -> tuple[str, object]:
+def parse_set(item: str, schema: type[BaseModel] = Experiment) -> tuple[str, object]:
     """``'optimizer.lr=0.05'`` -> ``('optimizer.lr', 0.05)``, the key checked against the schema."""
     key, sep, text = item.partition("=")
     key = key.strip().removeprefix("--")
     if not sep or not key:
         raise UsageError(f"--set takes KEY=VALUE (e.g. optimizer.lr=0.05), got {item!r}")
-    check_key(key)
+    check_key(key, schema)
     return key, parse_value(text.strip())
 
 
-def parse_sets(items) -> list[tuple[str, object]]:
+def parse_sets(items, schema: type[BaseModel] = Experiment) -> list[tuple[str, object]]:
     """A list of ``KEY=VALUE`` strings (or one string of them separated by spaces, as papermill passes it)."""
     if isinstance(items, str):
         items = items.split()
-    return [parse_set(item) for item in items or ()]
+    return [parse_set(item, schema) for item in items or ()]
 
 
 def shorthand_sets(values: dict) -> list[tuple[str, object]]:

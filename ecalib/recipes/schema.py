@@ -10,7 +10,7 @@ below (their comments say what each one means); the recipe files in ``configs/``
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -190,28 +190,41 @@ class Experiment(Section):
         return self
 
 
+def section_of(annotation) -> tuple[type[BaseModel] | None, bool]:
+    """The section a field holds (None: a plain value), and whether it holds a mapping of such
+    sections by name (e.g. a bench preset's ``parts``), whose entry names are free."""
+    if get_origin(annotation) is dict:
+        section, _ = section_of(get_args(annotation)[1])
+        return section, section is not None
+    inner = [a for a in (get_args(annotation) or (annotation,)) if isinstance(a, type)]
+    sections = [a for a in inner if issubclass(a, BaseModel)]
+    return (sections[0] if sections else None), False
+
+
 def allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:
     """The field names at ``path`` (a location in the schema) for error messages."""
+    entry_name = False
     for part in path:
+        if entry_name:  # the name of an entry of a mapping of sections: any name
+            entry_name = False
+            continue
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is None:
             break
-        annotation = field.annotation
-        inner = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
-        sections = [a for a in inner if issubclass(a, BaseModel)]
-        if not sections:
+        section, entry_name = section_of(field.annotation)
+        if section is None:
             break
-        model = sections[0]
+        model = section
     return list(model.model_fields)
 
 
-def _message(error: dict, flags: dict[str, str]) -> str:
+def _message(error: dict, flags: dict[str, str], schema: type[BaseModel] = Experiment) -> str:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p[:1].isupper() or p in ("function-after",)))
     key = ".".join(str(p) for p in loc)
     flag = f" ({flags[key]})" if key in flags else ""
     if error["type"] == "extra_forbidden":
         where = ".".join(str(p) for p in loc[:-1]) or "the top level"
-        return f"unknown key {key}; allowed at {where}: {', '.join(allowed_keys(Experiment, loc[:-1]))}"
+        return f"unknown key {key}; allowed at {where}: {', '.join(allowed_keys(schema, loc[:-1]))}"
     if error["type"] == "missing":
         return f"{key}{flag} is missing"
     text = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
@@ -220,10 +233,10 @@ def _message(error: dict, flags: dict[str, str]) -> str:
     return f"{key}{flag}={error.get('input')!r} is not allowed: {text}"
 
 
-def validate(values: dict, origin: str, flags: dict[str, str] | None = None) -> Experiment:
-    """``values`` as an ``Experiment``, or one UsageError naming ``origin`` and every problem."""
+def validate(values: dict, origin: str, flags: dict[str, str] | None = None, schema: type[BaseModel] = Experiment):
+    """``values`` as a ``schema`` (an ``Experiment``), or one UsageError naming ``origin`` and every problem."""
     try:
-        return Experiment.model_validate(values)
+        return schema.model_validate(values)
     except ValidationError as err:
-        problems = "; ".join(dict.fromkeys(_message(e, flags or {}) for e in err.errors()))
+        problems = "; ".join(dict.fromkeys(_message(e, flags or {}, schema) for e in err.errors()))
         raise UsageError(f"{origin}: {problems}") from None

@@ -1,0 +1,102 @@
+"""Speed results as the report reads them: each mechanism's throughput and memory against its plain backbone.
+
+A folder of ``ecalib bench`` (``results/benchmarks/speed/<UTC time>-<device>/``) holds:
+
+- ``results.csv``: one row per network and setting. The columns a reader needs: ``device`` (the
+  device's name, e.g. ``NVIDIA H100 80GB HBM3`` or ``CPU: x86_64 (2 threads)``), ``device_type``
+  (``cuda``/``cpu``; from older folders derived from ``device``), ``backbone`` (resnet50, resnet101,
+  mobilenet_v2...), ``mechanism`` (none, se, cbam, eca), ``model`` (the registered network),
+  ``eca_impl`` (asked: reference, auto...; ``-`` without ECA) and ``eca_impl_used`` (what ran:
+  reference, torch, triton), ``precision`` (fp32, bf16, fp16), ``compile`` (eager, compile),
+  ``channels_last`` (true/false), ``mode`` (train: forward, backward and SGD step; infer: forward
+  without gradients), ``batch_size``, ``input_size``, ``images_per_s`` (median over the rounds, with
+  ``images_per_s_ci_low``/``_ci_high``, its 95 % bootstrap interval), ``rounds`` and ``round_rates``
+  (images/s of each round), ``vs none (paired)`` with ``vs none ci_low``/``ci_high`` (the median of
+  the per-round ratio to the plain backbone timed in the same rounds), ``peak_memory_mb`` with
+  ``memory_kind`` (CUDA: memory held between steps plus the step's peak; CPU: the process's maximum
+  resident size, not comparable between rows), and ``part`` (the preset part).
+- ``params.json``: what was asked, with ``suite`` (e.g. ``table3``; ``custom`` for a one-off command
+  line), ``profile`` (``full`` or ``smoke``), ``origin`` and the validated ``preset``.
+- ``env.json``: ``device``, ``cuda``, ``driver``, ``cudnn``, ``tf32``, ``gpu`` (capability, memory,
+  multiprocessors), ``versions``, ``platform`` and ``git_commit``.
+- ``budget.json``: the budget (``budget_s``), ``status`` (``complete`` once finished; ``interrupted``
+  when stopped by Ctrl-C, a time limit or an error; ``running`` when killed outright), rows planned,
+  measured and dropped, ``elapsed_s``, and one entry per group (status, rounds, set-up seconds, reason).
+- ``dropped.csv``: every planned row that was not measured, with its ``reason``: the budget (``over
+  budget: ...``), the device (bf16 unsupported, out of GPU memory) or an error of that network alone.
+
+A GPU Table 3 folder has ``params.json`` ``suite == "table3"`` and ``profile == "full"``, and
+``device_type == "cuda"`` in its rows (``env.json``'s ``cuda`` is set); the CPU smoke check has
+``profile == "smoke"`` and ``device_type == "cpu"``. :func:`is_table3_gpu` tells them apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ecalib.benchmark import folder_rows, paper_speed_ratios, read_result_folder
+
+# ECA-ResNet-50 against ResNet-50 on one GPU: training and inference throughput at least these
+# fractions of the plain network's, peak memory at most this multiple of it
+SPEED_GOALS = {"train": 0.95, "infer": 0.98, "memory": 1.03}
+
+SETTING = ["backbone", "precision", "compile", "channels_last", "batch_size", "input_size", "mode"]
+PROVENANCE = ["folder", "device", "device_type", "suite", "profile", "commit"]
+
+
+def is_table3_gpu(folder: str | Path) -> bool:
+    """Whether ``folder`` is a finished full-size ``table3`` run on a GPU (not the CPU smoke check)."""
+    found = read_result_folder(folder)
+    params, budget = found["params"], found["budget"] or {}
+    return (
+        params.get("suite") == "table3"
+        and params.get("profile") == "full"
+        and found["env"].get("cuda") is not None
+        and budget.get("status") == "complete"
+    )
+
+
+def mechanism_ratios(source) -> pd.DataFrame:
+    """Each network's images/s and peak memory divided by its plain backbone's under the same setting.
+
+    ``source``: a bench result folder, or rows of several (:func:`ecalib.benchmark.load_results`).
+    One row per network, setting and folder, with ``ratio`` and its 95 % interval
+    (``ratio_ci_low``/``ratio_ci_high``: paired rounds where the folder has them, else the quotient of
+    the medians, without an interval), ``memory_ratio``, the plain network's ``base_images_per_s``
+    and the paper's Table 3 ratio (``paper_ratio``; NaN where the paper has none). Networks whose
+    plain backbone was not measured in the same folder and setting are left out.
+    """
+    rows = folder_rows(source) if isinstance(source, (str, Path)) else source
+    if rows.empty:
+        return pd.DataFrame()
+    keys = PROVENANCE + SETTING
+    base = rows[rows["mechanism"] == "none"][[*keys, "images_per_s", "peak_memory_mb"]]
+    base = base.rename(columns={"images_per_s": "base_images_per_s", "peak_memory_mb": "base_memory_mb"})
+    table = rows.merge(base, on=keys, how="inner")
+    quotient = table["images_per_s"] / table["base_images_per_s"]
+    paired = table["vs none (paired)"] if "vs none (paired)" in table else pd.Series(float("nan"), index=table.index)
+    table["ratio"] = paired.fillna(quotient)
+    for end in ("low", "high"):
+        column = f"vs none ci_{end}"
+        table[f"ratio_ci_{end}"] = table[column] if column in table else float("nan")
+    table["memory_ratio"] = table["peak_memory_mb"] / table["base_memory_mb"]
+    paper = paper_speed_ratios().rename(columns={"paper vs none": "paper_ratio"})
+    table = table.merge(
+        paper[["backbone", "mechanism", "mode", "paper_ratio"]], on=["backbone", "mechanism", "mode"], how="left"
+    )
+    columns = [*PROVENANCE, *SETTING, "mechanism", "model", "eca_impl", "eca_impl_used", "images_per_s",
+               "base_images_per_s", "ratio", "ratio_ci_low", "ratio_ci_high", "memory_ratio", "memory_kind",
+               "paper_ratio"]  # fmt: skip
+    return table[[c for c in columns if c in table]].reset_index(drop=True)
+
+
+def goal_check(ratios: pd.DataFrame) -> pd.DataFrame:
+    """ECA-ResNet-50's GPU rows of :func:`mechanism_ratios` against ``SPEED_GOALS``: ``meets_goal``
+    when the throughput ratio reaches the mode's goal and the memory ratio stays within its goal."""
+    eca = ratios[
+        (ratios["backbone"] == "resnet50") & (ratios["mechanism"] == "eca") & (ratios["device_type"] == "cuda")
+    ]
+    eca = eca.assign(goal=eca["mode"].map(SPEED_GOALS), memory_goal=SPEED_GOALS["memory"])
+    return eca.assign(meets_goal=(eca["ratio"] >= eca["goal"]) & (eca["memory_ratio"] <= eca["memory_goal"]))
