@@ -3,6 +3,44 @@
 Measurements follow the usual rules: warm-up steps first (cuDNN autotuning, torch.compile),
 CUDA synchronisation around the timed region, several repeats with the median reported.
 Nothing here is asserted in tests: benchmarks write result folders.
+
+The module holds the timing primitives (:func:`prepare_step`, :func:`measure_interleaved`), the
+block-tail fixture, result folders (:func:`create_result_folder`, :func:`read_result_folder`,
+:func:`load_results`), the suite (:func:`run_preset`, :func:`run_groups`, :func:`run_suite`; the
+budget is :mod:`ecalib.bench_budget`, the presets :mod:`ecalib.recipes.bench`) and the analysis the
+speed chapter uses (:func:`ratio_table`, :func:`derive_auto_policy`; per-mechanism ratios for other
+readers: :mod:`ecalib.reports.speed`).
+
+A folder of ``ecalib bench`` (``runs/benchmarks/speed/<UTC time>-<device>/``, committed under
+``results/benchmarks/speed/``) holds:
+
+- ``results.csv``: one row per network and setting. The columns a reader needs: ``device`` (the
+  device's name, e.g. ``NVIDIA H100 80GB HBM3`` or ``CPU: x86_64 (2 threads)``), ``device_type``
+  (``cuda``/``cpu``; from older folders derived from ``device``), ``backbone`` (resnet50, resnet101,
+  mobilenet_v2...), ``mechanism`` (none, se, cbam, eca), ``model`` (the registered network),
+  ``eca_impl`` (asked: reference, auto...; ``-`` without ECA) and ``eca_impl_used`` (what ran:
+  reference, torch, triton), ``precision`` (fp32, bf16, fp16), ``compile`` (eager, compile),
+  ``channels_last`` (true/false), ``mode`` (train: forward, backward and SGD step; infer: forward
+  without gradients), ``batch_size``, ``input_size``, ``images_per_s`` (median over the rounds, with
+  ``images_per_s_ci_low``/``_ci_high``, its 95 % bootstrap interval), ``rounds`` and ``round_rates``
+  (images/s of each round), ``vs none (paired)`` with ``vs none ci_low``/``ci_high`` (the median of
+  the per-round ratio to the plain backbone timed in the same rounds), ``peak_memory_mb`` with
+  ``memory_kind`` (CUDA: memory held between steps plus the step's peak; CPU: the process's maximum
+  resident size, not comparable between rows), and ``part`` (the preset part). :func:`folder_rows`
+  adds ``folder``, ``commit``, ``suite`` and ``profile`` from the other files.
+- ``params.json``: what was asked, with ``suite`` (e.g. ``table3``; ``custom`` for a one-off command
+  line), ``profile`` (``full`` or ``smoke``), ``origin`` and the validated ``preset``.
+- ``env.json``: ``device``, ``cuda``, ``driver``, ``cudnn``, ``tf32``, ``gpu`` (capability, memory,
+  multiprocessors), ``versions``, ``platform`` and ``git_commit``.
+- ``budget.json``: the budget (``budget_s``), ``status`` (``complete`` once finished; ``interrupted``
+  when stopped by Ctrl-C, a time limit or an error; ``running`` when killed outright), rows planned,
+  measured and dropped, ``elapsed_s``, and one entry per group (status, rounds, set-up seconds, reason).
+- ``dropped.csv``: every planned row that was not measured, with its ``reason``: the budget (``over
+  budget: ...``), the device (bf16 unsupported, out of GPU memory) or an error of that network alone.
+
+Folders written before budget.json existed have only results.csv, params.json and env.json, and may
+lack later columns (``eca_impl``, ``channels_last``, ``device_type``, ``part``, the paired ratios):
+:func:`folder_rows` fills in what they were then.
 """
 
 from __future__ import annotations
