@@ -225,11 +225,24 @@ def test_eca_module_notebook_smoke_profile(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     path = tmp_path / "eca_module.ipynb"
     text, raw = outputs_text(path), path.read_text()
-    assert "random init, seed 0: not trained weights" in text and "skimage.data.chelsea()" in text
+    assert "No checkpoint given: with `-p checkpoint" in text  # no untrained noise in its place
     assert "ECA-ResNet-18" in text and "3, 5, 7, 7" in text  # released kernels beside the rule's
     assert "max |conv1d(y) - W y|" in text and "image/png" in raw
-    assert "application/vnd.jupyter.widget-view+json" in raw and "application/papermill.record" in raw
-    assert "application/vnd.jupyter.widget-state+json" in raw  # the widgets' state, embedded for the HTML
+    assert 'data-ecalib-figure=\\"eq12-explorer\\"' in raw and "application/papermill.record" in raw
+    assert "widget" not in raw  # the explorer runs in the page, without ipywidgets or a kernel
+
+
+def test_eca_module_notebook_shows_a_checkpoints_learned_kernels(tmp_path):
+    from ecalib.detection.synthetic_checkpoints import write_official_imagenet_checkpoint
+
+    checkpoint = write_official_imagenet_checkpoint(tmp_path / "eca_resnet50_k3557.pth.tar", k_size="3557")
+    out = tmp_path / "eca.ipynb"
+    result = papermill("eca_module", out, timeout=600, checkpoint=checkpoint, input_size=128)
+    assert result.returncode == 0, failure(result)
+    raw = out.read_text()
+    for name in ("learned-kernels", "band-matrix", "channel-weights"):
+        assert f'data-ecalib-figure=\\"{name}\\"' in raw, name
+    assert "official checkpoint eca_resnet50_k3557.pth.tar" in outputs_text(out) and "top-5:" in outputs_text(out)
 
 
 def test_eca_module_notebook_rejects_bad_parameters(tmp_path):
