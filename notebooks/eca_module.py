@@ -109,8 +109,7 @@ captioned(rule, "Eq. 12's kernel size k per channel count C, with the paper's co
 # slider position when the book was built).
 
 # %% tags=["remove-input"]
-EXPLORER_CHANNELS = sorted(set(CHANNELS + [24, 160, 320]))  # the rule's table and MobileNetV2's widths
-kernel_explorer(EXPLORER_CHANNELS, gammas=[1, 2, 3, 4], offsets=[0, 1, 2, 3, 4], kernel_size=eca_kernel_size)
+kernel_explorer(eca_kernel_size, channels=range(8, 2049, 8), gammas=range(1, 5), offsets=range(0, 5))
 
 # %% [markdown]
 # ## Released kernels against the rule

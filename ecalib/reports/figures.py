@@ -67,7 +67,11 @@ def _loader(ident: str) -> str:
     renders with), then draws the figure."""
     import vl_convert as vlc
 
-    versions = {"vega": vlc.get_vega_version(), "vega-lite": _vegalite_version(), "vega-embed": vlc.get_vega_embed_version()}
+    versions = {
+        "vega": vlc.get_vega_version(),
+        "vega-lite": _vegalite_version(),
+        "vega-embed": vlc.get_vega_embed_version(),
+    }
     urls = json.dumps([f"https://cdn.jsdelivr.net/npm/{lib}@{v}" for lib, v in versions.items()])
     return (
         "(function () { if (window.ecalibFigures && window.ecalibFigures.inBook) { return; }\n"
@@ -89,6 +93,7 @@ _LONG_DECIMAL = re.compile(r"(-?\d+\.\d)\d+")
 
 def compact_svg(svg: str) -> str:
     """Geometry rounded to 0.1 px (what a screen shows); labels and text untouched."""
+
     def rounded(match: re.Match) -> str:
         return match.group(1) + '="' + _LONG_DECIMAL.sub(r"\1", match.group(2)) + '"'
 
@@ -244,9 +249,10 @@ def curves(
     legend: alt.Legend | bool | None = None,
 ) -> alt.LayerChart:
     """A line per ``series`` (with a band ``low``..``high`` if given), points that show their values on
-    hover, pan and zoom; the legend (``legend``, or one below the chart; False: none) isolates series. ``domain``: every series of the figure, in legend order (default: this
-    chart's). ``pick``: the legend selection the lines fade by; None makes one bound to this
-    chart's own legend (pass a shared one, defined on another panel, to link panels)."""
+    hover, pan and zoom; the legend (``legend``, or one below the chart; False: none) isolates series.
+    ``domain``: every series of the figure, in legend order (default: this chart's). ``pick``: the legend
+    selection the lines fade by; None makes one bound to this chart's own legend (pass a shared one,
+    defined on another panel, to link panels)."""
     own_legend = isinstance(legend, alt.Legend) or (legend is None and pick is None)
     own_pick = pick is None or isinstance(legend, alt.Legend)  # the panel with the legend holds its selection
     pick = pick or legend_pick(series)
@@ -279,8 +285,12 @@ def curves(
         )
     layers.append(line.add_params(zoom(), *([pick] if own_pick else [])))
     layers.append(
-        base.mark_circle(size=24, aria=False).encode(y=alt.Y(f"{y}:Q", scale=scale), tooltip=tips, opacity=picked(pick), **(
-            {"shape": alt.Shape(f"{dash}:N", legend=None)} if dash else {}))
+        base.mark_circle(size=24, aria=False).encode(
+            y=alt.Y(f"{y}:Q", scale=scale),
+            tooltip=tips,
+            opacity=picked(pick),
+            **({"shape": alt.Shape(f"{dash}:N", legend=None)} if dash else {}),
+        )
     )
     return alt.layer(*layers).properties(width=width, height=height, title=title)
 
@@ -306,18 +316,34 @@ def rc2020_curves(curves_table: pd.DataFrame, baseline: str = "none") -> Figure:
         for i, mechanism in enumerate(mechanisms):
             own = table[table["mechanism"] == mechanism].merge(base, on="epoch", how="left")
             own = own[["mechanism", "epoch", "mean", "band_low", "band_high", "baseline", "read_out"]]
-            reference = alt.Chart(records(own)).mark_line(strokeWidth=1.1, strokeDash=[4, 2]).encode(
-                x="epoch:Q", y="baseline:Q", color=alt.value(MECHANISM_COLOURS[baseline])
+            reference = (
+                alt.Chart(records(own))
+                .mark_line(strokeWidth=1.1, strokeDash=[4, 2])
+                .encode(x="epoch:Q", y="baseline:Q", color=alt.value(MECHANISM_COLOURS[baseline]))
             )
             panel = curves(
-                own, "epoch", "mean", "mechanism", low="band_low", high="band_high", width=112, height=110,
-                y_title=label if i == 0 else "", x_title="epoch" if metric == "loss" else "", domain=domain,
-                title=mechanism if metric == "top1" else "", pick=pick,
-                legend=bottom_legend(5, f"click a mechanism to isolate it; dashed grey: {baseline}") if (metric, i) == ("top1", 0) else None,
+                own,
+                "epoch",
+                "mean",
+                "mechanism",
+                low="band_low",
+                high="band_high",
+                width=112,
+                height=110,
+                y_title=label if i == 0 else "",
+                x_title="epoch" if metric == "loss" else "",
+                domain=domain,
+                title=mechanism if metric == "top1" else "",
+                pick=pick,
+                legend=bottom_legend(5, f"click a mechanism to isolate it; dashed grey: {baseline}")
+                if (metric, i) == ("top1", 0)
+                else None,
                 tooltip=[
-                    alt.Tooltip("mechanism:N"), alt.Tooltip("epoch:Q"),
+                    alt.Tooltip("mechanism:N"),
+                    alt.Tooltip("epoch:Q"),
                     alt.Tooltip("mean:Q", format=".2f", title=f"{metric} mean"),
-                    alt.Tooltip("band_low:Q", format=".2f"), alt.Tooltip("band_high:Q", format=".2f"),
+                    alt.Tooltip("band_low:Q", format=".2f"),
+                    alt.Tooltip("band_high:Q", format=".2f"),
                     alt.Tooltip("baseline:Q", format=".2f", title=f"{baseline} mean"),
                     alt.Tooltip("read_out:N", title="read as"),
                 ],
@@ -351,12 +377,18 @@ def endpoint_plot(
     data = table[[value, low, high]].rename_axis("entry").reset_index().sort_values(value, ascending=False)
     data["entry"] = data["entry"].astype(str)
     pick = legend_pick("entry")
-    colour = alt.Color("entry:N", scale=colour_scale(data["entry"], MECHANISM_COLOURS), legend=bottom_legend(
-        6, "click to isolate"))
-    base = alt.Chart(records(data)).encode(y=alt.Y("entry:N", sort=None, title=None), color=colour,
-                                          opacity=picked(pick))
-    tips = [alt.Tooltip("entry:N", title=key), alt.Tooltip(f"{value}:Q", format=".2f"),
-            alt.Tooltip(f"{low}:Q", format=".2f"), alt.Tooltip(f"{high}:Q", format=".2f")]
+    colour = alt.Color(
+        "entry:N", scale=colour_scale(data["entry"], MECHANISM_COLOURS), legend=bottom_legend(6, "click to isolate")
+    )
+    base = alt.Chart(records(data)).encode(
+        y=alt.Y("entry:N", sort=None, title=None), color=colour, opacity=picked(pick)
+    )
+    tips = [
+        alt.Tooltip("entry:N", title=key),
+        alt.Tooltip(f"{value}:Q", format=".2f"),
+        alt.Tooltip(f"{low}:Q", format=".2f"),
+        alt.Tooltip(f"{high}:Q", format=".2f"),
+    ]
     layers = [
         base.mark_rule(strokeWidth=3).encode(
             x=alt.X(f"{low}:Q", scale=alt.Scale(zero=False), title=label), x2=f"{high}:Q", tooltip=tips
@@ -365,8 +397,9 @@ def endpoint_plot(
     ]
     if reference is not None and reference in set(data["entry"]):
         at = float(data.loc[data["entry"] == reference, value].iloc[0])
-        layers.append(alt.Chart(pd.DataFrame({"x": [at]})).mark_rule(color="#7f7f7f", strokeDash=[4, 3]).encode(
-            x="x:Q"))
+        layers.append(
+            alt.Chart(pd.DataFrame({"x": [at]})).mark_rule(color="#7f7f7f", strokeDash=[4, 3]).encode(x="x:Q")
+        )
     chart = alt.layer(*layers).properties(width=WIDTH - 60, height=26 * len(data))
     return Figure(chart, name, caption)
 
@@ -377,13 +410,22 @@ def run_curves(history: pd.DataFrame, title: str = "", name: str = "run-curves")
     data["series"] = data["attention"].astype(str) + " | seed " + data["seed"].astype(str)
     colours = {s: MECHANISM_COLOURS.get(a) for s, a in zip(data["series"], data["attention"])}
     domain = list(dict.fromkeys(data["series"]))
-    loss = data.melt(id_vars=["series", "epoch"], value_vars=["test_loss", "train_loss"], var_name="split",
-                     value_name="loss")
+    loss = data.melt(
+        id_vars=["series", "epoch"], value_vars=["test_loss", "train_loss"], var_name="split", value_name="loss"
+    )
     pick = legend_pick("series")
     panel = {"width": 168, "height": 140, "colours": colours, "domain": domain, "pick": pick}
     charts = [
-        curves(data, "epoch", "test_top1", "series", y_title="test top-1 (%)", title="test top-1",
-               legend=bottom_legend(4, "click to isolate"), **panel),
+        curves(
+            data,
+            "epoch",
+            "test_top1",
+            "series",
+            y_title="test top-1 (%)",
+            title="test top-1",
+            legend=bottom_legend(4, "click to isolate"),
+            **panel,
+        ),
         curves(loss, "epoch", "loss", "series", dash="split", y_title="loss", title="loss", **panel),
         curves(data, "epoch", "lr", "series", y_title="learning rate", title="learning rate", **panel),
     ]
@@ -396,15 +438,39 @@ def seed_bands(history: pd.DataFrame, title: str = "", name: str = "seed-bands")
     for metric in ("test_top1", "test_loss"):
         grouped = history.groupby(["attention", "epoch"])[metric].agg(["mean", "std", "count"]).reset_index()
         grouped["std"] = grouped["std"].fillna(0.0)
-        stats.append(grouped.assign(metric=metric, low=grouped["mean"] - grouped["std"],
-                                    high=grouped["mean"] + grouped["std"], runs=grouped["count"]))
+        stats.append(
+            grouped.assign(
+                metric=metric,
+                low=grouped["mean"] - grouped["std"],
+                high=grouped["mean"] + grouped["std"],
+                runs=grouped["count"],
+            )
+        )
     domain = list(dict.fromkeys(history["attention"]))
     pick = legend_pick("attention")
     charts = [
-        curves(stat, "epoch", "mean", "attention", low="low", high="high", y_title=label, log_y=log, width=260,
-               height=170, domain=domain, pick=pick, legend=bottom_legend(5, "click to isolate") if i == 0 else None,
-               tooltip=[alt.Tooltip("attention:N"), alt.Tooltip("epoch:Q"), alt.Tooltip("mean:Q", format=".4g"),
-                        alt.Tooltip("std:Q", format=".3g"), alt.Tooltip("runs:Q")])
+        curves(
+            stat,
+            "epoch",
+            "mean",
+            "attention",
+            low="low",
+            high="high",
+            y_title=label,
+            log_y=log,
+            width=260,
+            height=170,
+            domain=domain,
+            pick=pick,
+            legend=bottom_legend(5, "click to isolate") if i == 0 else None,
+            tooltip=[
+                alt.Tooltip("attention:N"),
+                alt.Tooltip("epoch:Q"),
+                alt.Tooltip("mean:Q", format=".4g"),
+                alt.Tooltip("std:Q", format=".3g"),
+                alt.Tooltip("runs:Q"),
+            ],
+        )
         for i, (stat, label, log) in enumerate(zip(stats, ("test top-1 (%)", "test loss (log scale)"), (False, True)))
     ]
     chart = alt.hconcat(*charts, spacing=14).properties(title=_title(title))
@@ -434,12 +500,17 @@ def bars(
     scale = alt.Scale(type="log") if log_x else alt.Scale(zero=not reference)
     base = alt.Chart(records(data)).encode(
         y=alt.Y(f"{category}:N", sort=None, title=None, axis=alt.Axis(labelLimit=220)),
-        color=alt.Color(f"{colour}:N", scale=colour_scale(data[colour], colours), legend=bottom_legend(
-            3, "click to isolate")),
+        color=alt.Color(
+            f"{colour}:N", scale=colour_scale(data[colour], colours), legend=bottom_legend(3, "click to isolate")
+        ),
         opacity=picked(pick),
-        tooltip=tooltip or [alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{colour}:N"),
-                            alt.Tooltip(f"{value}:Q", format=".4g"),
-                            *([alt.Tooltip(f"{group}:N")] if group else [])],
+        tooltip=tooltip
+        or [
+            alt.Tooltip(f"{category}:N"),
+            alt.Tooltip(f"{colour}:N"),
+            alt.Tooltip(f"{value}:Q", format=".4g"),
+            *([alt.Tooltip(f"{group}:N")] if group else []),
+        ],
         **({"yOffset": alt.YOffset(f"{group}:N")} if group else {}),
     )
     layers = [base.mark_bar().encode(x=alt.X(f"{value}:Q", title=label, scale=scale)).add_params(pick)]
@@ -451,7 +522,12 @@ def bars(
 
 
 def parallel_coordinates(
-    table: pd.DataFrame, columns: list[str], metric: str, *, lower_is_better: bool = True, name: str = "sweep",
+    table: pd.DataFrame,
+    columns: list[str],
+    metric: str,
+    *,
+    lower_is_better: bool = True,
+    name: str = "sweep",
     caption: str = "",
 ) -> Figure:
     """One line per trial across ``columns`` (each value's position on its axis) ending at ``metric``."""
@@ -465,16 +541,24 @@ def parallel_coordinates(
             else:
                 ordered = [str(v) for v in sorted(values.unique(), key=lambda v: (isinstance(v, str), v))]
                 position = ordered.index(str(row[axis])) / max(len(ordered) - 1, 1)
-            rows.append({"trial": trial, "axis": axis, "position": position, "value": str(row[axis]),
-                         metric: float(row[metric])})
+            rows.append(
+                {
+                    "trial": trial,
+                    "axis": axis,
+                    "position": position,
+                    "value": str(row[axis]),
+                    metric: float(row[metric]),
+                }
+            )
     data = pd.DataFrame(rows)
     order = [*columns, metric]
     colour = alt.Color(f"{metric}:Q", scale=alt.Scale(scheme="viridis", reverse=lower_is_better))
     base = alt.Chart(data).encode(x=alt.X("axis:N", sort=order, title=None), y=alt.Y("position:Q", axis=None))
     chart = alt.layer(
         base.mark_line(opacity=0.8).encode(detail="trial:N", color=colour),
-        base.mark_circle(size=40).encode(color=colour, tooltip=["trial:N", "axis:N", "value:N",
-                                                                alt.Tooltip(f"{metric}:Q", format=".4g")]),
+        base.mark_circle(size=40).encode(
+            color=colour, tooltip=["trial:N", "axis:N", "value:N", alt.Tooltip(f"{metric}:Q", format=".4g")]
+        ),
         base.mark_text(dx=6, align="left", fontSize=10).encode(text="value:N", color=alt.value("#333")),
     ).properties(width=WIDTH - 60, height=220)
     return Figure(chart, name, caption)
@@ -492,9 +576,15 @@ def mmdet_logs(logs: dict[str, object], points: int = 240, name: str = "coco-log
         bad = ~np.isfinite(train["loss"].astype(float))
         if bad.any():
             first = train[bad].iloc[0]
-            nan_rows.append({"log": label, "epoch_x": first["global_iter"] / first["iters_per_epoch"],
-                             "epoch": int(first["epoch"]), "iter": int(first["iter"]),
-                             "non-finite lines": int(bad.sum())})
+            nan_rows.append(
+                {
+                    "log": label,
+                    "epoch_x": first["global_iter"] / first["iters_per_epoch"],
+                    "epoch": int(first["epoch"]),
+                    "iter": int(first["iter"]),
+                    "non-finite lines": int(bad.sum()),
+                }
+            )
         blocks = train.index // block
         means = train.groupby(blocks)[terms].mean()  # a block with a NaN line is NaN: the gap shows it
         means["lr"] = train.groupby(blocks)["lr"].first()
@@ -502,37 +592,92 @@ def mmdet_logs(logs: dict[str, object], points: int = 240, name: str = "coco-log
         means["iteration"] = train.groupby(blocks)["global_iter"].first()
         frames.append(means.assign(log=label))
         if not log.val.empty:
-            val.append(log.val.melt(id_vars="epoch", value_vars=["bbox_mAP", "segm_mAP"], var_name="metric",
-                                    value_name="AP").assign(log=label))
+            val.append(
+                log.val.melt(
+                    id_vars="epoch", value_vars=["bbox_mAP", "segm_mAP"], var_name="metric", value_name="AP"
+                ).assign(log=label)
+            )
     data = pd.concat(frames, ignore_index=True)
     terms = [c for c in data.columns if c.startswith("loss")]
     long = data.melt(id_vars=["log", "epoch_x", "iteration"], value_vars=terms, var_name="term", value_name="value")
     pick = legend_pick("term")
-    loss = curves(long, "epoch_x", "value", "term", dash="log", x_title="epochs trained", y_title=f"loss (mean of {block} log lines)",
-                  colours={}, pick=pick, legend=bottom_legend(3, "click a term to isolate it"), width=WIDTH,
-                  height=190, title="loss terms",
-                  tooltip=["log:N", "term:N", "iteration:Q", alt.Tooltip("epoch_x:Q", format=".2f", title="epoch"),
-                           alt.Tooltip("value:Q", format=".4g")])
-    lr = curves(data.assign(series="lr"), "epoch_x", "lr", "series", dash="log", x_title="epochs trained", y_title="logged lr",
-                log_y=True, colours={"lr": "#333333"}, width=WIDTH, height=110, title="learning rate",
-                legend=False,
-                tooltip=["log:N", "iteration:Q", alt.Tooltip("epoch_x:Q", format=".2f", title="epoch"),
-                         alt.Tooltip("lr:Q", format=".3g")])
+    loss = curves(
+        long,
+        "epoch_x",
+        "value",
+        "term",
+        dash="log",
+        x_title="epochs trained",
+        y_title=f"loss (mean of {block} log lines)",
+        colours={},
+        pick=pick,
+        legend=bottom_legend(3, "click a term to isolate it"),
+        width=WIDTH,
+        height=190,
+        title="loss terms",
+        tooltip=[
+            "log:N",
+            "term:N",
+            "iteration:Q",
+            alt.Tooltip("epoch_x:Q", format=".2f", title="epoch"),
+            alt.Tooltip("value:Q", format=".4g"),
+        ],
+    )
+    lr = curves(
+        data.assign(series="lr"),
+        "epoch_x",
+        "lr",
+        "series",
+        dash="log",
+        x_title="epochs trained",
+        y_title="logged lr",
+        log_y=True,
+        colours={"lr": "#333333"},
+        width=WIDTH,
+        height=110,
+        title="learning rate",
+        legend=False,
+        tooltip=[
+            "log:N",
+            "iteration:Q",
+            alt.Tooltip("epoch_x:Q", format=".2f", title="epoch"),
+            alt.Tooltip("lr:Q", format=".3g"),
+        ],
+    )
     panels = [loss, lr]
     if nan_rows:
         marks = pd.DataFrame(nan_rows)
-        rule = alt.Chart(marks).mark_rule(color="#d62728", strokeWidth=2).encode(
-            x="epoch_x:Q", tooltip=["log:N", "epoch:Q", "iter:Q", "non-finite lines:Q"])
-        text = alt.Chart(marks).mark_text(color="#d62728", align="left", dx=4, dy=-4, baseline="top").encode(
-            x="epoch_x:Q", y=alt.value(2), text=alt.Text("label:N")).transform_calculate(
-            label="'loss NaN from epoch ' + datum.epoch + ', iter ' + datum.iter")
+        rule = (
+            alt.Chart(marks)
+            .mark_rule(color="#d62728", strokeWidth=2)
+            .encode(x="epoch_x:Q", tooltip=["log:N", "epoch:Q", "iter:Q", "non-finite lines:Q"])
+        )
+        text = (
+            alt.Chart(marks)
+            .mark_text(color="#d62728", align="left", dx=4, dy=-4, baseline="top")
+            .encode(x="epoch_x:Q", y=alt.value(2), text=alt.Text("label:N"))
+            .transform_calculate(label="'loss NaN from epoch ' + datum.epoch + ', iter ' + datum.iter")
+        )
         panels = [alt.layer(loss, rule, text), alt.layer(lr, rule)]
     if val:
-        ap = curves(pd.concat(val, ignore_index=True), "epoch", "AP", "metric", dash="log", colours={},
-                    x_title="epoch", y_title="COCO val AP", width=WIDTH, height=110, title="validation AP")
+        ap = curves(
+            pd.concat(val, ignore_index=True),
+            "epoch",
+            "AP",
+            "metric",
+            dash="log",
+            colours={},
+            x_title="epoch",
+            y_title="COCO val AP",
+            width=WIDTH,
+            height=110,
+            title="validation AP",
+        )
         panels.append(ap)
     chart = alt.vconcat(*panels, spacing=10).resolve_scale(color="independent", strokeDash="shared")
-    nan_text = "; ".join(f"{r['log']}: non-finite loss from epoch {r['epoch']}, iteration {r['iter']}" for r in nan_rows)
+    nan_text = "; ".join(
+        f"{r['log']}: non-finite loss from epoch {r['epoch']}, iteration {r['iter']}" for r in nan_rows
+    )
     return Figure(chart, name, "MMDetection logs " + ", ".join(logs) + (f" ({nan_text}, red line)" if nan_text else ""))
 
 
@@ -546,9 +691,14 @@ def attention_family(model: str) -> str:
     return "none"
 
 
-FAMILY_COLOURS = {"ECA": MECHANISM_COLOURS["eca"], "ECA in timm's other ResNets": "#ff9896",
-                  "SE": MECHANISM_COLOURS["se"], "CBAM": MECHANISM_COLOURS["cbam"],
-                  "Triplet": MECHANISM_COLOURS["triplet"], "none": MECHANISM_COLOURS["none"]}
+FAMILY_COLOURS = {
+    "ECA": MECHANISM_COLOURS["eca"],
+    "ECA in timm's other ResNets": "#ff9896",
+    "SE": MECHANISM_COLOURS["se"],
+    "CBAM": MECHANISM_COLOURS["cbam"],
+    "Triplet": MECHANISM_COLOURS["triplet"],
+    "none": MECHANISM_COLOURS["none"],
+}
 
 
 def attention_share(table: pd.DataFrame, input_size: int = 224) -> Figure:
@@ -557,16 +707,30 @@ def attention_share(table: pd.DataFrame, input_size: int = 224) -> Figure:
     rows = table[table["attention params"] > 0].copy()
     rows["mechanism"] = rows["model"].map(attention_family)
     pick = legend_pick("mechanism")
-    colour = alt.Color("mechanism:N", scale=colour_scale(rows["mechanism"], FAMILY_COLOURS),
-                       legend=bottom_legend(3, "click to isolate"))
-    tips = [alt.Tooltip("model:N"), alt.Tooltip("mechanism:N"), alt.Tooltip("attention params:Q", format=","),
-            alt.Tooltip("attention params %:Q", format=".4g"), alt.Tooltip("attention MACs %:Q", format=".4g")]
+    colour = alt.Color(
+        "mechanism:N",
+        scale=colour_scale(rows["mechanism"], FAMILY_COLOURS),
+        legend=bottom_legend(3, "click to isolate"),
+    )
+    tips = [
+        alt.Tooltip("model:N"),
+        alt.Tooltip("mechanism:N"),
+        alt.Tooltip("attention params:Q", format=","),
+        alt.Tooltip("attention params %:Q", format=".4g"),
+        alt.Tooltip("attention MACs %:Q", format=".4g"),
+    ]
     panels = []
     for i, column in enumerate(("attention params %", "attention MACs %")):
-        chart = alt.Chart(records(rows)).mark_point(filled=True, size=90).encode(  # dots: a log axis has no 0
-            y=alt.Y("model:N", sort=None, title=None, axis=alt.Axis(labels=i == 0, ticks=i == 0)),
-            x=alt.X(f"{column}:Q", scale=alt.Scale(type="log"), title=f"{column.removeprefix('attention ')} (log)"),
-            color=colour, opacity=picked(pick), tooltip=tips,
+        chart = (
+            alt.Chart(records(rows))
+            .mark_point(filled=True, size=90)
+            .encode(  # dots: a log axis has no 0
+                y=alt.Y("model:N", sort=None, title=None, axis=alt.Axis(labels=i == 0, ticks=i == 0)),
+                x=alt.X(f"{column}:Q", scale=alt.Scale(type="log"), title=f"{column.removeprefix('attention ')} (log)"),
+                color=colour,
+                opacity=picked(pick),
+                tooltip=tips,
+            )
         )
         panels.append((chart.add_params(pick) if i == 0 else chart).properties(width=200, height=16 * len(rows)))
     return Figure(
@@ -578,11 +742,11 @@ def attention_share(table: pd.DataFrame, input_size: int = 224) -> Figure:
 
 
 def kernel_explorer(
-    channels: list[int],
-    gammas: list[int],
-    offsets: list[int],
     kernel_size,
     *,
+    channels: range = range(8, 2049, 8),
+    gammas: range = range(1, 5),
+    offsets: range = range(0, 5),
     start: tuple[int, int, int] = (256, 2, 1),
     window: int = 24,
 ) -> Figure:
@@ -597,15 +761,23 @@ def kernel_explorer(
     table = [kernel_size(c, g, b) for c in channels for g in gammas for b in offsets]
     n_g, n_b = len(gammas), len(offsets)
     c_start, g_start, b_start = start
-    ci = alt.param(name="C_step", value=channels.index(c_start),
-                   bind=alt.binding_range(min=0, max=len(channels) - 1, step=1, name=f"C ({channels[0]} … {channels[-1]}) "))
-    gamma = alt.param(name="gamma", value=g_start, bind=alt.binding_range(min=gammas[0], max=gammas[-1], step=1, name="γ "))
-    b = alt.param(name="b", value=b_start, bind=alt.binding_range(min=offsets[0], max=offsets[-1], step=1, name="b "))
-    c_value = alt.param(name="C", expr=f"{json.dumps(channels)}[C_step]")
-    k = alt.param(name="k", expr=f"{json.dumps(table)}[C_step * {n_g * n_b} + (gamma - {gammas[0]}) * {n_b} + (b - {offsets[0]})]")
-    params = [ci, gamma, b, c_value, k]
+
+    def slider(name, values, value, label):
+        return alt.param(
+            name=name, value=value, bind=alt.binding_range(min=values[0], max=values[-1], step=values.step, name=label)
+        )
+
+    index = (
+        f"((C - {channels[0]}) / {channels.step}) * {n_g * n_b} + (gamma - {gammas[0]}) * {n_b} + (b - {offsets[0]})"
+    )
+    params = [
+        slider("C", channels, c_start, "C "),
+        slider("gamma", gammas, g_start, "γ "),
+        slider("b", offsets, b_start, "b "),
+        alt.param(name="k", expr=f"{json.dumps(table)}[{index}]"),
+    ]
     grid = pd.DataFrame([(r, c) for r in range(window) for c in range(window)], columns=["row", "column"])
-    taps = [f"w{j}" for j in range(-(max(table) // 2), max(table) // 2 + 1)]
+    taps = [f"w{j}" for j in range(-(max(table) // 2), max(table) // 2 + 1)]  # legend order
     position = {
         "x": alt.X("column:O", title="input channel", axis=alt.Axis(values=list(range(0, window, 4)), labelAngle=0)),
         "y": alt.Y("row:O", title="output channel", axis=alt.Axis(values=list(range(0, window, 4)))),
@@ -619,10 +791,18 @@ def kernel_explorer(
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             **position,
-            color=alt.Color("entry:N", title="weight (j = column - row)", sort=taps,
-                            scale=alt.Scale(domain=taps, scheme="tableau20"), legend=alt.Legend(orient="right", columns=2)),
-            tooltip=[alt.Tooltip("row:O", title="output channel"), alt.Tooltip("column:O", title="input channel"),
-                     alt.Tooltip("entry:N", title="weight")],
+            color=alt.Color(
+                "entry:N",
+                title="weight (j = column - row)",
+                sort=taps,
+                scale=alt.Scale(domain=taps, scheme="tableau20"),
+                legend=alt.Legend(orient="right", columns=2),
+            ),
+            tooltip=[
+                alt.Tooltip("row:O", title="output channel"),
+                alt.Tooltip("column:O", title="input channel"),
+                alt.Tooltip("entry:N", title="weight"),
+            ],
         )
     )
     cells = alt.layer(background, band).properties(width=300, height=300)
@@ -647,9 +827,17 @@ def learned_kernels(kernels: pd.DataFrame, source: str) -> Figure:
     """The k weights of every ECA block (``kernels``: block, stage, k, j, weight), one line per
     block, coloured by stage: what a trained network's 1-D convolutions look like."""
     data = kernels.assign(stage=kernels["stage"].map(lambda s: f"stage {s}"))
-    chart = curves(data, "j", "weight", "stage", x_title="tap j (input channel - output channel)",
-                   y_title="kernel weight", colours={}, title="",
-                   tooltip=["block:N", "stage:N", "k:Q", "j:Q", alt.Tooltip("weight:Q", format=".4f")])
+    chart = curves(
+        data,
+        "j",
+        "weight",
+        "stage",
+        x_title="tap j (input channel - output channel)",
+        y_title="kernel weight",
+        colours={},
+        title="",
+        tooltip=["block:N", "stage:N", "k:Q", "j:Q", alt.Tooltip("weight:Q", format=".4f")],
+    )
     for layer in chart.layer:  # one line per block, not per stage
         layer.encoding.detail = alt.Detail("block:N")
     return Figure(chart, "learned-kernels", f"The 1-D kernel of every ECA block ({source}).")
@@ -658,22 +846,68 @@ def learned_kernels(kernels: pd.DataFrame, source: str) -> Figure:
 def band_matrix(matrix: np.ndarray, title: str, name: str = "band-matrix") -> Figure:
     """A (corner of a) band matrix with a diverging colour bar centred on 0."""
     rows, cols = matrix.shape
-    data = pd.DataFrame([(r, c, float(matrix[r, c])) for r in range(rows) for c in range(cols)],
-                        columns=["row", "column", "weight"])
+    data = pd.DataFrame(
+        [(r, c, float(matrix[r, c])) for r in range(rows) for c in range(cols)], columns=["row", "column", "weight"]
+    )
     limit = float(np.abs(matrix).max()) or 1.0
-    chart = alt.Chart(data).mark_rect().encode(
-        x=alt.X("column:O", title="input channel", axis=alt.Axis(values=list(range(0, cols, 4)), labelAngle=0)),
-        y=alt.Y("row:O", title="output channel", axis=alt.Axis(values=list(range(0, rows, 4)))),
-        color=alt.Color("weight:Q", scale=alt.Scale(scheme="redblue", reverse=True, domain=[-limit, limit]),
-                        legend=alt.Legend(title="weight", orient="right", gradientLength=200)),
-        tooltip=["row:O", "column:O", alt.Tooltip("weight:Q", format=".4f")],
-    ).properties(width=260, height=260, title=_title(title))
+    chart = (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(
+            x=alt.X("column:O", title="input channel", axis=alt.Axis(values=list(range(0, cols, 4)), labelAngle=0)),
+            y=alt.Y("row:O", title="output channel", axis=alt.Axis(values=list(range(0, rows, 4)))),
+            color=alt.Color(
+                "weight:Q",
+                scale=alt.Scale(scheme="redblue", reverse=True, domain=[-limit, limit]),
+                legend=alt.Legend(title="weight", orient="right", gradientLength=200),
+            ),
+            tooltip=["row:O", "column:O", alt.Tooltip("weight:Q", format=".4f")],
+        )
+        .properties(width=260, height=260, title=_title(title))
+    )
     return Figure(chart, name, title)
 
 
 def channel_weights(weights: pd.DataFrame, source: str, name: str = "channel-weights") -> Figure:
     """Attention weights per channel (``weights``: stage, channel, weight) of one image, a line per stage."""
     data = weights.assign(stage=weights["stage"].map(lambda s: f"stage {s}"))
-    chart = curves(data, "channel", "weight", "stage", colours={}, x_title="channel", y_title="attention weight",
-                   tooltip=["stage:N", "channel:Q", alt.Tooltip("weight:Q", format=".3f")])
+    chart = curves(
+        data,
+        "channel",
+        "weight",
+        "stage",
+        colours={},
+        x_title="channel",
+        y_title="attention weight",
+        tooltip=["stage:N", "channel:Q", alt.Tooltip("weight:Q", format=".3f")],
+    )
     return Figure(chart, name, f"ECA's weight on each channel at the last block of every stage ({source}).")
+
+
+def speed_ratios(ratios: pd.DataFrame, name: str = "speed-ratios", caption: str = "") -> Figure:
+    """Throughput relative to the plain network (``ratios``: backbone, mechanism, mode, ratio, source),
+    a dot per source, training and inference side by side; 1.0 (free) as a black line."""
+    data = ratios.assign(network=ratios["backbone"] + " | " + ratios["mechanism"])
+    order = list(dict.fromkeys(data["network"]))
+    pick = legend_pick("source")
+    colour = alt.Color("source:N", scale=colour_scale(data["source"], {}), legend=bottom_legend(1, "click to isolate"))
+    panels = []
+    for i, mode in enumerate(("train", "infer")):
+        rows = data[data["mode"] == mode]
+        dots = (
+            alt.Chart(records(rows))
+            .mark_point(filled=True, size=70)
+            .encode(
+                y=alt.Y(
+                    "network:N", sort=order, title=None, axis=alt.Axis(labels=i == 0, ticks=i == 0, labelLimit=200)
+                ),
+                x=alt.X("ratio:Q", title=f"{mode}: images/s vs plain", scale=alt.Scale(zero=False)),
+                color=colour,
+                opacity=picked(pick),
+                tooltip=["network:N", "mode:N", "source:N", alt.Tooltip("ratio:Q", format=".3f")],
+            )
+        )
+        one = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color="black").encode(x="x:Q")
+        layer = alt.layer(one, dots.add_params(pick) if i == 0 else dots)
+        panels.append(layer.properties(width=200, height=15 * len(order)))
+    return Figure(alt.hconcat(*panels, spacing=10), name, caption)
