@@ -12,6 +12,18 @@
 #     name: python3
 # ---
 
+# %% tags=["remove-cell"]
+import sys
+
+if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
+    # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
+    # %cd -q /content/ecalib
+    # %pip install -q -e ".[train,coco,figures]"
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    print("device:", gpu or "CPU (Runtime > Change runtime type adds a GPU)")
+
 # %% [markdown]
 # # Pipeline checks: the smoke runs of this build
 #
@@ -71,14 +83,22 @@ def check(folder: Path) -> dict:
 
 
 root = Path(results_dir)
-found = False
+curves = {}
 for task, label in PIPELINES.items():
     folders = sorted(p.parent for p in (root / task).glob("*/params.json")) if (root / task).is_dir() else []
     if not folders:
         print(f"{label}: no run in {root / task} (the chapter did not run in this build)")
         continue
-    found = True
     rows = pd.DataFrame([check(f) for f in folders]).set_index("run")
+    histories = []
+    for f in folders:
+        params = json.loads((f / "params.json").read_text())
+        if (f / "history.csv").exists():
+            history = pd.read_csv(f / "history.csv")
+            seed = (params.get("config") or {}).get("seed")
+            histories.append(history.assign(run=f.name, attention=params.get("attention") or "eca", seed=seed))
+    if histories and all("test_top1" in h for h in histories):
+        curves[label] = pd.concat(histories, ignore_index=True)
     flags = rows.drop(columns=["data", "trained all epochs"]).map(
         lambda v: "✓" if v is True else ("✗" if v is False else "not exercised")
     )
@@ -95,6 +115,20 @@ for csv in sweeps:
     print(
         f"CIFAR-10 sweep {csv.parent.name}: {len(trials)} trial(s) recorded in {csv}, data: "
         f"{', '.join(sorted(set(trials['data'].astype(str)))) if 'data' in trials else 'unknown'}"
+    )
+
+# %% [markdown]
+# The curves each check drew, on synthetic data (they show that training, logging and plotting
+# work; their values say nothing about the data sets):
+
+# %% tags=["remove-input"]
+for label, history in curves.items():
+    display(
+        run_curves(
+            history,
+            title=f"{label}, synthetic data: a pipeline check, not a result",
+            name=f"pipeline-{label.split()[0].lower()}",
+        )
     )
 
 # %% [markdown]

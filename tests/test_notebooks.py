@@ -140,6 +140,17 @@ def test_cifar10_compare_notebook(cifar_results, tmp_path):
     assert 'data-ecalib-figure=\\"rc2020-cifar10-curves\\"' in raw and "image/png" in raw
 
 
+def test_pipeline_checks_list_what_each_smoke_run_proved(cifar_results, tmp_path):
+    _, results = cifar_results
+    out = tmp_path / "checks.ipynb"
+    result = papermill("pipeline_checks", out, timeout=600, results_dir=results)
+    assert result.returncode == 0, failure(result)
+    text = outputs_text(out)
+    assert "CIFAR-10 (cifar10 chapter): what each smoke run proved" in text and "2 of 2" in text
+    assert text.count("✓") >= 2 * 3  # checkpoint written, evaluated, curves drawn, for each of the two runs
+    assert "ImageNet (imagenet chapter): no run in" in text  # a pipeline that did not run says so
+
+
 def test_cifar10_sweep_notebook_two_trials(tmp_path):
     out = tmp_path / "sweep.ipynb"
     result = papermill(
@@ -155,7 +166,7 @@ def test_cifar10_sweep_notebook_two_trials(tmp_path):
     assert result.returncode == 0, failure(result)
     sweep_csv = tmp_path / "results" / "cifar10-sweeps" / "rc2020-attention" / "sweep.csv"
     assert len(sweep_csv.read_text().splitlines()) == 3
-    assert "image/png" in out.read_text()
+    assert "a pipeline check, not a result" in outputs_text(out)
 
 
 def test_imagenet_notebook_smoke(tmp_path):
@@ -171,9 +182,9 @@ def test_imagenet_notebook_smoke(tmp_path):
     )
     assert result.returncode == 0, failure(result)
     text = outputs_text(out)
-    assert "ECA-Net50" in text and "Table 3" in text and "1805" in text  # both reference tables
+    assert "ECA-Net50" in text and "Table 3" in text and "1,805" in text  # both reference tables
     assert "linear scaling: 0.1 x 16/256" in text and "synthetic data: the published ImageNet values" in text
-    assert "image/png" in out.read_text()
+    assert "a pipeline check, not a result" in text
 
 
 def test_coco_weights_notebook(tmp_path):
@@ -208,7 +219,7 @@ def test_findings_notebook(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     text = outputs_text(tmp_path / "findings.ipynb")
     assert "README prints 57.41M" in text and "values [0.1] over the whole run" in text
-    assert "27850" in text and "5557" in text
+    assert "27,850" in text and "5557" in text
 
 
 def test_speed_notebook_renders_bench_folders(tmp_path):
@@ -218,8 +229,13 @@ def test_speed_notebook_renders_bench_folders(tmp_path):
     result = papermill("speed", out, timeout=600, results_dir=tmp_path / "speed")
     assert result.returncode == 0, failure(result)
     text = outputs_text(out)
-    assert "resnet18_cifar" in text and "paper vs none" in text and "0.767" in text  # 785/1024 from Table 3
-    assert "image/png" in out.read_text()
+    assert "0.767" in text and "Not measured: no GPU result folder" in text  # 785/1024 from Table 3
+    assert 'data-ecalib-figure=\\"speed-ratios\\"' in out.read_text() and "image/png" in out.read_text()
+    appendix = tmp_path / "speed_appendix.ipynb"
+    result = papermill("speed_appendix", appendix, timeout=600, results_dir=tmp_path / "speed")
+    assert result.returncode == 0, failure(result)
+    text = outputs_text(appendix)
+    assert "resnet18_cifar" in text and "paper vs none" in text and "ecalib bench result folder" in text
 
 
 def test_eca_module_notebook_smoke_profile(tmp_path):
