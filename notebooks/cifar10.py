@@ -69,11 +69,11 @@ else:
 # the notebook can be re-executed freely, and an interrupted run resumes exactly.
 
 # %% tags=["remove-input"]
-from ecalib.reports.recipes import recipe_sources, recipe_table
+from ecalib.reports.recipes import recipe_sources, recipes_shown
 
 CIFAR_RECIPES = ["cifar10/rc2020", "cifar10/standard", "cifar10/rc2020_sweep"]
-captioned(recipe_table(CIFAR_RECIPES), "The CIFAR-10 recipes, one column per recipe file",
-          recipe_sources(CIFAR_RECIPES).replace("\n", "; "))
+display(recipes_shown(CIFAR_RECIPES, "The CIFAR-10 recipes, one column per recipe file"))
+print(recipe_sources(CIFAR_RECIPES))
 
 # %% tags=["remove-cell"]
 from ecalib.recipes import resolve

@@ -116,11 +116,11 @@ Markdown(
 # trains, one for torchvision and one for MMDetection's Runner.
 
 # %% tags=["remove-input"]
-from ecalib.reports.recipes import recipe_sources, recipe_table
+from ecalib.reports.recipes import recipe_sources, recipes_shown
 
 COCO_RECIPES = ["coco/maskrcnn_1x", "coco/maskrcnn_1x_mmdet"]
-captioned(recipe_table(COCO_RECIPES), "The Mask R-CNN recipes, one column per recipe file",
-          recipe_sources(COCO_RECIPES).replace("\n", "; "))
+display(recipes_shown(COCO_RECIPES, "The Mask R-CNN recipes, one column per recipe file"))
+print(recipe_sources(COCO_RECIPES))
 
 # %% [markdown]
 # ## Run it yourself

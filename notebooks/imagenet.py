@@ -40,12 +40,12 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `torchrun`, and evaluates any official checkpoint against the published numbers.
 
 # %% tags=["remove-input"]
-from ecalib.reports.recipes import recipe_sources, recipe_table
+from ecalib.reports.recipes import recipe_sources, recipes_shown
 from ecalib.reports.tables import captioned
 
 IMAGENET_RECIPES = ["imagenet/resnet", "imagenet/mobilenet_v2"]
-display(captioned(recipe_table(IMAGENET_RECIPES), "The ImageNet recipes, one column per recipe file",
-                  recipe_sources(IMAGENET_RECIPES).replace("\n", "; ")))
+display(recipes_shown(IMAGENET_RECIPES, "The ImageNet recipes, one column per recipe file"))
+print(recipe_sources(IMAGENET_RECIPES))
 print(
     "(schedule.gamma: the lr factor at each milestone, or per epoch for the exponential schedule; "
     "optimizer.base_lr is the lr at optimizer.base_batch, scaled linearly with the batch used)"

@@ -23,7 +23,7 @@ BOOK_CSS = "ecalib.css"
 # tables are compact with their caption (what, and the source) above them, figures never wider.
 CSS = """
 div.highlight pre, .cell_output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-.cell_output table { font-size: 0.78rem; margin: 0.3rem 0 1rem 0; }
+.cell_output table { font-size: 0.78rem; margin: 0.3rem 0 1rem 0; min-width: 60%; }
 .cell_output table th, .cell_output table td { padding: 0.15rem 0.4rem; }
 .cell_output table caption { caption-side: top; text-align: left; font-size: 0.85rem; padding: 0.2rem 0;
   color: var(--pst-color-text-muted); }

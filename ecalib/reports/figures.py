@@ -257,6 +257,7 @@ def curves(
     own_pick = pick is None or isinstance(legend, alt.Legend)  # the panel with the legend holds its selection
     pick = pick or legend_pick(series)
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    y_axis = alt.Axis(values=decades(data[y]), format="~g") if log_y else alt.Axis()
     colour = alt.Color(
         f"{series}:N",
         scale=colour_scale(domain or data[series], MECHANISM_COLOURS if colours is None else colours),
@@ -274,7 +275,9 @@ def curves(
     )
     detail = {"strokeDash": alt.StrokeDash(f"{dash}:N", legend=bottom_legend())} if dash else {}
     line = base.mark_line(strokeWidth=1.6).encode(
-        y=alt.Y(f"{y}:Q", title=y if y_title is None else y_title, scale=scale), opacity=picked(pick), **detail
+        y=alt.Y(f"{y}:Q", title=y if y_title is None else y_title, scale=scale, axis=y_axis),
+        opacity=picked(pick),
+        **detail,
     )
     layers = []
     if low and high:
@@ -289,7 +292,6 @@ def curves(
             y=alt.Y(f"{y}:Q", scale=scale),
             tooltip=tips,
             opacity=picked(pick),
-            **({"shape": alt.Shape(f"{dash}:N", legend=None)} if dash else {}),
         )
     )
     return alt.layer(*layers).properties(width=width, height=height, title=title)
@@ -676,9 +678,21 @@ def mmdet_logs(logs: dict[str, object], points: int = 240, name: str = "coco-log
         panels.append(ap)
     chart = alt.vconcat(*panels, spacing=10).resolve_scale(color="independent", strokeDash="shared")
     nan_text = "; ".join(
-        f"{r['log']}: non-finite loss from epoch {r['epoch']}, iteration {r['iter']}" for r in nan_rows
+        f"{r['log']}: first non-finite loss at epoch {r['epoch']}, iteration {r['iter']}" for r in nan_rows
     )
-    return Figure(chart, name, "MMDetection logs " + ", ".join(logs) + (f" ({nan_text}, red line)" if nan_text else ""))
+    return Figure(
+        chart,
+        name,
+        f"MMDetection logs ({', '.join(logs)}; solid, dashed): loss terms and lr per iteration, means of {block} log "
+        "lines, and validation AP per epoch" + (f". Red line: {nan_text}." if nan_text else "."),
+    )
+
+
+def decades(values) -> list[float]:
+    """The powers of ten that span ``values`` (ticks of a log axis, one per decade)."""
+    positive = [float(v) for v in values if v and v > 0]
+    low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+    return [10.0**e for e in range(low, high + 1)]
 
 
 def attention_family(model: str) -> str:
@@ -726,7 +740,12 @@ def attention_share(table: pd.DataFrame, input_size: int = 224) -> Figure:
             .mark_point(filled=True, size=90)
             .encode(  # dots: a log axis has no 0
                 y=alt.Y("model:N", sort=None, title=None, axis=alt.Axis(labels=i == 0, ticks=i == 0)),
-                x=alt.X(f"{column}:Q", scale=alt.Scale(type="log"), title=f"{column.removeprefix('attention ')} (log)"),
+                x=alt.X(
+                    f"{column}:Q",
+                    scale=alt.Scale(type="log"),
+                    title=f"{column.removeprefix('attention ')} (log)",
+                    axis=alt.Axis(values=decades(rows[column]), format="~g"),
+                ),
                 color=colour,
                 opacity=picked(pick),
                 tooltip=tips,
@@ -777,7 +796,6 @@ def kernel_explorer(
         alt.param(name="k", expr=f"{json.dumps(table)}[{index}]"),
     ]
     grid = pd.DataFrame([(r, c) for r in range(window) for c in range(window)], columns=["row", "column"])
-    taps = [f"w{j}" for j in range(-(max(table) // 2), max(table) // 2 + 1)]  # legend order
     position = {
         "x": alt.X("column:O", title="input channel", axis=alt.Axis(values=list(range(0, window, 4)), labelAngle=0)),
         "y": alt.Y("row:O", title="output channel", axis=alt.Axis(values=list(range(0, window, 4)))),
@@ -787,21 +805,19 @@ def kernel_explorer(
         alt.Chart(grid)
         .transform_calculate(j="datum.column - datum.row")
         .transform_filter("abs(datum.j) <= (k - 1) / 2 && datum.row < C && datum.column < C")
-        .transform_calculate(entry="'w' + datum.j")
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             **position,
             color=alt.Color(
-                "entry:N",
-                title="weight (j = column - row)",
-                sort=taps,
-                scale=alt.Scale(domain=taps, scheme="tableau20"),
+                "j:O",
+                title=["weight w_j", "(j = column - row)"],
+                scale=alt.Scale(scheme="tableau20"),
                 legend=alt.Legend(orient="right", columns=2),
             ),
             tooltip=[
                 alt.Tooltip("row:O", title="output channel"),
                 alt.Tooltip("column:O", title="input channel"),
-                alt.Tooltip("entry:N", title="weight"),
+                alt.Tooltip("j:O", title="weight w_j, j"),
             ],
         )
     )
@@ -909,5 +925,5 @@ def speed_ratios(ratios: pd.DataFrame, name: str = "speed-ratios", caption: str 
         )
         one = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color="black").encode(x="x:Q")
         layer = alt.layer(one, dots.add_params(pick) if i == 0 else dots)
-        panels.append(layer.properties(width=200, height=15 * len(order)))
+        panels.append(layer.properties(width=230, height=18 * len(order)))
     return Figure(alt.hconcat(*panels, spacing=10), name, caption)
