@@ -479,50 +479,6 @@ def seed_bands(history: pd.DataFrame, title: str = "", name: str = "seed-bands")
     return Figure(chart, name, f"{title}: mean and standard deviation over seeds, per mechanism.")
 
 
-def bars(
-    data: pd.DataFrame,
-    value: str,
-    category: str,
-    colour: str,
-    *,
-    label: str,
-    name: str,
-    caption: str,
-    log_x: bool = False,
-    colours: dict[str, str] | None = None,
-    group: str | None = None,
-    reference: float | None = None,
-    width: int = WIDTH - 120,
-    tooltip: list | None = None,
-) -> Figure:
-    """Horizontal bars of ``value`` per ``category``, coloured by ``colour`` (legend below, never over the
-    bars; click to isolate); ``group``: one bar per group value side by side (yOffset); ``reference``: a
-    vertical line (e.g. 1.0 for a ratio)."""
-    pick = legend_pick(colour)
-    scale = alt.Scale(type="log") if log_x else alt.Scale(zero=not reference)
-    base = alt.Chart(records(data)).encode(
-        y=alt.Y(f"{category}:N", sort=None, title=None, axis=alt.Axis(labelLimit=220)),
-        color=alt.Color(
-            f"{colour}:N", scale=colour_scale(data[colour], colours), legend=bottom_legend(3, "click to isolate")
-        ),
-        opacity=picked(pick),
-        tooltip=tooltip
-        or [
-            alt.Tooltip(f"{category}:N"),
-            alt.Tooltip(f"{colour}:N"),
-            alt.Tooltip(f"{value}:Q", format=".4g"),
-            *([alt.Tooltip(f"{group}:N")] if group else []),
-        ],
-        **({"yOffset": alt.YOffset(f"{group}:N")} if group else {}),
-    )
-    layers = [base.mark_bar().encode(x=alt.X(f"{value}:Q", title=label, scale=scale)).add_params(pick)]
-    if reference is not None:
-        layers.append(alt.Chart(pd.DataFrame({"x": [reference]})).mark_rule(color="black").encode(x="x:Q"))
-    rows = data[category].nunique() * (data[group].nunique() if group else 1)
-    chart = alt.layer(*layers).properties(width=width, height=max(60, 14 * rows))
-    return Figure(chart, name, caption)
-
-
 def parallel_coordinates(
     table: pd.DataFrame,
     columns: list[str],
