@@ -87,8 +87,9 @@ if not table.empty:
     native = table[(table["input_size"] == table["backbone"].map(lambda b: 32 if b.endswith("cifar") else 224))
                    & (table["mechanism"] != "none") & table["backbone"].isin(set(paper["backbone"]))
                    & table["eca_impl"].isin(["auto", "-"])]  # ECA as it runs by default
-    for keys, group in native.groupby(["device", "precision", "compile", "batch_size"]):
-        ratios.append(group.assign(ratio=group["vs none"], source="measured: {} {} {} batch {}".format(*keys)))
+    for keys, group in native.groupby(["device", "precision", "compile", "batch_size", "folder"]):
+        label = "measured: {} {} {} batch {} ({})".format(*keys[:4], keys[4].split("-")[0])
+        ratios.append(group.assign(ratio=group["vs none"], source=label))
 display(speed_ratios(pd.concat(ratios, ignore_index=True)[["backbone", "mechanism", "mode", "ratio", "source"]],
                      caption="Throughput relative to the plain network: the paper's Table 3 and this repository's "
                      "measurements (result folders under " + results_dir + ")"))
