@@ -98,6 +98,9 @@ if not table.empty:
         }
         for r in train.itertuples()
     ]
+if table.empty or not rows:
+    print(f"No ResNet-50 training rate at 224 px in {results_dir} yet: nothing to project.")
+else:
     display(
         captioned(
             pd.DataFrame(rows).set_index(["device", "model", "precision", "batch"]),

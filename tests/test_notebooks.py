@@ -182,7 +182,7 @@ def test_imagenet_notebook_smoke(tmp_path):
     )
     assert result.returncode == 0, failure(result)
     text = outputs_text(out)
-    assert "ECA-Net50" in text and "Table 3" in text and "1,805" in text  # both reference tables
+    assert "ECA-Net50" in text and "Table 3" in text and "1805" in text  # both reference tables
     assert "linear scaling: 0.1 x 16/256" in text and "synthetic data: the published ImageNet values" in text
     assert "a pipeline check, not a result" in text
 

@@ -218,8 +218,10 @@ def colour_scale(values, colours: dict[str, str] | None = None) -> alt.Scale:
     return alt.Scale(domain=values, range=[colours.get(v) or next(spare) for v in values])
 
 
-def bottom_legend(columns: int = 5, title: str | None = None) -> alt.Legend:
-    return alt.Legend(orient="bottom", title=title, columns=columns, labelLimit=320, titleLimit=560, symbolOpacity=1)
+def bottom_legend(columns: int = 5, title: str | None = None, label_limit: int = 320) -> alt.Legend:
+    return alt.Legend(
+        orient="bottom", title=title, columns=columns, labelLimit=label_limit, titleLimit=560, symbolOpacity=1
+    )
 
 
 def records(frame: pd.DataFrame) -> pd.DataFrame:
@@ -862,7 +864,9 @@ def speed_ratios(ratios: pd.DataFrame, name: str = "speed-ratios", caption: str 
     data = ratios.assign(network=ratios["backbone"] + " | " + ratios["mechanism"])
     order = list(dict.fromkeys(data["network"]))
     pick = legend_pick("source")
-    colour = alt.Color("source:N", scale=colour_scale(data["source"], {}), legend=bottom_legend(1, "click to isolate"))
+    colour = alt.Color(
+        "source:N", scale=colour_scale(data["source"], {}), legend=bottom_legend(1, "click to isolate", label_limit=560)
+    )
     panels = []
     for i, mode in enumerate(("train", "infer")):
         rows = data[data["mode"] == mode]
