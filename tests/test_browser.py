@@ -383,12 +383,14 @@ def value_matches(shown: str, value) -> bool:
     """A tooltip's text against a data value: equal text, or the number as formatted (to its last digit)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return shown == str(value)
+    text = shown.replace(",", "").replace("\u2212", "-")
     try:
-        number = float(shown.replace(",", "").replace("\u2212", "-"))
+        number = float(text)
     except ValueError:
         return False
-    decimals = len(shown.split(".")[1]) if "." in shown and "e" not in shown else 0
-    return abs(number - value) <= max(0.5 * 10**-decimals, 5e-4 * abs(value)) * 1.0001
+    mantissa, _, exponent = text.lower().partition("e")
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return abs(number - value) <= 0.5 * 10 ** (int(exponent or 0) - decimals) * 1.0001
 
 
 def record_for(tooltip: dict[str, str], datasets: dict[str, list[dict]]) -> dict | None:
