@@ -18,7 +18,7 @@ import sys
 if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
     # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
     # %cd -q /content/ecalib
-    # %pip install -q -e ".[train,coco]"
+    # %pip install -q -e ".[train,coco,figures]"
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -50,17 +50,22 @@ print(
     f"Source: configs/sweep.yaml (RC2020's sweep): method {searched['method']}, "
     f"{searched['metric']['goal']} {searched['metric']['name']}"
 )
+from ecalib.reports.tables import captioned
+
 display(
-    pd.DataFrame(
-        [{"parameter": k, "values": v.get("values", v.get("value"))} for k, v in searched["parameters"].items()]
-    ).set_index("parameter")
+    captioned(
+        pd.DataFrame(
+            [{"parameter": k, "values": v.get("values", v.get("value"))} for k, v in searched["parameters"].items()]
+        ).set_index("parameter"),
+        "The search space of RC2020's sweep",
+        "configs/sweep.yaml",
+    )
 )
 committed = sorted(Path("results/cifar10-sweeps").glob("*/sweep.csv"))
 if not committed:
     print("No real sweep is committed under results/cifar10-sweeps yet: the commands below make one.")
 for csv in committed:
-    print(f"{csv.parent.name}: {csv}")
-    display(pd.read_csv(csv))
+    display(captioned(pd.read_csv(csv), f"Sweep {csv.parent.name}: every trial", str(csv)))
 
 # %% [markdown]
 # ## Run it yourself
@@ -77,8 +82,9 @@ for csv in committed:
 # ## Pipeline check on synthetic data
 #
 # The book runs a few trials of the `smoke` profile (two epochs on a few hundred **synthetic**
-# images each). The outputs (collapsed) show that the sweep runs, records and plots its trials;
-# they say nothing about which hyper-parameters suit CIFAR-10.
+# images each). They show that the sweep runs and records its trials, and say nothing about which
+# hyper-parameters suit CIFAR-10: the {doc}`pipeline_checks` page lists them. A real sweep shows its
+# trials here.
 
 # %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE)
@@ -133,17 +139,18 @@ table = run_sweep(
     ways_out="papermill",
     **shorthands_of(globals(), PARAMETERS),
 )
-table
+synthetic_sweep = set(table["data"]) and all(str(d).startswith("synthetic") for d in table["data"])
+print(f"{len(table)} trial(s) in {results_dir}/cifar10-sweeps; data: {', '.join(sorted(set(table['data'])))}")
 
 # %% tags=["remove-input", "hide-output"]
-import matplotlib.pyplot as plt
-
-from ecalib.reports.plots import parallel_coordinates
+from ecalib.reports.figures import parallel_coordinates
 from ecalib.sweep import METRICS
 
-metric = METRICS[spec["metric"]["name"]]
-varied = [c for c in spec["parameters"] if "values" in spec["parameters"][c]]
-fig, ax = plt.subplots(figsize=(9, 4))
-parallel_coordinates(table, varied, metric, ax, lower_is_better=spec["metric"]["goal"] == "minimize")
-ax.set_title(f"{len(table)} trial(s), profile {profile}, data: {', '.join(sorted(set(table['data'])))}")
-fig.tight_layout()
+if synthetic_sweep:
+    print("Synthetic data: a pipeline check, not a result; the trials are listed on the pipeline checks page.")
+else:
+    metric = METRICS[spec["metric"]["name"]]
+    varied = [c for c in spec["parameters"] if "values" in spec["parameters"][c]]
+    display(captioned(table, "Every trial of this sweep", f"{results_dir}/cifar10-sweeps"))
+    display(parallel_coordinates(table, varied, metric, lower_is_better=spec["metric"]["goal"] == "minimize",
+                                 caption=f"{len(table)} trial(s), profile {profile}: one line per trial"))

@@ -18,7 +18,7 @@ import sys
 if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
     # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
     # %cd -q /content/ecalib
-    # %pip install -q -e ".[train,coco]"
+    # %pip install -q -e ".[train,coco,figures]"
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -53,12 +53,21 @@ glue("paper_maskrcnn_eca_box_ap", str(bbox.loc[("ResNet-50", "Mask R-CNN ECA"), 
 glue("paper_maskrcnn_eca_mask_ap", str(segm.loc[("ResNet-50", "Mask R-CNN ECA"), "AP"]))
 glue("rc2020_maskrcnn_box_ap", str(rc_bbox["AP"].iloc[0]))
 glue("rc2020_maskrcnn_mask_ap", str(rc_segm["AP"].iloc[0]))
-print("Source: paper Table 5 (box AP, Mask R-CNN rows) and the RC2020 reproduction's README")
-display(bbox[bbox.index.get_level_values(1).str.startswith("Mask R-CNN")])
-display(rc_bbox)
-print("Source: paper Table 6 (mask AP) and the RC2020 reproduction's README")
-display(segm)
-display(rc_segm)
+from ecalib.reports.tables import captioned
+
+
+def rc2020_rows(table):
+    """RC2020's rows under the name of what it trained: Mask R-CNN with an ECA-ResNet-50 backbone."""
+    return table.rename(index={"ECA-Net50": "ResNet-50 (ECA backbone)"}, level=0)
+
+
+display(captioned(bbox[bbox.index.get_level_values(1).str.startswith("Mask R-CNN")],
+                  "Box AP of Mask R-CNN on COCO val, ResNet-50 backbones", "paper, Table 5", digits=1))
+display(captioned(rc_bbox.pipe(rc2020_rows), "Box AP of RC2020's Mask R-CNN with an ECA-ResNet-50 backbone",
+                  "RC2020 reproduction's README", digits=1))
+display(captioned(segm, "Mask AP of Mask R-CNN on COCO val", "paper, Table 6", digits=1))
+display(captioned(rc_segm.pipe(rc2020_rows), "Mask AP of RC2020's Mask R-CNN with an ECA-ResNet-50 backbone",
+                  "RC2020 reproduction's README", digits=1))
 
 # %% [markdown]
 # ## The reproduction's logs
@@ -69,12 +78,16 @@ display(rc_segm)
 
 # %% tags=["remove-input"]
 from ecalib.reference import rc2020_maskrcnn_logs
-from ecalib.reports.mmdet_logs import combine_runs, parse_mmdet_log, plot_history, rc2020_evidence
+from ecalib.reports.figures import mmdet_logs
+from ecalib.reports.mmdet_logs import parse_mmdet_log, rc2020_evidence
 
 run1, run2 = [parse_mmdet_log(p) for p in rc2020_maskrcnn_logs()]
-display(rc2020_evidence(run1, run2))
-fig = plot_history(run1, "run 1 (20210102_160817.log): lr 0.02 at 2 images per iteration; NaN from epoch 6")
-fig = plot_history(combine_runs([run1, run2]), "runs 1 + 2 stitched at the resume point (epoch 5)")
+display(captioned(rc2020_evidence(run1, run2).set_index(["log", "quantity"]),
+                  "What RC2020's two Mask R-CNN logs say: configured and logged lr, the first NaN, the resume",
+                  "RC2020's MMDetection logs 20210102_160817.log (run 1) and 20210106_012255.log (run 2), parsed by "
+                  "ecalib.reports.mmdet_logs", digits=4))
+display(mmdet_logs({"run 1 (20210102_160817.log)": run1, "run 2 (20210106_012255.log)": run2},
+                   name="rc2020-maskrcnn-logs"))
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown
@@ -103,10 +116,10 @@ Markdown(
 # trains, one for torchvision and one for MMDetection's Runner.
 
 # %% tags=["remove-input"]
-from ecalib.reports.recipes import recipe_sources, recipe_table
+from ecalib.reports.recipes import recipe_sources, recipes_shown
 
 COCO_RECIPES = ["coco/maskrcnn_1x", "coco/maskrcnn_1x_mmdet"]
-display(recipe_table(COCO_RECIPES))
+display(recipes_shown(COCO_RECIPES, "The Mask R-CNN recipes, one column per recipe file"))
 print(recipe_sources(COCO_RECIPES))
 
 # %% [markdown]
@@ -131,7 +144,8 @@ print(recipe_sources(COCO_RECIPES))
 # The book runs the `smoke` profile: two epochs on a few **synthetic** COCO-format scenes (coloured
 # shapes with exact masks), from a randomly initialised backbone, on a CPU. The outputs
 # (collapsed) show training, pycocotools evaluation and overlays working end to end; their AP says
-# nothing about COCO. A real run shows its own results here.
+# nothing about COCO, and the {doc}`pipeline_checks` page lists what the run proved. A real run
+# shows its own results here.
 
 # %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
@@ -211,16 +225,21 @@ from ecalib.detection.coco_eval import paper_layout
 
 if checkpoint_path is not None:
     metrics = coco.evaluate(checkpoint_path, coco.data_folder(run), device=device)
-    print(f"this build, {metrics['data_source']['kind']} data, {metrics['images']} val images:")
-    display(paper_layout(metrics).round(1))
-    print("paper, ECA-ResNet-50 Mask R-CNN (COCO val):")
-    paper = {
-        f"{t}_{m}": float(v) / 100
-        for t, table in (("bbox", bbox), ("segm", segm))
-        for m, v in table.loc[("ResNet-50", "Mask R-CNN ECA")].items()
-        if m.startswith("AP")
-    }
-    display(paper_layout(paper).round(1))
+    kind = metrics["data_source"]["kind"]
+    print(f"this build, {kind} data, {metrics['images']} val images, evaluated by pycocotools.")
+    if kind == "synthetic":
+        print("Synthetic scenes: a pipeline check, not a result (its checklist is on the pipeline checks page).")
+    else:
+        paper = {
+            f"{t}_{m}": float(v) / 100
+            for t, table in (("bbox", bbox), ("segm", segm))
+            for m, v in table.loc[("ResNet-50", "Mask R-CNN ECA")].items()
+            if m.startswith("AP")
+        }
+        display(captioned(paper_layout(metrics), "This run's COCO AP in the paper's layout",
+                          f"this build, {kind} data, {metrics['images']} val images", digits=1))
+        display(captioned(paper_layout(paper), "ECA-ResNet-50 Mask R-CNN on COCO val", "paper, Tables 5 and 6",
+                          digits=1))
 
 # %% [markdown]
 # ### Detections, epoch by epoch

@@ -18,7 +18,7 @@ import sys
 if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
     # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
     # %cd -q /content/ecalib
-    # %pip install -q -e ".[train,coco]"
+    # %pip install -q -e ".[train,coco,figures]"
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -132,7 +132,10 @@ rows = []
 for key in ("bbox_head.fc_cls.weight", "bbox_head.fc_reg.weight", "mask_head.conv_logits.weight"):
     rows.append({"MMDetection 1.x key": key, "shape": list(old[key].shape),
                  "MMDetection 2.x/3.x key": "roi_head." + key, "new shape": list(new["roi_head." + key].shape)})
-display(pd.DataFrame(rows))
+from ecalib.reports.tables import captioned
+
+display(captioned(pd.DataFrame(rows), "Head tensors of the MMDetection-1.x detector and their upgraded form",
+                  f"generated {old_path.name}, upgraded by ecalib.detection.convert.upgrade_detector"))
 from ecalib.reports.glue import glue
 
 heads = (("bbox_head.fc_reg.weight", "coco_reg_outputs"), ("mask_head.conv_logits.weight", "coco_mask_channels"))

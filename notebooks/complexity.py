@@ -18,7 +18,7 @@ import sys
 if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
     # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
     # %cd -q /content/ecalib
-    # %pip install -q -e ".[train,coco]"
+    # %pip install -q -e ".[train,coco,figures]"
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -62,10 +62,10 @@ input_size = check_int("input_size", input_size, minimum=32, maximum=1024)
 # %% tags=["remove-cell"]
 import json
 
-import matplotlib.pyplot as plt
-
 from ecalib.complexity import complexity_findings, complexity_table, readme_comparison
 from ecalib.provenance import environment
+from ecalib.reports.figures import attention_share
+from ecalib.reports.tables import captioned
 
 table = complexity_table(models + contrast_models, input_size=input_size)
 view = readme_comparison(table)
@@ -77,8 +77,13 @@ view = readme_comparison(table)
 # the model, otherwise the paper's Table 3; models without either (timm's ECA-ResNets, which are
 # different architectures with a deep or tiered stem) are shown for contrast only.
 
-# %%
-view.iloc[:, :7]
+# %% tags=["remove-input"]
+captioned(
+    view.iloc[:, :7],
+    f"Params and FLOPs of each network at {input_size}x{input_size}, the published value beside the measured one "
+    "(binary M and G, FLOPs = multiply-accumulates)",
+    "the official README or the paper's Table 3 (column `reference`); measured by ecalib in this build",
+)
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown
@@ -92,23 +97,19 @@ Markdown(complexity_findings(table))
 # block. Its MACs are the global pooling plus C x k for the 1-D convolution. Exact counts, the
 # modern FLOP figure, and each attention mechanism's share of the network:
 
-# %%
-view.iloc[:, 7:]
+# %% tags=["remove-input"]
+captioned(
+    view.iloc[:, 7:],
+    "Exact parameter counts, decimal GFLOPs (2 x MACs) and the attention modules' share of each network",
+    "counted by ecalib in this build (official count: the official README's exact figure, where it gives one)",
+)
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-share = table.set_index("model")[["attention params %", "attention MACs %"]]
-share = share[share["attention params %"] > 0]
-for ax, column in zip(axes, share.columns):
-    share[column].plot.barh(ax=ax, color=["#d62728" if "eca" in n else "#7f7f7f" for n in share.index])
-    ax.set_xscale("log")
-    ax.set_xlabel(column + " (log scale)")
-fig.suptitle(f"Attention modules' share of the whole network ({input_size}x{input_size} input)")
-fig.tight_layout()
+# %% tags=["remove-input"]
+attention_share(table, input_size)
 
 # %% [markdown]
 # ## Provenance
 
-# %%
+# %% tags=["remove-input"]
 print("Source: counted by ecalib in this build (architecture only: no data set involved).")
 print(json.dumps(environment(), indent=2))

@@ -18,7 +18,7 @@ import sys
 if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
     # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
     # %cd -q /content/ecalib
-    # %pip install -q -e ".[train,coco]"
+    # %pip install -q -e ".[train,coco,figures]"
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -41,26 +41,24 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # The paper ties k to the channel count C with its Eq. 12, the odd number nearest to
 # $\left|\log_2(C)/\gamma + b/\gamma\right|$ with $\gamma = 2$ and $b = 1$. Everything on this page
 # is computed with `ecalib.layers.eca_kernel_size`, `ecalib.layers.EcaLayer` and the registered
-# models; the attention weights come from one forward pass of a real photo through an ECA-, SE- and
-# CBAM-ResNet.
+# models; with an official checkpoint (`-p checkpoint ...`) the page also shows its learned kernels and
+# the attention it puts on a real photo.
 
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
-checkpoint: str = ""  # official ECA-ResNet .pth.tar (e.g. eca_resnet50_k3557.pth.tar); "": untrained networks
-depth: int = 50  # ResNet depth of the ECA/SE/CBAM networks (a checkpoint sets its own)
-seed: int = 0  # torch seed of every untrained network and layer
-image: str = "chelsea"  # scikit-image sample photo: chelsea | astronaut | coffee
+checkpoint: str = ""  # official ECA-ResNet .pth.tar (e.g. eca_resnet50_k3557.pth.tar); "": no learned weights shown
+seed: int = 0  # torch seed of the band-matrix check
+image: str = "chelsea"  # scikit-image sample photo (with a checkpoint): chelsea | astronaut | coffee
 input_size: int = 224  # side of the centre crop fed to the networks
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['checkpoint', 'depth', 'seed', 'image', 'input_size'], booleans=[])
+check_parameters(globals(), ['checkpoint', 'seed', 'image', 'input_size'], booleans=[])
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_choice, check_int
 
-depth = check_choice("depth", depth, (18, 34, 50, 101, 152))
 seed = check_int("seed", seed, minimum=0)
 image = check_choice("image", image, ("chelsea", "astronaut", "coffee"))
 input_size = check_int("input_size", input_size, minimum=64, maximum=512)
@@ -69,21 +67,17 @@ input_size = check_int("input_size", input_size, minimum=64, maximum=512)
 import inspect
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
-from skimage import data as skimage_data
 
 import ecalib
 from ecalib.complexity import count_params
-from ecalib.inference import eval_transform
 from ecalib.layers import EcaLayer, eca_kernel_size
-from ecalib.models import EvalTransform
 from ecalib.models.zoo import RESNET_LAYOUTS
-from ecalib.reports.attention import capture_attention
+from ecalib.reports.figures import kernel_explorer
 from ecalib.reports.glue import glue
+from ecalib.reports.tables import captioned
 
 # %% [markdown]
 # ## The kernel size rule, computed
@@ -102,13 +96,20 @@ for c in (64, 128, 256, 1024, 2048):
 defaults = inspect.signature(eca_kernel_size).parameters  # the paper's constants, as ecalib applies them
 glue("eca_gamma", defaults["gamma"].default)
 glue("eca_b", defaults["b"].default)
-display(rule)
-print("Source: ecalib.layers.eca_kernel_size, computed in this build.")
+captioned(rule, "Eq. 12's kernel size k per channel count C, with the paper's constants and three others",
+          "ecalib.layers.eca_kernel_size, computed in this build", digits=2)
 
 # %% [markdown]
 # With the paper's constants the rule gives k = {glue:text}`eca_k_c64` up to C = 96,
 # k = {glue:text}`eca_k_c256` from C = 128 to 1024 (C = 128 sits exactly on 4 and rounds up) and
 # k = {glue:text}`eca_k_c2048` at C = 2048. A smaller γ makes k grow faster with C; b only shifts it.
+#
+# **Explore it.** The sliders below set C, γ and b; the kernel size and the band of the 1-D
+# convolution follow in the page (no kernel needed: k was computed by `eca_kernel_size` for every
+# slider position when the book was built).
+
+# %% tags=["remove-input"]
+kernel_explorer(eca_kernel_size, channels=range(8, 2049, 8), gammas=range(1, 5), offsets=range(0, 5))
 
 # %% [markdown]
 # ## Released kernels against the rule
@@ -125,9 +126,6 @@ for d in (18, 34, 50, 101, 152):
                  "ECA parameters (released)": sum(k * n for k, n in zip(released.k_per_stage, blocks)),
                  "stages that differ": sum(a != b for a, b in zip(released.k_per_stage, adaptive.k_per_stage))})
 kernels = pd.DataFrame(rows).set_index("model")
-display(kernels)
-print("Source: ecalib's registry (k per stage of the checkpoints released in the official repository, "
-      "BangguWu/ECANet) and eca_kernel_size.")
 r50 = kernels.loc["ECA-ResNet-50"]
 glue("eca_released_k_r50", r50["released k (checkpoint file)"])
 glue("eca_rule_k_r50", r50["Eq. 12 k"])
@@ -135,6 +133,9 @@ glue("eca_params_r50", int(r50["ECA parameters (released)"]))
 glue("eca_models_differing", f"{int((kernels['stages that differ'] > 0).sum())} of {len(kernels)}")
 se_extra = count_params(ecalib.create_model("se_resnet50")) - count_params(ecalib.create_model("resnet50"))
 glue("se_params_r50", f"{se_extra:,}")
+captioned(kernels, "Kernel size per stage of the released ECA-ResNets against Eq. 12",
+          "ecalib's registry (k per stage of the checkpoints released in the official repository, "
+          "BangguWu/ECANet) and eca_kernel_size")
 
 # %% [markdown]
 # The released ECA-ResNet-50 uses k = {glue:text}`eca_released_k_r50` per stage where the rule
@@ -159,155 +160,50 @@ gap = (layer.conv(pooled).squeeze(1) - pooled.squeeze(1) @ layer.band_matrix(256
 print(f"C = 256, k = {layer.kernel_size}: max |conv1d(y) - W y| over 8 random descriptors = {gap:.1e}")
 
 # %% [markdown]
-# ## Attention on a photo
+# ## Learned kernels and attention
 #
-# One scikit-image sample photo (bundled with the package, no download), centre-cropped, goes once
-# through an ECA-, an SE- and a CBAM-ResNet; forward hooks record the weights each module multiplies
-# the features by (`ecalib.reports.attention.capture_attention`). **Without a checkpoint the networks
-# are randomly initialised**: the weights then show the modules' mechanics (the smoothness a k-tap
-# kernel imposes across neighbouring channels, the spread of a sigmoid) and nothing learnt. Pass
-# `-p checkpoint eca_resnet50_k3557.pth.tar` to put an official ECA-ResNet in its place; no SE or
-# CBAM checkpoints were released, so those two always stay untrained. Every figure says which.
+# What a trained ECA does needs trained weights: the kernels of an official checkpoint and the
+# channel weights they put on a photo. Without one (as when this book is built: the checkpoints
+# cannot be downloaded here) the section says so and shows nothing, because an untrained network's
+# weights are noise around 0.5.
 
 # %% tags=["remove-input"]
-untrained = f"random init, seed {seed}: not trained weights"
-torch.manual_seed(seed)
-if checkpoint:
-    eca_net = ecalib.load_official_checkpoint(checkpoint)
-    depth = eca_net.model_info.depth
-    sources = {"ECA": f"official checkpoint {Path(checkpoint).name}"}
+if not checkpoint:
+    print("No checkpoint given: with `-p checkpoint eca_resnet50_k3557.pth.tar` (an official ECA-ResNet) this "
+          "section shows the learned 1-D kernel of every block, one block's band matrix with its colour scale, "
+          "and the weight ECA puts on each channel of a photo at every stage.")
 else:
-    eca_net = ecalib.create_model(f"eca_resnet{depth}")
-    sources = {"ECA": untrained}
-nets = {"ECA": eca_net}
-for mechanism in ("SE", "CBAM"):
-    torch.manual_seed(seed)
-    nets[mechanism] = ecalib.create_model(f"{mechanism.lower()}_resnet{depth}")
-    sources[mechanism] = untrained
+    from PIL import Image
+    from skimage import data as skimage_data
 
-photo = Image.fromarray(getattr(skimage_data, image)())
-transform = eval_transform(EvalTransform(resize=input_size, crop=input_size))
-x = transform(photo).unsqueeze(0)
-scale = input_size / min(photo.size)
-crop = np.asarray(photo.resize((round(photo.width * scale), round(photo.height * scale))))
-top, left = (crop.shape[0] - input_size) // 2, (crop.shape[1] - input_size) // 2
-crop = crop[top : top + input_size, left : left + input_size]
+    from ecalib.inference import eval_transform, predict
+    from ecalib.models import EvalTransform
+    from ecalib.reports.attention import capture_attention
+    from ecalib.reports.figures import band_matrix, channel_weights, learned_kernels
 
-weights, spatial, logits = {m: {} for m in nets}, {}, {}
-for mechanism, net in nets.items():
-    logits[mechanism], records = capture_attention(net, x)
-    for r in records:  # keep the last block of each stage
-        stage = int(r.module.split(".")[0].removeprefix("layer"))
-        if r.kind == "cbam-spatial":
-            spatial[stage] = r.weights[0, 0].numpy()
-        else:
-            weights[mechanism][stage] = r.weights[0].numpy()
-STAGES = sorted(weights["ECA"])
-stage_channels = {s: len(weights["ECA"][s]) for s in STAGES}
-eca_k = dict(zip(STAGES, eca_net.k_per_stage))
-print(f"photo: skimage.data.{image}(), {photo.width}x{photo.height}, centre crop {input_size}x{input_size}")
-for mechanism, source in sources.items():
-    print(f"{mechanism}-ResNet-{depth}: {source}")
-
-# %% tags=["remove-input"]
-COLORS = {"ECA": "#d62728", "SE": "#1f77b4", "CBAM": "#2ca02c"}
-
-
-def plot_weights(ax, stage, channels=64):
-    """ECA, SE and CBAM channel weights at the last block of ``stage``: its first ``channels`` channels."""
-    for mechanism, per_stage in weights.items():
-        w = per_stage[stage][:channels]
-        label = f"{mechanism} ({sources[mechanism]})"
-        ax.plot(np.arange(len(w)), w, ".-", color=COLORS[mechanism], lw=0.9, ms=3, label=label)
-    last = min(channels, stage_channels[stage]) - 1
-    ax.set_xlabel(f"channel 0-{last} of the {stage_channels[stage]} of stage {stage}")
-    ax.set_ylabel("attention weight")
-    ax.set_ylim(0, 1)
-
-
-def plot_band(ax, channels, gamma, b, window=24):
-    """The top-left ``window`` x ``window`` corner of the C x C matrix of the rule's kernel."""
-    k = eca_kernel_size(channels, gamma, b)
-    stage = next((s for s in STAGES if stage_channels[s] == channels and eca_k[s] == k), None)
-    if stage is not None:
-        layer = getattr(eca_net, f"layer{stage}")[-1].eca
-        source = f"kernel of the ECA-ResNet's stage {stage} ({sources['ECA']})"
-    else:
-        torch.manual_seed(seed)
-        layer, source = EcaLayer(k_size=k), untrained
-    shown = min(channels, window)
-    matrix = layer.band_matrix(shown).numpy()
-    limit = np.abs(matrix).max() or 1.0
-    ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    title = f"C={channels}, γ={gamma}, b={b} -> k={k}\nchannels 0-{shown - 1} of {channels}; {source}"
-    ax.set_title(title, fontsize="small")
-    ax.set_xlabel("input channel")
-    ax.set_ylabel("output channel")
-    return k
-
-
-fig, axes = plt.subplots(len(STAGES), 3, figsize=(15, 3.4 * len(STAGES)), gridspec_kw={"width_ratios": [1, 2.4, 1]})
-for row, stage in zip(axes, STAGES):
-    plot_band(row[0], stage_channels[stage], 2, 1)
-    plot_weights(row[1], stage)
-    row[2].imshow(crop)
-    row[2].imshow(spatial[stage], cmap="magma", alpha=0.55, extent=(0, input_size, input_size, 0))
-    low, high = spatial[stage].min(), spatial[stage].max()
-    row[2].set_title(f"CBAM spatial gate, stage {stage}\n{low:.2f} (dark) to {high:.2f} (bright)", fontsize="small")
-    row[2].axis("off")
-axes[0, 1].legend(fontsize="x-small", loc="lower right")
-fig.suptitle(f"ECA / SE / CBAM-ResNet-{depth} on skimage.data.{image}(), the last block of every stage "
-             f"(ECA: {sources['ECA']}; SE, CBAM: {untrained})", y=1.0)
-fig.tight_layout()
-
-# %% tags=["remove-input"]
-spread = pd.DataFrame(
-    {(m, stat): [getattr(np, stat)(weights[m][s]) for s in STAGES] for m in weights for stat in ("mean", "std")},
-    index=pd.Index([f"stage {s} (C={stage_channels[s]})" for s in STAGES], name="last block of"),
-)
-display(spread.round(3))
-print("Source: this build, one forward pass; " + "; ".join(f"{m}: {s}" for m, s in sources.items()))
-if checkpoint:
-    from ecalib.inference import predict
-
-    print("ECA-ResNet top-5:", ", ".join(f"{p.label} {p.probability:.2f}" for p in predict(eca_net, photo)))
-
-# %% [markdown]
-# ## Explorer
-#
-# Pick C, γ and b to see the kernel size and the band matrix they give, and a stage of the
-# networks to see the attention weights each mechanism puts on the first 64 of the photo's channels
-# there (choosing a stage sets C to its channel count). The explorer needs a running kernel: open this page in
-# Binder or Colab (rocket icon above). In the static book it shows its first state, and the figure
-# above holds the same views for every stage.
-
-# %% tags=["remove-input"]
-import ipywidgets as widgets
-
-options = sorted(set([16, 32, 64, 96, 128, 256, 512, 1024, 2048] + list(stage_channels.values())))
-c_slider = widgets.SelectionSlider(options=options, value=stage_channels[STAGES[-1]], description="C")
-gamma_slider = widgets.IntSlider(value=2, min=1, max=4, description="γ")
-b_slider = widgets.IntSlider(value=1, min=0, max=4, description="b")
-stage_menu = widgets.Dropdown(options=[(f"stage {s} ({stage_channels[s]} channels)", s) for s in STAGES],
-                              value=STAGES[-1], description="stage")
-stage_menu.observe(lambda change: setattr(c_slider, "value", stage_channels[change["new"]]), names="value")
-
-
-def explore(channels, gamma, b, stage):
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 2.4]})
-    plot_band(left, channels, gamma, b)
-    plot_weights(right, stage)
-    right.legend(fontsize="x-small", loc="lower right")
-    right.set_title(f"stage {stage}: the network uses k={eca_k[stage]}; the rule with γ={gamma}, b={b} gives "
-                    f"k={eca_kernel_size(stage_channels[stage], gamma, b)} for its {stage_channels[stage]} channels",
-                    fontsize="small")
-    fig.tight_layout()
-    plt.show()
-
-
-controls = {"channels": c_slider, "gamma": gamma_slider, "b": b_slider, "stage": stage_menu}
-display(widgets.VBox([widgets.HBox([stage_menu, c_slider]), widgets.HBox([gamma_slider, b_slider]),
-                      widgets.interactive_output(explore, controls)]))
+    eca_net = ecalib.load_official_checkpoint(checkpoint)
+    source = f"official checkpoint {Path(checkpoint).name}"
+    rows = []
+    for name, module in eca_net.named_modules():
+        if isinstance(module, EcaLayer):
+            weight = module.conv.weight.detach().flatten().tolist()
+            half = len(weight) // 2
+            stage = int(name.split(".")[0].removeprefix("layer")) if name.startswith("layer") else 0
+            rows += [{"block": name, "stage": stage, "k": len(weight), "j": j - half, "weight": w}
+                     for j, w in enumerate(weight)]
+    display(learned_kernels(pd.DataFrame(rows), source))
+    last = [m for n, m in eca_net.named_modules() if isinstance(m, EcaLayer)][-1]
+    display(band_matrix(last.band_matrix(24).numpy(), f"band matrix of the last ECA block, channels 0-23 ({source})"))
+    photo = Image.fromarray(getattr(skimage_data, image)())
+    x = eval_transform(EvalTransform(resize=input_size, crop=input_size))(photo).unsqueeze(0)
+    _, records = capture_attention(eca_net, x)
+    last_of_stage = {}
+    for r in records:
+        last_of_stage[int(r.module.split(".")[0].removeprefix("layer"))] = r.weights[0].numpy()
+    weights = pd.DataFrame([{"stage": s, "channel": c, "weight": float(w)} for s, ws in last_of_stage.items()
+                            for c, w in enumerate(ws[:64])])
+    display(channel_weights(weights, f"{source}; skimage.data.{image}(), channels 0-63"))
+    print("top-5:", ", ".join(f"{p.label} {p.probability:.2f}" for p in predict(eca_net, photo)))
 
 # %% [markdown]
 # ## Provenance
@@ -317,6 +213,5 @@ import json
 
 from ecalib.provenance import environment
 
-print(f"Source: this build; photo skimage.data.{image}() (bundled with scikit-image); networks: "
-      + "; ".join(f"{m}-ResNet-{depth} {s}" for m, s in sources.items()))
+print("Source: this build; " + (f"official checkpoint {Path(checkpoint).name}" if checkpoint else "no checkpoint"))
 print(json.dumps(environment(), indent=2))

@@ -18,7 +18,7 @@ import sys
 if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
     # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
     # %cd -q /content/ecalib
-    # %pip install -q -e ".[train,coco]"
+    # %pip install -q -e ".[train,coco,figures]"
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -53,6 +53,7 @@ from ecalib.recipes import resolve
 from ecalib.reference import rc2020_maskrcnn_logs, reference_metrics
 from ecalib.reports.glue import glue
 from ecalib.reports.mmdet_logs import parse_mmdet_log, rc2020_evidence
+from ecalib.reports.tables import captioned
 
 # %% [markdown]
 # ## 1. The adaptive kernel size is in the paper, not in the released weights
@@ -71,7 +72,8 @@ for depth in [int(d) for d in as_list(depths)]:
         }
     )
 table = pd.DataFrame(rows).set_index("model")
-display(table)
+display(captioned(table, "Released kernels against Eq. 12", "ecalib's registry of the released checkpoints and "
+                  "ecalib.layers.eca_kernel_size"))
 glue("findings_models_off_rule", f"{int((table['stages that differ'] > 0).sum())} of {len(table)}")
 glue("findings_r50_released_k", table.loc["ECA-ResNet-50", "released k (file name)"])
 glue("findings_r50_rule_k", table.loc["ECA-ResNet-50", "adaptive rule (Eq. 12)"])
@@ -161,7 +163,8 @@ Markdown(
 # %% tags=["remove-input"]
 run1, run2 = [parse_mmdet_log(p) for p in rc2020_maskrcnn_logs()]
 evidence = rc2020_evidence(run1, run2)
-display(evidence)
+display(captioned(evidence.set_index(["log", "quantity"]), "RC2020's Mask R-CNN logs read as evidence",
+                  "RC2020's MMDetection logs, parsed by ecalib.reports.mmdet_logs", digits=4))
 ev = evidence.set_index("quantity")["value"]
 glue("findings_maskrcnn_lr_factor", f"{ev['configured lr'] / ev['lr by the linear scaling rule for that batch']:g}")
 glue("findings_maskrcnn_nan_epoch", f"{ev['first non-finite loss: epoch']:g}")

@@ -18,7 +18,7 @@ import sys
 if "google.colab" in sys.modules:  # Colab: the repository (results, reference data) and ecalib, then the GPU
     # !git clone -q --depth 1 https://github.com/ecalib/ecalib /content/ecalib 2>/dev/null || true
     # %cd -q /content/ecalib
-    # %pip install -q -e ".[train,coco]"
+    # %pip install -q -e ".[train,coco,figures]"
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -40,10 +40,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `torchrun`, and evaluates any official checkpoint against the published numbers.
 
 # %% tags=["remove-input"]
-from ecalib.reports.recipes import recipe_sources, recipe_table
+from ecalib.reports.recipes import recipe_sources, recipes_shown
+from ecalib.reports.tables import captioned
 
 IMAGENET_RECIPES = ["imagenet/resnet", "imagenet/mobilenet_v2"]
-display(recipe_table(IMAGENET_RECIPES))
+display(recipes_shown(IMAGENET_RECIPES, "The ImageNet recipes, one column per recipe file"))
 print(recipe_sources(IMAGENET_RECIPES))
 print(
     "(schedule.gamma: the lr factor at each milestone, or per epoch for the exponential schedule; "
@@ -57,10 +58,10 @@ print(
 from ecalib.reports.tables import imagenet_reference_tables
 
 readme, table3 = imagenet_reference_tables()
-print("Source: official README (BangguWu/ECANet), ImageNet results")
-display(readme)
-print("Source: paper, Table 3 (Params/FLOPs in binary units; FPS on 4x RTX 2080Ti)")
-display(table3)
+display(captioned(readme, "ImageNet top-1/top-5, Params and FLOPs of the released models",
+                  "official README (BangguWu/ECANet), ImageNet results", digits=2))
+display(captioned(table3, "The paper's ImageNet comparison (Params/FLOPs in binary units; FPS on 4x RTX 2080Ti)",
+                  "paper, Table 3", digits=2))
 
 # %% [markdown]
 # ## Run it yourself
@@ -103,8 +104,8 @@ display(table3)
 #
 # The book is built on a CPU without ImageNet, so it runs the `smoke` profile: two epochs on a
 # generated ImageFolder of **synthetic** JPEGs (a few classes of coloured gratings) at 64 px, then
-# the evaluation of the run's best checkpoint. The outputs (collapsed) show that the pipeline works
-# end to end; they say nothing about ImageNet. A real run shows its own results here.
+# the evaluation of the run's best checkpoint. They say nothing about ImageNet: the
+# {doc}`pipeline_checks` page lists what the run proved. A real run shows its own results here.
 
 # %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
@@ -167,12 +168,17 @@ resume_from = None if resume == "auto" else resume
 result = train(run, results_dir, resume_from=resume_from, progress=show_progress, verbose=show_progress)
 
 # %% tags=["remove-input", "hide-output"]
-from ecalib.reports.plots import run_curves
+from ecalib.reports.figures import run_curves
 from ecalib.reports.runs import collect_runs
 
 _, history = collect_runs(results_dir + "/imagenet", task="imagenet")
 history = history[history["run"] == run.name].assign(attention="eca")
-fig = run_curves(history, title=f"{run.name}; data: {', '.join(sorted(set(history['data'])))}")
+data_sources = ", ".join(sorted(set(history["data"])))
+if data_sources.startswith("synthetic"):
+    print(f"Synthetic data ({data_sources}): a pipeline check, not a result; its checklist is on the pipeline "
+          "checks page.")
+else:
+    display(run_curves(history, title=f"{run.name}; data: {data_sources}"))
 
 # %% [markdown]
 # ### The run's best checkpoint, evaluated

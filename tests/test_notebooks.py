@@ -105,10 +105,11 @@ def test_cifar10_notebook_smoke(cifar_results):
     for run in cli:
         params = json.loads((results / "cifar10" / run.name / "params.json").read_text())
         assert params["experiment"] == run.resolved and params["run_id"] == run.run_id
-    assert "'kind': 'synthetic'" in text and "image/png" in (out / "cifar10.ipynb").read_text()
+    assert "'kind': 'synthetic'" in text
     assert (results / "cifar10" / names[1] / "final.json").exists()
     assert "epoch 1/2" not in text and "img/s" not in text, "per-epoch lines in the book's page"
-    assert "Source: RC2020 README figures" in text  # the evidence comes before the smoke run
+    assert "results/cifar10" in text  # the evidence comes before the smoke run
+    assert "a pipeline check, not a result" in text  # synthetic runs are not shown as results
     cells = json.loads((out / "cifar10.ipynb").read_text())["cells"]
     heading = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Pipeline check on synthetic"))
     run_it = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Run it yourself"))
@@ -134,8 +135,20 @@ def test_cifar10_compare_notebook(cifar_results, tmp_path):
     assert result.returncode == 0, failure(result)
     text = outputs_text(out)
     assert "0 complete real run(s)" in text and "2 synthetic run(s)" in text
-    assert "digitised by ecalib (tools/digitise_rc2020.py)" in text
-    assert "throughput vs none" in text and "image/png" in out.read_text()
+    assert "digitised by ecalib (tools/digitise_rc2020.py)" in text and "catch-up epoch" in text
+    raw = out.read_text()
+    assert 'data-ecalib-figure=\\"rc2020-cifar10-curves\\"' in raw and "image/png" in raw
+
+
+def test_pipeline_checks_list_what_each_smoke_run_proved(cifar_results, tmp_path):
+    _, results = cifar_results
+    out = tmp_path / "checks.ipynb"
+    result = papermill("pipeline_checks", out, timeout=600, results_dir=results)
+    assert result.returncode == 0, failure(result)
+    text = outputs_text(out)
+    assert "CIFAR-10 (cifar10 chapter): what each smoke run proved" in text and "2 of 2" in text
+    assert text.count("✓") >= 2 * 3  # checkpoint written, evaluated, curves drawn, for each of the two runs
+    assert "ImageNet (imagenet chapter): no run in" in text  # a pipeline that did not run says so
 
 
 def test_cifar10_sweep_notebook_two_trials(tmp_path):
@@ -153,7 +166,7 @@ def test_cifar10_sweep_notebook_two_trials(tmp_path):
     assert result.returncode == 0, failure(result)
     sweep_csv = tmp_path / "results" / "cifar10-sweeps" / "rc2020-attention" / "sweep.csv"
     assert len(sweep_csv.read_text().splitlines()) == 3
-    assert "image/png" in out.read_text()
+    assert "a pipeline check, not a result" in outputs_text(out)
 
 
 def test_imagenet_notebook_smoke(tmp_path):
@@ -171,7 +184,7 @@ def test_imagenet_notebook_smoke(tmp_path):
     text = outputs_text(out)
     assert "ECA-Net50" in text and "Table 3" in text and "1805" in text  # both reference tables
     assert "linear scaling: 0.1 x 16/256" in text and "synthetic data: the published ImageNet values" in text
-    assert "image/png" in out.read_text()
+    assert "a pipeline check, not a result" in text
 
 
 def test_coco_weights_notebook(tmp_path):
@@ -206,7 +219,7 @@ def test_findings_notebook(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     text = outputs_text(tmp_path / "findings.ipynb")
     assert "README prints 57.41M" in text and "values [0.1] over the whole run" in text
-    assert "27850" in text and "5557" in text
+    assert "27,850" in text and "5557" in text
 
 
 def test_speed_notebook_renders_bench_folders(tmp_path):
@@ -216,8 +229,13 @@ def test_speed_notebook_renders_bench_folders(tmp_path):
     result = papermill("speed", out, timeout=600, results_dir=tmp_path / "speed")
     assert result.returncode == 0, failure(result)
     text = outputs_text(out)
-    assert "resnet18_cifar" in text and "paper vs none" in text and "0.767" in text  # 785/1024 from Table 3
-    assert "image/png" in out.read_text()
+    assert "0.767" in text and "Not measured: no GPU result folder" in text  # 785/1024 from Table 3
+    assert 'data-ecalib-figure=\\"speed-ratios\\"' in out.read_text() and "image/png" in out.read_text()
+    appendix = tmp_path / "speed_appendix.ipynb"
+    result = papermill("speed_appendix", appendix, timeout=600, results_dir=tmp_path / "speed")
+    assert result.returncode == 0, failure(result)
+    text = outputs_text(appendix)
+    assert "resnet18_cifar" in text and "paper vs none" in text and "ecalib bench result folder" in text
 
 
 def test_eca_module_notebook_smoke_profile(tmp_path):
@@ -225,11 +243,24 @@ def test_eca_module_notebook_smoke_profile(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     path = tmp_path / "eca_module.ipynb"
     text, raw = outputs_text(path), path.read_text()
-    assert "random init, seed 0: not trained weights" in text and "skimage.data.chelsea()" in text
+    assert "No checkpoint given: with `-p checkpoint" in text  # no untrained noise in its place
     assert "ECA-ResNet-18" in text and "3, 5, 7, 7" in text  # released kernels beside the rule's
     assert "max |conv1d(y) - W y|" in text and "image/png" in raw
-    assert "application/vnd.jupyter.widget-view+json" in raw and "application/papermill.record" in raw
-    assert "application/vnd.jupyter.widget-state+json" in raw  # the widgets' state, embedded for the HTML
+    assert 'data-ecalib-figure=\\"eq12-explorer\\"' in raw and "application/papermill.record" in raw
+    assert "widget" not in raw  # the explorer runs in the page, without ipywidgets or a kernel
+
+
+def test_eca_module_notebook_shows_a_checkpoints_learned_kernels(tmp_path):
+    from ecalib.detection.synthetic_checkpoints import write_official_imagenet_checkpoint
+
+    checkpoint = write_official_imagenet_checkpoint(tmp_path / "eca_resnet50_k3557.pth.tar", k_size="3557")
+    out = tmp_path / "eca.ipynb"
+    result = papermill("eca_module", out, timeout=600, checkpoint=checkpoint, input_size=128)
+    assert result.returncode == 0, failure(result)
+    raw = out.read_text()
+    for name in ("learned-kernels", "band-matrix", "channel-weights"):
+        assert f'data-ecalib-figure=\\"{name}\\"' in raw, name
+    assert "official checkpoint eca_resnet50_k3557.pth.tar" in outputs_text(out) and "top-5:" in outputs_text(out)
 
 
 def test_eca_module_notebook_rejects_bad_parameters(tmp_path):

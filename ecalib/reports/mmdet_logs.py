@@ -165,33 +165,3 @@ def rc2020_evidence(
         ),
     ]
     return pd.DataFrame(rows, columns=["log", "quantity", "value"])
-
-
-def plot_history(log: MmdetLog, title: str = "", smooth: int = 20):
-    """Loss terms over iterations (rolling mean), lr over iterations, validation AP per epoch."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    train = log.train.sort_values("global_iter")
-    x = train["global_iter"] / train["iters_per_epoch"]
-    for term in [c for c in train.columns if c.startswith("loss")]:
-        axes[0].plot(x, train[term].rolling(smooth, min_periods=1).mean(), label=term, linewidth=1)
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel(f"loss (rolling mean of {smooth} log lines)")
-    axes[0].legend(fontsize="x-small")
-    axes[1].plot(x, train["lr"], color="black")
-    if "lr" in log.config:
-        axes[1].axhline(log.config["lr"], color="tab:red", linestyle="--", label=f"configured lr {log.config['lr']}")
-        axes[1].legend(fontsize="small")
-    axes[1].set_yscale("log")
-    axes[1].set_xlabel("epoch")
-    axes[1].set_ylabel("logged lr")
-    if not log.val.empty:
-        for metric in ("bbox_mAP", "segm_mAP"):
-            axes[2].plot(log.val["epoch"], log.val[metric], marker="o", label=metric)
-        axes[2].set_xlabel("epoch")
-        axes[2].set_ylabel("COCO val AP")
-        axes[2].legend(fontsize="small")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig

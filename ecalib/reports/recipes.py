@@ -45,3 +45,12 @@ def recipe_table(names: list[str], skip: tuple[str, ...] = ("data.synthetic",)) 
 def recipe_sources(names: list[str]) -> str:
     """One line per recipe: its file and its source comment (printed under a recipe table)."""
     return "\n".join(f"{shown(recipe_file(n))}: {recipe_source(n)}" for n in names)
+
+
+def recipes_shown(names: list[str], caption: str):
+    """:func:`recipe_table` with its caption, naming the recipe files as its source (each file's own
+    source comment is :func:`recipe_sources`, printed under the table)."""
+    from ecalib.reports.tables import captioned
+
+    files = ", ".join(str(shown(recipe_file(n))) for n in names)
+    return captioned(recipe_table(names), caption, f"the recipe files {files} (where their values come from: below)")

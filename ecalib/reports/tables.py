@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 
 from ecalib.errors import UsageError
@@ -25,3 +28,30 @@ def reference_table(source: str, table: str, task: str | None = None) -> pd.Data
 def imagenet_reference_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The official README's ImageNet table and the paper's Table 3."""
     return reference_table("official README", "ImageNet results"), reference_table("paper", "Table 3")
+
+
+def format_number(value, digits: int = 3) -> str:
+    """A table cell as a reader wants it: whole numbers with thousands separators, others rounded to
+    ``digits`` decimals (small ones to 2 significant digits), missing values as a dash, text as is."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    if 0 < abs(value) < 10**-digits:
+        return f"{value:.2g}"
+    return f"{value:,.{digits}f}"
+
+
+def captioned(table: pd.DataFrame, caption: str, source: str, digits: int = 3):
+    """``table`` for the book: its caption (what it shows, then ``Source: ...``) above it, numbers
+    formatted by :func:`format_number`. Every table of the book is shown this way, so each one names
+    its own source (the browser test checks it)."""
+    text = caption.rstrip(". ") + ". Source: " + source.rstrip(".") + "."
+    return (
+        table.style.format(lambda v: format_number(v, digits))
+        .format_index(lambda v: format_number(v, digits), axis=0)
+        .set_caption(text)
+        .set_table_attributes('class="dataframe ecalib-table"')
+    )
