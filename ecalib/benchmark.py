@@ -294,12 +294,16 @@ def write_result_folder(out_root: str | Path, params: dict, env: dict, table) ->
     import json
     import re
 
+    from ecalib.atomic import atomic_folder
+
     slug = re.sub(r"[^A-Za-z0-9]+", "-", env.get("device", "unknown")).strip("-").lower()
     folder = Path(out_root) / f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{slug}"
-    folder.mkdir(parents=True, exist_ok=False)
-    (folder / "params.json").write_text(json.dumps(params, indent=2, default=str) + "\n")
-    (folder / "env.json").write_text(json.dumps(env, indent=2) + "\n")
-    table.to_csv(folder / "results.csv", index=False)
+    if folder.exists():
+        raise FileExistsError(f"{folder} exists; result folders are never overwritten")
+    with atomic_folder(folder) as tmp:  # all three files or none
+        (tmp / "params.json").write_text(json.dumps(params, indent=2, default=str) + "\n")
+        (tmp / "env.json").write_text(json.dumps(env, indent=2) + "\n")
+        table.to_csv(tmp / "results.csv", index=False)
     return folder
 
 
@@ -363,6 +367,10 @@ def run_suite(
     unknown = [b for b in backbones if b not in SUITE]
     if unknown:
         raise UsageError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
+    offered = list(dict.fromkeys(m for b in backbones for m in SUITE[b]))
+    unknown = [m for m in mechanisms if m not in offered]
+    if unknown:
+        raise UsageError(f"unknown mechanisms {unknown} for {', '.join(backbones)}; choose from: {', '.join(offered)}")
     for impl in eca_impls:
         check_eca_impl(impl)
     for label, value in (("steps", steps), ("repeats", repeats)):

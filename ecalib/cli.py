@@ -21,13 +21,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _int_at_least(minimum: int, what: str):
+def _checked_int(what: str, ok):
+    """An argparse type: an integer for which ``ok(value)`` holds, else one line naming ``what`` and the value."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if value < minimum:
+        if not ok(value):
             raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
         return value
 
@@ -35,18 +37,48 @@ def _int_at_least(minimum: int, what: str):
     return parse
 
 
+def _int_at_least(minimum: int, what: str):
+    return _checked_int(what, lambda value: value >= minimum)
+
+
+def _int_in(allowed: range, what: str):
+    return _checked_int(f"{what} from {allowed.start} to {allowed.stop - 1}", lambda value: value in allowed)
+
+
 positive_int = _int_at_least(1, "a positive integer")
 non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def folder(text: str) -> str:
-    """A folder that exists or can be created: no part of the path may be a file."""
-    for path in (Path(text), *Path(text).parents):
-        if path.exists():
-            if not path.is_dir():
-                raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
-            break
+    """A folder that exists or can be created: no part of the path may be a file (data folders)."""
+    from ecalib.paths import writable_folder
+
+    try:
+        writable_folder(text, "folder", writable=False)
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return text
+
+
+def output_folder(text: str) -> str:
+    """A folder to write into: as :func:`folder`, and writable (checked before any work starts)."""
+    from ecalib.paths import writable_folder
+
+    try:
+        writable_folder(text, "folder")
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def plain_name(text: str) -> str:
+    """A name that becomes one folder (``--run-name``, ``--protocol``): no separators, no ``..``."""
+    from ecalib.paths import plain_name as check
+
+    try:
+        return check(text, "name")
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def matching(func, args, **given) -> dict:
@@ -141,8 +173,9 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from ecalib.export import export_onnx, export_timm, load_for_export
+    from ecalib.export import check_export_output, export_onnx, export_timm, load_for_export
 
+    check_export_output(args.output, args.format, args.source)  # before the model is loaded
     model = load_for_export(args.source, allow_pickle=args.allow_pickle)
     if args.format == "onnx":
         check = export_onnx(model, args.output, opset=args.opset)
@@ -157,13 +190,18 @@ def _cmd_export(args) -> int:
 
 
 def _add_export_parser(sub) -> None:
-    from ecalib.export import EXPORT_FORMATS
+    from ecalib.export import EXPORT_FORMATS, OPSETS
 
     p = sub.add_parser("export", help="ONNX (checked in onnxruntime) or timm's Hub folder of a checkpoint or model")
     p.add_argument("source", metavar="CHECKPOINT_OR_MODEL", help="official/ecalib checkpoint, or a model name")
     p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     p.add_argument("-o", "--output", required=True, help="model.onnx, or a folder for --format timm")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument(
+        "--opset",
+        type=_int_in(OPSETS, "an ONNX opset"),
+        default=17,
+        help=f"ONNX opset, {OPSETS.start} to {OPSETS.stop - 1} (the TorchScript exporter's range)",
+    )
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.set_defaults(func=_cmd_export)
 
@@ -196,7 +234,7 @@ def _add_experiment_options(p: argparse.ArgumentParser) -> None:
             kind["type"] = folder
         group.add_argument(*s.flags, dest=s.name, help=f"{s.help} [{s.key}]", **kind)
     p.add_argument(
-        "--results-dir", type=folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
+        "--results-dir", type=output_folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
     )
 
 
@@ -204,7 +242,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     """How a training command treats its run folders."""
     p.add_argument("--seeds", nargs="+", help="several runs, one per seed (default: one run, --seed or the recipe's)")
     p.add_argument(
-        "--run-name", help="result folder name (default: <task>-[<profile>-]<recipe>-<model>-seed<k>-<run id>)"
+        "--run-name",
+        type=plain_name,
+        help="result folder name (default: <task>-[<profile>-]<recipe>-<model>-seed<k>-<run id>)",
     )
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
     p.add_argument(
@@ -266,14 +306,18 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_coco_convert(args) -> int:
     from ecalib.detection.convert import convert_backbone
+    from ecalib.paths import check_output
 
+    check_output(args.output, "-o/--output", inputs=[args.checkpoint])
     print(convert_backbone(args.checkpoint, args.to, args.output, allow_pickle=args.allow_pickle))
     return 0
 
 
 def _cmd_coco_upgrade(args) -> int:
     from ecalib.detection.convert import upgrade_detector
+    from ecalib.paths import check_output
 
+    check_output(args.output, "-o/--output", inputs=[args.checkpoint])
     report = upgrade_detector(args.checkpoint, args.output, allow_pickle=args.allow_pickle)
     print(json.dumps(report, indent=2, default=str))
     return 0
@@ -291,14 +335,14 @@ def _cmd_coco_evaluate(args) -> int:
 
 def _cmd_coco_visualize(args) -> int:
     import torch
-    from torchvision.io import decode_image
 
+    from ecalib.data.images import read_image
     from ecalib.detection.visualize import draw_predictions, save_image
     from ecalib.tasks import coco
 
     model, _ = coco.load_detector(args.checkpoint, args.allow_pickle)
     for image_path in args.images:
-        image = decode_image(image_path).float() / 255
+        image = read_image(image_path).float() / 255
         with torch.no_grad():
             prediction = model([image[:3]])[0]
         out = Path(args.output_dir) / (Path(image_path).stem + "_detections.png")
@@ -384,6 +428,7 @@ def _train_description() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from ecalib import __version__
+    from ecalib.data.images import BAD_IMAGE_POLICIES
 
     parser = _Parser(prog="ecalib", description="ECA-Net models, checkpoints and paper checks.")
     parser.add_argument("--version", action="version", version=f"ecalib {__version__}")
@@ -420,7 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a task (its default recipe: cifar10/rc2020, imagenet/resnet or imagenet/mobilenet_v2 by --model, "
         "coco/maskrcnn_1x), a shipped recipe (see above) or a recipe file (configs/<task>/<name>.yaml)",
     )
-    p.add_argument("--protocol", "--recipe", dest="protocol", help="a recipe of the task by name (rc2020_sweep)")
+    p.add_argument(
+        "--protocol", "--recipe", dest="protocol", type=plain_name, help="a recipe of the task by name (rc2020_sweep)"
+    )
     _add_experiment_options(p)
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
@@ -434,6 +481,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--bad-images",
+        choices=BAD_IMAGE_POLICIES,
+        default="refuse",
+        help="unreadable image files: stop naming the first, or leave them out (counted in the result)",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("bench", help="training/inference images/s and peak memory per attention mechanism")
@@ -470,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=positive_int, default=5)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--out", type=folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
+    p.add_argument("--out", type=output_folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("sweep", help="run a W&B sweep file offline (grid, random or Bayesian via Optuna)")
@@ -509,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = coco_cmds.add_parser("visualize", help="draw a trained detector's boxes and masks on images")
     c.add_argument("images", nargs="+")
     c.add_argument("--checkpoint", required=True)
-    c.add_argument("--output-dir", default=".")
+    c.add_argument("--output-dir", type=output_folder, default=".")
     c.add_argument("--score-threshold", type=float, default=0.5)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_visualize)
