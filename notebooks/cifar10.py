@@ -169,6 +169,7 @@ check_parameters(
     globals(),
     PARAMETERS,
     booleans=["download", "channels_last", "compile", "show_progress"],
+    folders=["results_dir"],
 )
 
 # %%

@@ -150,6 +150,7 @@ check_parameters(
     globals(),
     PARAMETERS,
     booleans=["show_progress"],
+    folders=["results_dir"],
 )
 
 # %%
