@@ -398,19 +398,21 @@ def checkpoint_meta(obj: object, where: str | os.PathLike) -> dict:
 
 
 def _history_problem(history: object, epoch: int) -> str | None:
-    """Why ``history`` is not the per-epoch record of a run at ``epoch`` (one dict of numbers per epoch)."""
+    """Why ``history`` is not the per-epoch record of a run at ``epoch``: one mapping of numbers per epoch,
+    for consecutive epochs ending at ``epoch`` (a run started from an official file records only its own)."""
     if not isinstance(history, list):
         return f"its history is a {type(history).__name__}, not a list of epoch records"
-    if history and len(history) != epoch:
-        return f"its history has {len(history)} epoch records for epoch {epoch}"
+    if len(history) > epoch:
+        return f"its history has {len(history)} epoch records at epoch {epoch}"
+    first = epoch - len(history) + 1
     for i, row in enumerate(history):
         if not isinstance(row, dict) or not all(isinstance(k, str) for k in row):
             return f"its history record {i + 1} is {quoted(row)}, not a mapping of metric names to numbers"
         bad = next((k for k, v in row.items() if _number(v) is None), None)
         if bad is not None:
             return f"its history record {i + 1} holds {bad}={quoted(row[bad])}, not a number"
-        if row.get("epoch") != i + 1:
-            return f"its history record {i + 1} says epoch {quoted(row.get('epoch'))}"
+        if row.get("epoch") != first + i:
+            return f"its history record {i + 1} says epoch {quoted(row.get('epoch'))}, not {first + i}"
     return None
 
 
@@ -522,7 +524,7 @@ def read_official_checkpoint(path: str | os.PathLike, allow_pickle: bool = False
 
     The architecture and ECA kernels come from the weights; a model recorded by ecalib (which can be
     circular ECA, indistinguishable by its weights) is used where it fits them. The stored ``epoch``,
-    ``arch`` and ``best_prec1`` are checked (:func:`checkpoint_meta`).
+    ``arch`` and ``best_prec1`` are checked (:func:`ecalib.checkpoint.checkpoint_meta`).
     """
     obj = load_state_file(path, allow_pickle=allow_pickle)
     ckpt = infer_architecture(extract_state_dict(obj, path), path)

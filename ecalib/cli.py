@@ -10,6 +10,8 @@ from pathlib import Path
 
 from ecalib.cli_help import as_flags, finish
 from ecalib.errors import UsageError, UserError
+from ecalib.paths import plain_name as check_name
+from ecalib.paths import writable_folder
 
 DEFAULT_RESULTS_DIR = "runs"  # as ecalib.engine.results (not imported here: keeps start-up light)
 
@@ -49,36 +51,26 @@ positive_int = _int_at_least(1, "a positive integer")
 non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
-def folder(text: str) -> str:
-    """A folder that exists or can be created: no part of the path may be a file (data folders)."""
-    from ecalib.paths import writable_folder
+def _checked_text(check, name: str):
+    """An argparse type running ``check(text)`` (a check of :mod:`ecalib.paths`): its UsageError becomes the
+    option's one-line error."""
 
-    try:
-        writable_folder(text, "folder", writable=False)
-    except UsageError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except UsageError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return text
 
-
-def output_folder(text: str) -> str:
-    """A folder to write into: as :func:`folder`, and writable (checked before any work starts)."""
-    from ecalib.paths import writable_folder
-
-    try:
-        writable_folder(text, "folder")
-    except UsageError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
+    parse.__name__ = name
+    return parse
 
 
-def plain_name(text: str) -> str:
-    """A name that becomes one folder (``--run-name``, ``--protocol``): no separators, no ``..``."""
-    from ecalib.paths import plain_name as check
-
-    try:
-        return check(text, "name")
-    except UsageError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+# A folder that exists or can be created (no part of it a file): data folders; output folders must also be
+# writable; names that become one folder (--run-name, --protocol) cannot contain separators or '..'.
+folder = _checked_text(lambda text: writable_folder(text, "folder", writable=False), "folder")
+output_folder = _checked_text(lambda text: writable_folder(text, "folder"), "output folder")
+plain_name = _checked_text(lambda text: check_name(text, "name"), "name")
 
 
 def matching(func, args, **given) -> dict:

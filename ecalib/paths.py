@@ -23,7 +23,7 @@ NAME_RULE = "a plain name: letters, digits and . _ + - (no '/', no '..', at most
 
 
 def plain_name(text: object, what: str) -> str:
-    """``text`` if it is a plain name (see :data:`NAME_RULE`), else a UsageError naming ``what``."""
+    """``text`` if it is a plain name (``NAME_RULE``), else a UsageError naming ``what``."""
     if not isinstance(text, str) or not NAME.fullmatch(text) or ".." in text:
         from ecalib.limits import quoted
 
@@ -38,13 +38,14 @@ def _nearest_existing(path: Path) -> Path:
 def writable_folder(text: str | os.PathLike, what: str, writable: bool = True) -> Path:
     """A folder that exists or can be created (no part of the path is a file) and, with ``writable``,
     written: the nearest existing folder is writable. Checked before work starts (CLI options, notebook
-    parameters, :func:`ecalib.tasks.train`)."""
+    parameters, :func:`ecalib.tasks.base.train`)."""
     if str(text).strip() == "":
         raise UsageError(f"{what} is empty; give a folder")
     path = Path(text)
     existing = _nearest_existing(path.absolute())
     if not existing.is_dir():
-        raise UsageError(f"{what} {path}: {existing} is a file, not a folder")
+        inside = "" if existing == path.absolute() else f": {existing}"
+        raise UsageError(f"{what} {path}{inside} is a file, not a folder")
     if writable and not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"{what} {path}: {existing} is not writable")
     return path

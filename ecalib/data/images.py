@@ -103,7 +103,7 @@ def image_problem(path: str | os.PathLike, decode: bool = False) -> str | None:
 
 
 def scan_images(paths: Sequence[str], policy: str) -> tuple[list[int], list[dict]]:
-    """Check every image of a data set before it is used, following ``policy`` (:data:`BAD_IMAGE_POLICIES`).
+    """Check every image of a data set before it is used, following ``policy`` (``BAD_IMAGE_POLICIES``).
 
     Returns the indices of the files to keep and the skipped ones (``{"file", "reason"}``). ``refuse``
     raises one :class:`ImageError` naming the first bad file and how many there are; ``skip`` also decodes
