@@ -438,6 +438,10 @@ def suite_groups(
     unknown = [b for b in backbones if b not in SUITE]
     if unknown:
         raise UsageError(f"unknown backbones {unknown}; choose from: {', '.join(SUITE)}")
+    offered = list(dict.fromkeys(m for b in backbones for m in SUITE[b]))
+    unknown = [m for m in mechanisms if m not in offered]
+    if unknown:
+        raise UsageError(f"unknown mechanisms {unknown} for {', '.join(backbones)}; choose from: {', '.join(offered)}")
     groups = [
         BenchGroup(part, b, tuple(mechanisms), tuple(eca_impls), p, c, batch, size, mode, channels_last)
         for b, p, c, batch, size, mode in itertools.product(

@@ -10,13 +10,16 @@ weights cannot tell (circular vs zero ECA padding), when it fits them.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import os
 import pickle
 import pickletools
 import re
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from torch import nn
 
 from ecalib.atomic import atomic_file
 from ecalib.errors import UsageError
+from ecalib.limits import MAX_CHECKPOINT_DEPTH, quoted
 from ecalib.models.zoo import CIFAR_RESNET_LAYOUTS, PREFIX, RESNET_LAYOUTS
 
 ALLOW_PICKLE_HINT = (
@@ -33,6 +37,10 @@ ALLOW_PICKLE_HINT = (
 )
 _RESNET_KEY = re.compile(r"^layer(\d+)\.(\d+)\.")
 _ECA_KEY = re.compile(r"^(layer(\d+)\.(\d+)|features\.(\d+)\.conv\.\d+)\.conv\.weight$")
+# A digest of every tensor in a file ecalib wrote, stored in the file under this extra key (the official
+# loader reads only its own keys), checked whenever the file is read: bit flips never load silently.
+CHECKSUM_KEY = "tensor_sha256"
+MAX_ENTRIES = 10_000_000  # containers and values walked in one payload (shared references count each time)
 
 
 class CheckpointError(UsageError):
@@ -86,10 +94,57 @@ def _pickled_globals(path: Path) -> list[str]:
 
 
 _WARNED_PICKLES: set[Path] = set()
-# What torch.load raises for bytes that are not a checkpoint (a text file gives KeyError: its first byte).
-_NOT_A_CHECKPOINT = (
-    RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, IndexError, KeyError, UnicodeError
-)
+
+
+def _entries(obj: object) -> Iterator[tuple[tuple, object]]:
+    """``(where, value)`` of every value inside ``obj`` (nested dicts, lists and tuples), depth first in
+    stored order, without recursion; refuses payloads nested deeper than ``MAX_CHECKPOINT_DEPTH`` (or
+    cyclic) or with more than ``MAX_ENTRIES`` values, so that no later walk can recurse or run away."""
+    stack: list[tuple[tuple, object]] = [((), obj)]
+    seen = 0
+    while stack:
+        where, value = stack.pop()
+        seen += 1
+        if len(where) > MAX_CHECKPOINT_DEPTH:
+            raise CheckpointError(f"nested deeper than {MAX_CHECKPOINT_DEPTH} levels (at {_where(where[:4])}...)")
+        if seen > MAX_ENTRIES:
+            raise CheckpointError(f"holds more than {MAX_ENTRIES} values")
+        yield where, value
+        if isinstance(value, dict):
+            stack.extend(((*where, k), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list | tuple):
+            stack.extend(((*where, i), v) for i, v in reversed(list(enumerate(value))))
+
+
+def _where(path: tuple) -> str:
+    return "".join(f"[{quoted(part, 40)}]" for part in path) or "the top level"
+
+
+def tensor_checksum(obj: object) -> str:
+    """SHA-256 over every tensor of a payload (where it is, dtype, shape and bytes), ``CHECKSUM_KEY`` left out."""
+    digest = hashlib.sha256()
+    for where, value in _entries(obj):
+        if where[:1] == (CHECKSUM_KEY,) or not isinstance(value, torch.Tensor):
+            continue
+        digest.update(f"{where}|{value.dtype}|{tuple(value.shape)}".encode())
+        digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _check_payload(obj: object, path: Path) -> None:
+    """Refuse a loaded payload that is too deep or too large to walk, or whose tensors do not match the
+    checksum stored with them."""
+    try:
+        for _ in _entries(obj):
+            pass
+    except CheckpointError as err:
+        raise CheckpointError(f"{path} is not a checkpoint ecalib can read: it is {err}") from None
+    stored = obj.get(CHECKSUM_KEY) if isinstance(obj, dict) else None
+    if stored is not None and stored != tensor_checksum(obj):
+        raise CheckpointError(
+            f"{path} is damaged: its tensors do not match the checksum stored with them ({CHECKSUM_KEY}); the "
+            "file changed after it was written (a bad copy, disk or memory errors). Use another copy."
+        )
 
 
 def load_state_file(path: str | os.PathLike, allow_pickle: bool = False) -> object:
@@ -122,7 +177,7 @@ def load_state_file(path: str | os.PathLike, allow_pickle: bool = False) -> obje
             stacklevel=2,
         )
     try:
-        return torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+        obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except pickle.UnpicklingError as err:
         message = str(err)
         if not allow_pickle:
@@ -136,7 +191,9 @@ def load_state_file(path: str | os.PathLike, allow_pickle: bool = False) -> obje
                 ) from None
         detail = next((line.strip() for line in message.splitlines() if "Unsupported" in line), _first_line(message))
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt? {detail})") from None
-    except _NOT_A_CHECKPOINT as err:
+    except MemoryError:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (it does not fit in memory)") from None
+    except Exception as err:  # noqa: BLE001 - any failure of the loader on these bytes means an unreadable file
         with path.open("rb") as f:
             head = f.read(12)
         if not head:
@@ -146,6 +203,8 @@ def load_state_file(path: str | os.PathLike, allow_pickle: bool = False) -> obje
         else:
             why = f"truncated or corrupt? {type(err).__name__}: {_first_line(str(err))}"
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({why})") from None
+    _check_payload(obj, path)
+    return obj
 
 
 def extract_state_dict(obj: object, path: str | os.PathLike = "<checkpoint>") -> dict[str, torch.Tensor]:
@@ -191,10 +250,34 @@ def _kernel_sizes_per_stage(state_dict: dict[str, torch.Tensor]) -> tuple[int, .
     return tuple(by_stage[s].pop() for s in sorted(by_stage))
 
 
+def _other_architecture(state_dict: dict[str, torch.Tensor]) -> str | None:
+    """What a ResNet-like state dict is when it is not one of the official ECA-Net layouts, or None."""
+    if "layer1.0.conv1.weight" not in state_dict or "conv1.weight" in state_dict:
+        return None
+    if "conv1.0.weight" in state_dict:
+        attn = " with ECA layers" if any(".se.conv.weight" in k for k in state_dict) else ""
+        return (
+            f"a ResNet with a deep stem (conv1.0/conv1.3/conv1.6{attn}), like timm's ResNet-D "
+            "(e.g. ecaresnet50d), not one of the official ECA-Net models; load it with timm.create_model"
+        )
+    return "a ResNet without the official single-convolution stem ('conv1.weight'); ecalib builds the official models"
+
+
 def infer_architecture(
     state_dict: dict[str, torch.Tensor], path: str | os.PathLike = "<checkpoint>"
 ) -> OfficialCheckpoint:
     """Find the registered model, ECA kernel sizes and class count that fit ``state_dict``."""
+    other = _other_architecture(state_dict)
+    if other:
+        raise CheckpointError(f"{path} holds another architecture: {other}")
+    try:
+        return _infer(state_dict, path)
+    except IndexError:  # a tensor with fewer dimensions than its name promises
+        odd = [f"{k} {list(v.shape)}" for k, v in state_dict.items() if k.endswith("weight") and v.dim() < 2]
+        raise CheckpointError(f"{path}: weights with impossible shapes for their names ({_listed(odd)})") from None
+
+
+def _infer(state_dict: dict[str, torch.Tensor], path: str | os.PathLike) -> OfficialCheckpoint:
     if "layer1.0.conv1.weight" in state_dict and "fc.weight" in state_dict:
         block, layers = _resnet_layout(state_dict)
         stem = "cifar" if state_dict["conv1.weight"].shape[-1] == 3 else "imagenet"
@@ -281,16 +364,172 @@ def _apply_record(ckpt: OfficialCheckpoint, recorded: tuple[str, str] | None) ->
         ckpt.padding_source = ckpt.padding_source or "assumed: the weights cannot tell zero from circular padding"
 
 
+def _number(value: object) -> float | int | None:
+    """A stored scalar as a Python number (0-d or one-element tensors too), or None if it is not one."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def checkpoint_meta(obj: object, where: str | os.PathLike) -> dict:
+    """The official layout's ``epoch``, ``arch`` and ``best_prec1`` of a loaded file, checked: a whole number
+    >= 0, a short text, and a number (not NaN). Absent fields are left out; a malformed one is refused in
+    one line starting with ``where`` (the file)."""
+    if not isinstance(obj, dict):
+        return {}
+    meta = {}
+    if "epoch" in obj:
+        epoch = _number(obj["epoch"])
+        if epoch is None or not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
+            raise CheckpointError(f"{where}: its epoch is {quoted(obj['epoch'])} (a whole number >= 0 is expected)")
+        meta["epoch"] = int(epoch)
+    if "arch" in obj:
+        if not isinstance(obj["arch"], str) or len(obj["arch"]) > 200:
+            raise CheckpointError(f"{where}: its arch is {quoted(obj['arch'])} (a model name is expected)")
+        meta["arch"] = obj["arch"]
+    if "best_prec1" in obj:
+        best = _number(obj["best_prec1"])
+        if best is None or math.isnan(best):
+            raise CheckpointError(f"{where}: its best_prec1 is {quoted(obj['best_prec1'])} (a number is expected)")
+        meta["best_prec1"] = float(best)
+    return meta
+
+
+def _history_problem(history: object, epoch: int) -> str | None:
+    """Why ``history`` is not the per-epoch record of a run at ``epoch``: one mapping of numbers per epoch,
+    for consecutive epochs ending at ``epoch`` (a run started from an official file records only its own)."""
+    if not isinstance(history, list):
+        return f"its history is a {type(history).__name__}, not a list of epoch records"
+    if len(history) > epoch:
+        return f"its history has {len(history)} epoch records at epoch {epoch}"
+    first = epoch - len(history) + 1
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or not all(isinstance(k, str) for k in row):
+            return f"its history record {i + 1} is {quoted(row)}, not a mapping of metric names to numbers"
+        bad = next((k for k, v in row.items() if _number(v) is None), None)
+        if bad is not None:
+            return f"its history record {i + 1} holds {bad}={quoted(row[bad])}, not a number"
+        if row.get("epoch") != first + i:
+            return f"its history record {i + 1} says epoch {quoted(row.get('epoch'))}, not {first + i}"
+    return None
+
+
+def _same_kind(saved: object, live: object) -> bool:
+    """Whether an optimizer hyper-parameter read from a file has the kind of the live optimizer's value."""
+    if isinstance(live, bool) or live is None:
+        return saved is None or isinstance(saved, bool)
+    if isinstance(live, int | float):
+        number = _number(saved)
+        return number is not None and math.isfinite(number)
+    if isinstance(live, tuple | list):
+        same_length = isinstance(saved, tuple | list) and len(saved) == len(live)
+        return same_length and all(_same_kind(a, b) for a, b in zip(saved, live))
+    return True
+
+
+def optimizer_state_problems(saved: object, optimizer: torch.optim.Optimizer) -> list[str]:
+    """What keeps ``saved`` (an ``optimizer.state_dict()`` read from a file) from loading into ``optimizer``
+    and stepping: its layout, the parameter groups and counts, hyper-parameter kinds, and the shape and
+    finiteness of every per-parameter tensor (torch checks only the counts, and a wrong shape fails later)."""
+    if not isinstance(saved, dict):
+        return [f"its optimizer state is {quoted(saved)}, not a mapping with 'state' and 'param_groups'"]
+    if not isinstance(saved.get("state"), dict):
+        return [f"its optimizer's state is {quoted(saved.get('state'))}, not a mapping of per-parameter states"]
+    groups, live = saved.get("param_groups"), optimizer.param_groups
+    listed = isinstance(groups, list) and all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)
+    if not listed:
+        return [f"its optimizer param_groups are {quoted(groups)}, not a list of groups with 'params'"]
+    if len(groups) != len(live):
+        return [f"its optimizer has {len(groups)} parameter groups, this run's {len(live)}"]
+    problems, shapes = [], {}
+    for n, (group, ours) in enumerate(zip(groups, live)):
+        ids = group["params"]
+        if len(ids) != len(ours["params"]) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            problems.append(f"optimizer group {n} lists {quoted(ids)}, not the {len(ours['params'])} parameter ids")
+            continue
+        odd = [k for k, v in group.items() if k != "params" and k in ours and not _same_kind(v, ours[k])]
+        problems += [f"optimizer group {n} has {k}={quoted(group[k])}" for k in odd]
+        shapes.update(zip(ids, (p.shape for p in ours["params"])))
+    for pid, entry in saved["state"].items():
+        if pid not in shapes or not isinstance(entry, dict):
+            problems.append(f"its optimizer state has {quoted(entry)} for parameter {quoted(pid)}")
+            continue
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                if value.dim() > 0 and value.shape != shapes[pid]:
+                    problems.append(
+                        f"optimizer {name} of parameter {pid} is {list(value.shape)}, the parameter {list(shapes[pid])}"
+                    )
+                elif value.is_floating_point() and not torch.isfinite(value).all():
+                    problems.append(f"optimizer {name} of parameter {pid} is not finite")
+            elif value is not None and _number(value) is None:
+                problems.append(f"optimizer {name} of parameter {pid} is {quoted(value)}")
+    return problems[:5]
+
+
+@dataclass
+class TrainingState:
+    """A resumable checkpoint whose every field was checked (:func:`read_training_state`)."""
+
+    epoch: int
+    best: float  # best_prec1 (-inf when the file has none)
+    history: list[dict]
+    state_dict: dict[str, torch.Tensor]
+    optimizer: dict
+    scaler: dict
+    config: dict | None  # ecalib's training config (None: e.g. a file of the official main.py)
+
+
+def read_training_state(
+    path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer, where: str | None = None
+) -> TrainingState:
+    """Read a checkpoint to resume ``model`` and ``optimizer`` from, checking every field before anything
+    is loaded or written: epoch, best_prec1, history, weights (keys, shapes, finite), optimizer state,
+    scaler and config. Problems are one :class:`CheckpointError` line starting with ``where``."""
+    where = where or f"cannot resume from {path}: it is damaged or not from a training run"
+    state = load_state_file(path)
+    if not isinstance(state, dict) or "state_dict" not in state or "optimizer" not in state:
+        raise CheckpointError(f"{path} is not a training checkpoint (needs 'state_dict', 'optimizer' and 'epoch')")
+    meta = checkpoint_meta(state, where)
+    if "epoch" not in meta:
+        raise CheckpointError(f"{where}: it has no epoch")
+    history = state.get("history", [])
+    problem = _history_problem(history, meta["epoch"])
+    if problem:
+        raise CheckpointError(f"{where}: {problem}")
+    weights = extract_state_dict(state, path)
+    problems = state_dict_problems(model.state_dict(), weights)
+    if any("non-finite" in p for p in problems):
+        bad = next(k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all())
+        raise CheckpointError(
+            f"{where}: its weights are not finite ({bad} holds NaN or inf); resume from an earlier checkpoint "
+            "or start the run over"
+        )
+    problems += optimizer_state_problems(state["optimizer"], optimizer)
+    scaler, config = state.get("scaler") or {}, state.get("config")
+    if not isinstance(scaler, dict) or any(_number(v) is None for v in scaler.values()):
+        problems.append(f"its scaler is {quoted(scaler)}, not a mapping of numbers")
+    if config is not None and not (isinstance(config, dict) and all(isinstance(k, str) for k in config)):
+        problems.append(f"its config is {quoted(config)}, not a mapping of settings")
+    if problems:
+        raise CheckpointError(f"{where}: " + "; ".join(problems))
+    best = meta.get("best_prec1", float("-inf"))
+    return TrainingState(meta["epoch"], best, list(history), weights, state["optimizer"], scaler, config or None)
+
+
 def read_official_checkpoint(path: str | os.PathLike, allow_pickle: bool = False) -> OfficialCheckpoint:
     """Read an official ``.pth.tar`` (or a bare state dict, or ``.safetensors``) and infer what model it holds.
 
     The architecture and ECA kernels come from the weights; a model recorded by ecalib (which can be
-    circular ECA, indistinguishable by its weights) is used where it fits them.
+    circular ECA, indistinguishable by its weights) is used where it fits them. The stored ``epoch``,
+    ``arch`` and ``best_prec1`` are checked (:func:`ecalib.checkpoint.checkpoint_meta`).
     """
     obj = load_state_file(path, allow_pickle=allow_pickle)
     ckpt = infer_architecture(extract_state_dict(obj, path), path)
     if isinstance(obj, dict) and "state_dict" in obj:
-        ckpt.meta = {k: obj[k] for k in ("epoch", "arch", "best_prec1") if k in obj}
+        ckpt.meta = checkpoint_meta(obj, path)
     _apply_record(ckpt, _recorded_model(obj))
     return ckpt
 
@@ -377,12 +616,17 @@ def checkpoint_problems(ckpt: OfficialCheckpoint) -> list[str]:
     return state_dict_problems(model.state_dict(), ckpt.state_dict)
 
 
-def atomic_torch_save(obj: object, path: str | os.PathLike, legacy_format: bool = False) -> Path:
+def atomic_torch_save(obj: object, path: str | os.PathLike, legacy_format: bool = False, checksum: bool = True) -> Path:
     """Write ``obj`` to a temporary file in the target folder, then rename it over ``path``.
 
     A crash or a failing ``torch.save`` leaves any existing ``path`` untouched. ``legacy_format``
-    writes the pre-1.6 (non-zip) serialization that the 2019 official files use.
+    writes the pre-1.6 (non-zip) serialization that the 2019 official files use. ``checksum`` adds
+    ``CHECKSUM_KEY`` to a dict payload (a copy): the digest of its tensors, checked by
+    :func:`load_state_file` whenever the file is read back; the official code ignores that key.
     """
+    if checksum and isinstance(obj, dict):
+        obj = {k: v for k, v in obj.items() if k != CHECKSUM_KEY}
+        obj[CHECKSUM_KEY] = tensor_checksum(obj)
     with atomic_file(path, size_hint=_tensor_bytes(obj)) as f:
         torch.save(obj, f, _use_new_zipfile_serialization=not legacy_format)
     return Path(path)
@@ -404,8 +648,8 @@ def save_official_checkpoint(
     The file loads back with :func:`load_official_checkpoint` and with the official code's
     ``model.load_state_dict(checkpoint['state_dict'])`` on a ``DataParallel`` model. An extra
     ``'ecalib'`` entry records the version and the registered model, which the weights alone cannot
-    always tell (circular ECA padding); the official loader ignores it. ``record=False`` leaves it out,
-    for files exactly like the released ones.
+    always tell (circular ECA padding), and ``CHECKSUM_KEY`` the digest of its tensors; the official loader
+    ignores both. ``record=False`` leaves them out, for files exactly like the released ones.
     """
     from ecalib import __version__
 
@@ -420,4 +664,4 @@ def save_official_checkpoint(
     }
     if record and info is not None:
         payload["ecalib"] = {"version": __version__, "model": info.name}
-    return atomic_torch_save(payload, path, legacy_format=legacy_format)
+    return atomic_torch_save(payload, path, legacy_format=legacy_format, checksum=record)

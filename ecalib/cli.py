@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ecalib.cli_help import as_flags, finish
 from ecalib.errors import UsageError, UserError
+from ecalib.paths import plain_name as check_name
+from ecalib.paths import writable_folder
 
 DEFAULT_RESULTS_DIR = "runs"  # as ecalib.engine.results (not imported here: keeps start-up light)
 
@@ -22,13 +24,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _int_at_least(minimum: int, what: str):
+def _checked_int(what: str, ok):
+    """An argparse type: an integer for which ``ok(value)`` holds, else one line naming ``what`` and the value."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if value < minimum:
+        if not ok(value):
             raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
         return value
 
@@ -36,18 +40,38 @@ def _int_at_least(minimum: int, what: str):
     return parse
 
 
+def _int_at_least(minimum: int, what: str):
+    return _checked_int(what, lambda value: value >= minimum)
+
+
+def _int_in(allowed: range, what: str):
+    return _checked_int(f"{what} from {allowed.start} to {allowed.stop - 1}", lambda value: value in allowed)
+
+
 positive_int = _int_at_least(1, "a positive integer")
 non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
-def folder(text: str) -> str:
-    """A folder that exists or can be created: no part of the path may be a file."""
-    for path in (Path(text), *Path(text).parents):
-        if path.exists():
-            if not path.is_dir():
-                raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
-            break
-    return text
+def _checked_text(check, name: str):
+    """An argparse type running ``check(text)`` (a check of :mod:`ecalib.paths`): its UsageError becomes the
+    option's one-line error."""
+
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except UsageError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return text
+
+    parse.__name__ = name
+    return parse
+
+
+# A folder that exists or can be created (no part of it a file): data folders; output folders must also be
+# writable; names that become one folder (--run-name, --protocol) cannot contain separators or '..'.
+folder = _checked_text(lambda text: writable_folder(text, "folder", writable=False), "folder")
+output_folder = _checked_text(lambda text: writable_folder(text, "folder"), "output folder")
+plain_name = _checked_text(lambda text: check_name(text, "name"), "name")
 
 
 def matching(func, args, **given) -> dict:
@@ -142,8 +166,9 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from ecalib.export import export_onnx, export_timm, load_for_export
+    from ecalib.export import check_export_output, export_onnx, export_timm, load_for_export
 
+    check_export_output(args.output, args.format, args.source)  # before the model is loaded
     model = load_for_export(args.source, allow_pickle=args.allow_pickle)
     if args.format == "onnx":
         check = export_onnx(model, args.output, opset=args.opset)
@@ -158,13 +183,18 @@ def _cmd_export(args) -> int:
 
 
 def _add_export_parser(sub) -> None:
-    from ecalib.export import EXPORT_FORMATS
+    from ecalib.export import EXPORT_FORMATS, OPSETS
 
     p = sub.add_parser("export", help="ONNX (checked in onnxruntime) or timm's Hub folder of a checkpoint or model")
     p.add_argument("source", metavar="CHECKPOINT_OR_MODEL", help="official/ecalib checkpoint, or a model name")
     p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     p.add_argument("-o", "--output", required=True, help="model.onnx, or a folder for --format timm")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument(
+        "--opset",
+        type=_int_in(OPSETS, "an ONNX opset"),
+        default=17,
+        help=f"ONNX opset, {OPSETS.start} to {OPSETS.stop - 1} (the TorchScript exporter's range)",
+    )
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.set_defaults(func=_cmd_export)
 
@@ -197,7 +227,7 @@ def _add_experiment_options(p: argparse.ArgumentParser) -> None:
             kind["type"] = folder
         group.add_argument(*s.flags, dest=s.name, help=f"{s.help} [{s.key}]", **kind)
     p.add_argument(
-        "--results-dir", type=folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
+        "--results-dir", type=output_folder, default=DEFAULT_RESULTS_DIR, help="default: %(default)s/ (git-ignored)"
     )
 
 
@@ -205,7 +235,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     """How a training command treats its run folders."""
     p.add_argument("--seeds", nargs="+", help="several runs, one per seed (default: one run, --seed or the recipe's)")
     p.add_argument(
-        "--run-name", help="result folder name (default: <task>-[<profile>-]<recipe>-<model>-seed<k>-<run id>)"
+        "--run-name",
+        type=plain_name,
+        help="result folder name (default: <task>-[<profile>-]<recipe>-<model>-seed<k>-<run id>)",
     )
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run folder")
     p.add_argument(
@@ -267,14 +299,18 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_coco_convert(args) -> int:
     from ecalib.detection.convert import convert_backbone
+    from ecalib.paths import check_output
 
+    check_output(args.output, "-o/--output", inputs=[args.checkpoint])
     print(convert_backbone(args.checkpoint, args.to, args.output, allow_pickle=args.allow_pickle))
     return 0
 
 
 def _cmd_coco_upgrade(args) -> int:
     from ecalib.detection.convert import upgrade_detector
+    from ecalib.paths import check_output
 
+    check_output(args.output, "-o/--output", inputs=[args.checkpoint])
     report = upgrade_detector(args.checkpoint, args.output, allow_pickle=args.allow_pickle)
     print(json.dumps(report, indent=2, default=str))
     return 0
@@ -292,14 +328,14 @@ def _cmd_coco_evaluate(args) -> int:
 
 def _cmd_coco_visualize(args) -> int:
     import torch
-    from torchvision.io import decode_image
 
+    from ecalib.data.images import read_image
     from ecalib.detection.visualize import draw_predictions, save_image
     from ecalib.tasks import coco
 
     model, _ = coco.load_detector(args.checkpoint, args.allow_pickle)
     for image_path in args.images:
-        image = decode_image(image_path).float() / 255
+        image = read_image(image_path).float() / 255
         with torch.no_grad():
             prediction = model([image[:3]])[0]
         out = Path(args.output_dir) / (Path(image_path).stem + "_detections.png")
@@ -425,6 +461,7 @@ def _train_description() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from ecalib import __version__
+    from ecalib.data.images import BAD_IMAGE_POLICIES
 
     parser = _Parser(prog="ecalib", description="ECA-Net models, checkpoints and paper checks.")
     parser.add_argument("--version", action="version", version=f"ecalib {__version__}")
@@ -461,7 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a task (its default recipe: cifar10/rc2020, imagenet/resnet or imagenet/mobilenet_v2 by --model, "
         "coco/maskrcnn_1x), a shipped recipe (see above) or a recipe file (configs/<task>/<name>.yaml)",
     )
-    p.add_argument("--protocol", "--recipe", dest="protocol", help="a recipe of the task by name (rc2020_sweep)")
+    p.add_argument(
+        "--protocol", "--recipe", dest="protocol", type=plain_name, help="a recipe of the task by name (rc2020_sweep)"
+    )
     _add_experiment_options(p)
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
@@ -475,6 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--bad-images",
+        choices=BAD_IMAGE_POLICIES,
+        default="refuse",
+        help="unreadable image files: stop naming the first, or leave them out (counted in the result)",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
@@ -539,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     adhoc("--repeats", type=positive_int, help=f"interleaved rounds, each timing every model (default: {d['repeats']})")
     adhoc("--channels-last", action="store_true", help="NHWC memory layout (default: off)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--out", type=folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
+    p.add_argument("--out", type=output_folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("sweep", help="run a W&B sweep file offline (grid, random or Bayesian via Optuna)")
@@ -578,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = coco_cmds.add_parser("visualize", help="draw a trained detector's boxes and masks on images")
     c.add_argument("images", nargs="+")
     c.add_argument("--checkpoint", required=True)
-    c.add_argument("--output-dir", default=".")
+    c.add_argument("--output-dir", type=output_folder, default=".")
     c.add_argument("--score-threshold", type=float, default=0.5)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_visualize)

@@ -9,7 +9,6 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from ecalib.errors import UsageError
 from ecalib.models.registry import EvalTransform
 
 
@@ -52,17 +51,13 @@ class Prediction:
 
 
 def _open_image(image):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from ecalib.data.images import open_image
 
     if isinstance(image, Image.Image):
         return image.convert("RGB")
-    path = os.fspath(image)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image not found: {path}")
-    try:
-        return Image.open(path).convert("RGB")
-    except UnidentifiedImageError:
-        raise UsageError(f"{path} is not an image file PIL can read") from None
+    return open_image(os.fspath(image))
 
 
 @torch.no_grad()

@@ -28,9 +28,9 @@ def as_list(value) -> list:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            import yaml
+            from ecalib.recipes.yamlfile import load_yaml
 
-            parsed = yaml.safe_load(text)
+            parsed = load_yaml(text, f"the list {text[:40]!r}")
             if not isinstance(parsed, list):
                 raise UsageError(f"could not read a list from {value!r}")
             return parsed
@@ -78,9 +78,12 @@ def as_bool(name: str, value) -> bool:
     raise UsageError(f"parameter {name} must be True or False, got {value!r}")
 
 
-def check_parameters(namespace: dict, known: Iterable[str], booleans: Iterable[str] = ()) -> None:
-    """Refuse papermill parameters the notebook does not have (papermill only warns) and non-boolean
-    values of its boolean parameters, which are set to real bools in ``namespace``.
+def check_parameters(
+    namespace: dict, known: Iterable[str], booleans: Iterable[str] = (), folders: Iterable[str] = ()
+) -> None:
+    """Refuse papermill parameters the notebook does not have (papermill only warns), non-boolean
+    values of its boolean parameters, which are set to real bools in ``namespace``, and ``folders``
+    (e.g. ``results_dir``) that cannot be written: the check of the CLI's ``--results-dir``.
 
     ``known`` are the names of the notebook's parameters cell, ``namespace`` its ``globals()``.
     """
@@ -91,6 +94,10 @@ def check_parameters(namespace: dict, known: Iterable[str], booleans: Iterable[s
         raise UsageError(f"unknown parameter(s) {unknown}; this notebook's parameters are: {', '.join(known)}")
     for name in booleans:
         namespace[name] = as_bool(name, namespace[name])
+    for name in folders:
+        from ecalib.paths import writable_folder
+
+        writable_folder(namespace[name], f"parameter {name}")
 
 
 def _one_line(shell, etype, value, tb, tb_offset=None) -> list[str]:

@@ -17,12 +17,14 @@ import itertools
 import random
 from pathlib import Path
 
-import yaml
-
-from ecalib.engine.results import DEFAULT_RESULTS_DIR, atomic_write_text
+from ecalib.atomic import atomic_write_text
+from ecalib.engine.results import DEFAULT_RESULTS_DIR
 from ecalib.errors import UsageError
+from ecalib.limits import quoted
+from ecalib.recipes.yamlfile import read_yaml_file
 
 METHODS = ("grid", "random", "bayes")
+GOALS = ("minimize", "maximize")
 # W&B metric names (as logged by the engine) -> keys of a run's final.json
 METRICS = {
     "loss": "test_loss",
@@ -37,17 +39,21 @@ def load_sweep(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep file not found: {path}")
-    spec = yaml.safe_load(path.read_text())
-    if not isinstance(spec, dict) or "parameters" not in spec:
-        raise UsageError(f"{path} is not a W&B sweep definition (no 'parameters')")
+    spec = read_yaml_file(path)
+    if not isinstance(spec, dict) or not isinstance(spec.get("parameters"), dict):
+        raise UsageError(f"{path} is not a W&B sweep definition (no 'parameters' mapping)")
     if spec.get("method") not in METHODS:
-        raise UsageError(f"{path}: method {spec.get('method')!r} is not one of {', '.join(METHODS)}")
+        raise UsageError(f"{path}: method {quoted(spec.get('method'))} is not one of {', '.join(METHODS)}")
     metric = spec.get("metric", {})
-    if metric.get("name") not in METRICS or metric.get("goal") not in ("minimize", "maximize"):
-        raise UsageError(f"{path}: metric must name one of {list(METRICS)} with goal minimize/maximize, got {metric}")
+    if not isinstance(metric, dict) or metric.get("name") not in METRICS or metric.get("goal") not in GOALS:
+        raise UsageError(
+            f"{path}: metric must name one of {list(METRICS)} with goal minimize/maximize, got {quoted(metric)}"
+        )
     for name, values in spec["parameters"].items():
-        if not ({"values"} <= set(values) or {"value"} <= set(values)):
-            raise UsageError(f"{path}: parameter {name!r} needs 'values' or 'value' (got {values})")
+        if not isinstance(values, dict) or not ({"values"} <= set(values) or {"value"} <= set(values)):
+            raise UsageError(f"{path}: parameter {quoted(name)} needs 'values' or 'value' (got {quoted(values)})")
+        if "values" in values and not isinstance(values["values"], list):
+            raise UsageError(f"{path}: parameter {quoted(name)} has values {quoted(values['values'])}, not a list")
     return spec
 
 

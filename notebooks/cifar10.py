@@ -157,6 +157,7 @@ check_parameters(
     globals(),
     PARAMETERS,
     booleans=["download", "channels_last", "compile", "show_progress"],
+    folders=["results_dir"],
 )
 
 # %%

@@ -55,6 +55,7 @@ from ecalib.reports.tables import captioned
 
 folders = as_list(results_dirs)
 runs, history = collect_runs(*folders, task="cifar10")
+left_out = runs.attrs["rejected"]  # folders with a final.json that is not a complete run, and why
 synthetic = runs["data"].str.startswith("synthetic") if len(runs) else pd.Series(dtype=bool)
 real_runs, smoke_runs = (runs[~synthetic], runs[synthetic]) if len(runs) else (runs, runs)
 real_history = history[history["run"].isin(real_runs["run"])] if len(history) else history
@@ -121,6 +122,8 @@ captioned(pd.DataFrame(rc2020_cifar10_bands()).drop(columns="source"),
 
 # %% tags=["remove-input"]
 print(f"{len(real_runs)} complete real run(s) in {', '.join(folders)}")
+for folder, reason in left_out:
+    print(f"left out {folder}: {reason}")
 if real_runs.empty:
     print("None yet: the commands below make them; commit their folders under results/cifar10.")
 else:

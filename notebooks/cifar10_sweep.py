@@ -120,6 +120,7 @@ check_parameters(
     globals(),
     PARAMETERS,
     booleans=["download"],
+    folders=["results_dir"],
 )
 
 # %% tags=["hide-output"]

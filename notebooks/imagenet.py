@@ -151,6 +151,7 @@ check_parameters(
     globals(),
     PARAMETERS,
     booleans=["show_progress"],
+    folders=["results_dir"],
 )
 
 # %%

@@ -47,13 +47,6 @@ from ecalib.params import check_parameters
 check_parameters(globals(), ['results_dir'], booleans=[])
 
 # %% tags=["remove-cell"]
-import pandas as pd
-
-from ecalib.benchmark import load_results, paper_speed_ratios, ratio_table
-from ecalib.reports.figures import speed_ratios
-from ecalib.reports.glue import glue
-from ecalib.reports.tables import captioned
-
 # %% [markdown]
 # ## Run it yourself
 #
@@ -75,13 +68,18 @@ from ecalib.reports.tables import captioned
 # page's results (run the cells below again to see it) and downloads it as a zip. To contribute it,
 # unzip it into `results/benchmarks/speed/` of a clone of the repository and open a pull request with
 # that folder alone: the tables and the verdict on this page are computed from the folders there.
-
 # %% tags=["hide-input"]
 import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import torch
+
+from ecalib.benchmark import load_results, paper_speed_ratios, ratio_table
+from ecalib.reports.figures import speed_ratios
+from ecalib.reports.glue import glue
+from ecalib.reports.tables import captioned
 
 # Runs on Colab's GPU; elsewhere only with ECALIB_RUN_TABLE3=1 (so that building the book never runs it).
 if torch.cuda.is_available() and ("google.colab" in sys.modules or os.environ.get("ECALIB_RUN_TABLE3") == "1"):

@@ -18,6 +18,27 @@ def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     )
 
 
+# A child process capped in address space (and killed after ``timeout``): a case that would allocate or
+# train in proportion to a huge value if a check regressed fails instead of taking the machine down.
+CAPPED = (
+    "import resource, sys; limit = int(sys.argv[1]) << 30; resource.setrlimit(resource.RLIMIT_AS, (limit, limit)); "
+    "from ecalib.cli import main; sys.exit(main(sys.argv[2:]))"
+)
+
+
+def run_capped(argv, memory_gb: int = 8, timeout: int = 300, cwd: Path = ROOT, code: str = CAPPED):
+    """``ecalib *argv`` (or ``code`` with those arguments) in a child capped at ``memory_gb`` GiB:
+    (exit code, stdout, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(memory_gb), *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
 def run_tiny_bench(out: Path, *backbone_and_mechanisms: str, batch_size: int = 2) -> subprocess.CompletedProcess:
     """`ecalib bench` with one step per measurement on the CPU (for structure, not speed)."""
     backbone, *mechanisms = backbone_and_mechanisms

@@ -42,8 +42,8 @@ def test_official_round_trip(tmp_path, name, kwargs, size, legacy):
     model = randomize_bn(ecalib.create_model(name, **kwargs))
     path = save_official_checkpoint(model, tmp_path / "m.pth.tar", epoch=99, best_prec1=77.4, legacy_format=legacy)
     raw = torch.load(path, weights_only=True)
-    # The official layout, plus ecalib's record (which the official main.py never reads).
-    assert set(raw) == {"epoch", "arch", "state_dict", "best_prec1", "optimizer", "ecalib"}
+    # The official layout, plus ecalib's record and tensor checksum (which the official main.py never reads).
+    assert set(raw) == {"epoch", "arch", "state_dict", "best_prec1", "optimizer", "ecalib", "tensor_sha256"}
     assert raw["ecalib"] == {"version": ecalib.__version__, "model": name}
     assert all(k.startswith("module.") for k in raw["state_dict"])
     loaded = load_official_checkpoint(path)
@@ -366,3 +366,50 @@ def test_official_layout_generator_writes_exactly_the_released_keys(tmp_path):
     assert set(raw) == {"epoch", "arch", "state_dict", "best_prec1", "optimizer"} and raw["arch"] == "se_resnet50"
     info = read_official_checkpoint(path)  # no record: read from the weights alone
     assert info.model_name == "eca_resnet50" and info.k_per_stage == (3, 3, 7, 7)
+
+
+def test_a_checksum_beside_the_official_keys_catches_changed_tensors(tmp_path):
+    """ecalib stores a digest of the tensors under an extra key; the official main.py's resume (which reads
+    only its own keys, into a DataParallel model) loads the file unchanged, and a changed tensor is caught."""
+    from torch import nn
+
+    model = ecalib.create_model("eca_resnet18")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 3, 64, 64)).sum().backward()
+    optimizer.step()
+    path = save_official_checkpoint(model, tmp_path / "m.pth.tar", epoch=3, optimizer=optimizer)
+    checkpoint = torch.load(path, weights_only=True)
+    assert len(checkpoint["tensor_sha256"]) == 64
+    official = nn.DataParallel(ecalib.create_model("eca_resnet18"))  # main.py: resume
+    official.load_state_dict(checkpoint["state_dict"])
+    torch.optim.SGD(official.parameters(), lr=0.1, momentum=0.9).load_state_dict(checkpoint["optimizer"])
+    assert checkpoint["epoch"] == 3
+    checkpoint["state_dict"]["module.layer2.0.eca.conv.weight"][0, 0, 1] += 1e-6  # one value, slightly
+    torch.save(checkpoint, path)
+    with pytest.raises(CheckpointError, match="m.pth.tar is damaged: its tensors do not match the checksum"):
+        load_official_checkpoint(path)
+
+
+def test_a_resumable_checkpoint_may_hold_only_the_epochs_its_run_trained(tmp_path):
+    """A run started from an official file at epoch 1 records epochs 2 and 3 only; their numbers must follow on."""
+    from ecalib.checkpoint import read_training_state
+
+    model = ecalib.create_model("eca_resnet20_cifar")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    optimizer.step()
+    state = {
+        "epoch": 3,
+        "arch": "eca_resnet20_cifar",
+        "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()},
+        "best_prec1": torch.tensor(12.5),
+        "optimizer": optimizer.state_dict(),
+        "history": [{"epoch": 2, "test_top1": 10.0}, {"epoch": 3, "test_top1": 12.5}],
+    }
+    torch.save(state, tmp_path / "run.pth.tar")
+    loaded = read_training_state(tmp_path / "run.pth.tar", model, optimizer)
+    assert (loaded.epoch, loaded.best, len(loaded.history)) == (3, 12.5, 2)
+    state["history"][0]["epoch"] = 1
+    torch.save(state, tmp_path / "run.pth.tar")
+    with pytest.raises(CheckpointError, match=r"its history record 1 says epoch 1, not 2"):
+        read_training_state(tmp_path / "run.pth.tar", model, optimizer)

@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 import torch
+from helpers import run_capped
 
 from ecalib.cli import main
 
@@ -84,28 +85,8 @@ BAD = {
 
 
 # Cases that would allocate or train in proportion to a huge value if a check regressed: they run in
-# a child process capped at 8 GiB of address space and 5 minutes, so a regression fails instead of
-# taking the machine down.
+# a child process capped at 8 GiB of address space and 5 minutes (helpers.run_capped).
 RISKY = {"batch larger than the data", "epochs huge", "seed 2**64", "lr 1e308", "bench steps 0", "sweep trials -1"}
-CAPPED = (
-    "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30)); "
-    "from ecalib.cli import main; sys.exit(main(sys.argv[1:]))"
-)
-
-
-def run_capped(argv):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    done = subprocess.run(
-        [sys.executable, "-c", CAPPED, *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    return done.returncode, done.stdout, done.stderr
 
 
 @pytest.mark.parametrize("case", list(BAD))
@@ -162,6 +143,7 @@ def damage(folder, how):
         ckpt.symlink_to(folder / "checkpoints" / "moved-away.pth.tar")
         return
     state = torch.load(ckpt, weights_only=True)
+    state.pop("tensor_sha256", None)  # a hand-edited file: its fields are checked, not its checksum
     if how == "negative epoch":
         state["epoch"] = -1
     elif how == "history not a list":
@@ -171,6 +153,7 @@ def damage(folder, how):
         state["state_dict"][key] = torch.full_like(state["state_dict"][key], float("nan"))
     elif how == "epoch beyond --epochs":
         state["epoch"] = 5
+        state["history"] = [dict(state["history"][0], epoch=e) for e in range(1, 6)]  # a consistent record
     torch.save(state, ckpt)
 
 

@@ -218,3 +218,16 @@ def test_recipe_tables_are_the_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(importlib.import_module("ecalib.recipes.resolve"), "CONFIG_ROOT", copy)
     assert recipes.recipe_table(["imagenet/resnet"]).loc["optimizer.base_lr", "imagenet/resnet"] == "0.2"
+
+
+def test_the_bad_image_policy_enters_the_identity_only_where_it_changes_results():
+    """Runs recorded before data.bad_images existed keep their id (refusing bad files changes nothing
+    about a run that trained); skipping them does change the data, and so the run."""
+    import copy
+
+    run = resolve("imagenet", "smoke")
+    before_the_setting = copy.deepcopy(run.resolved)
+    assert before_the_setting["data"].pop("bad_images") == "refuse"
+    assert run.run_id == run_id(before_the_setting)
+    skip = resolve("imagenet", "smoke", ["data.bad_images=skip"])
+    assert skip.identity()["data"]["bad_images"] == "skip" and skip.run_id != run.run_id

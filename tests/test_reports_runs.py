@@ -43,3 +43,20 @@ def test_committed_and_generated_runs_stay_apart_and_say_what_data_they_used(tmp
     assert len(summary) == 2 and "results" in GROUP  # two groups, never averaged together
     by_data = summary.set_index("data")["top-1 mean"].to_dict()
     assert by_data == {"cifar10": 76.0, "synthetic (5000 train images)": 40.0}
+
+
+def test_provenance_and_metrics_come_apart_and_rejected_folders_say_why(tmp_path):
+    from ecalib.reports.runs import read_runs
+
+    real = {"kind": "cifar10", "path": "/data/cifar10", "md5_verified": True, "split": "train", "n": 50000}
+    root = tmp_path / "results" / "cifar10"
+    write_run(root / "kept", "eca", real, 76.0)
+    write_run(root / "claims", "eca", real, 76.0)
+    final = json.loads((root / "claims" / "final.json").read_text())
+    (root / "claims" / "final.json").write_text(json.dumps({**final, "device": "NVIDIA A100", "seed": 7}))
+    found = read_runs(root, task="cifar10")
+    (record,) = found.runs
+    assert record.provenance["device"] == "cpu" and record.provenance["data"] == "cifar10"
+    assert record.metrics == {"test_top1": 76.0, "test_loss": 1.9, "params": 11_000_000, "mean_images_per_s": 100.0}
+    (rejected,) = found.rejected
+    assert rejected.folder.endswith("claims") and "final.json sets ['device', 'seed']" in rejected.reason

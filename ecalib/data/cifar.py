@@ -21,6 +21,7 @@ import torch
 
 from ecalib.data.synthetic import write_marker
 from ecalib.errors import UsageError
+from ecalib.limits import quoted
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -89,14 +90,55 @@ class CifarUnpickler(pickle.Unpickler):
 
 
 def _read_batch(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"CIFAR-10 batch file not found: {path}")
     with open(path, "rb") as f:
         try:
             entry = CifarUnpickler(f, path).load()
-        except (pickle.UnpicklingError, EOFError) as err:
-            raise UsageError(f"{path} is not a CIFAR-10 batch file (unreadable pickle: {err})") from err
+        except UsageError:
+            raise
+        except Exception as err:  # noqa: BLE001 - whatever the unpickler makes of these bytes: not a batch
+            detail = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+            raise UsageError(f"{path} is not a CIFAR-10 batch file (unreadable pickle: {detail})") from None
     if not isinstance(entry, dict):
         raise UsageError(f"{path} is not a CIFAR-10 batch file: it holds a {type(entry).__name__}, not a dict")
     return entry
+
+
+def read_batch(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file, checked: ``data`` a uint8 array of N rows of 3072 values, ``labels`` N whole numbers
+    in ``[0, num_classes)``. Anything else is one line naming the file and what is wrong."""
+    entry = _read_batch(path)
+    missing = [k for k in ("data", "labels") if k not in entry]
+    if missing:
+        found = sorted(map(str, entry))[:6]
+        raise UsageError(f"{path} is not a CIFAR-10 batch file: no {' or '.join(missing)} (it has {found})")
+    data = entry["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        shape = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise UsageError(f"{path}: data must be a uint8 array of N images x 3072 values (3x32x32), got a {shape}")
+    try:
+        labels = np.asarray(entry["labels"])
+    except (ValueError, TypeError):
+        labels = np.asarray([None])
+    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+        raise UsageError(f"{path}: labels must be a list of whole numbers, got {quoted(entry['labels'])}")
+    if len(labels) != len(data):
+        raise UsageError(f"{path}: {len(labels)} labels for {len(data)} images; a batch has one label per image")
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if bad.size:
+        raise UsageError(
+            f"{path}: label {labels[bad[0]]} of image {bad[0]} is outside 0..{num_classes - 1} ({bad.size} such labels)"
+        )
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def read_label_names(path: Path) -> tuple[str, ...]:
+    """``label_names`` of ``batches.meta``: the ten class names of CIFAR-10."""
+    names = _read_batch(path).get("label_names")
+    if not isinstance(names, list) or len(names) != len(CLASSES) or not all(isinstance(n, str) for n in names):
+        raise UsageError(f"{path}: label_names must list the {len(CLASSES)} class names, got {quoted(names)}")
+    return tuple(names)
 
 
 def _md5(path: Path) -> str:
@@ -111,13 +153,9 @@ def read_cifar10_folder(folder: str | Path, train: bool) -> ImageTensors:
     """Read one split from a ``cifar-10-batches-py`` folder (real or synthetic)."""
     folder = Path(folder)
     files = TRAIN_FILES if train else (TEST_FILE,)
-    images, labels = [], []
-    for name in files:
-        entry = _read_batch(folder / name)
-        images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.extend(entry["labels"])
-    classes = tuple(_read_batch(folder / META_FILE)["label_names"])
-    return ImageTensors(torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64), classes)
+    classes = read_label_names(folder / META_FILE)
+    images, labels = zip(*(read_batch(folder / name, len(classes)) for name in files))
+    return ImageTensors(torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels)), classes)
 
 
 def ensure_cifar10(data_dir: str | Path, download: bool = False, ways_out: str = "python") -> Path:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from ecalib.data.images import ImageError, read_image, scan_images, skipped_record
 from ecalib.data.seeding import sample_seed
 from ecalib.data.synthetic import write_marker
 from ecalib.errors import UsageError
@@ -44,13 +45,6 @@ def split_dir(root: str | Path, split: str) -> Path:
     return folder
 
 
-def read_image(path: str) -> torch.Tensor:
-    """Decode an image file into a uint8 RGB tensor (C, H, W)."""
-    from torchvision.io import ImageReadMode, decode_image, read_file
-
-    return decode_image(read_file(path), mode=ImageReadMode.RGB)
-
-
 def train_transform(crop: int):
     from torchvision.transforms import v2
 
@@ -64,16 +58,30 @@ def eval_transform(resize: int, crop: int):
 
 
 class SeededImageFolder(Dataset):
-    """An ImageFolder whose samples are requested as ``(epoch, index)`` and augmented with a seed of their own."""
+    """An ImageFolder whose samples are requested as ``(epoch, index)`` and augmented with a seed of their own.
 
-    def __init__(self, folder: str | Path, transform, seed: int = 0):
+    Every file is checked before use (:func:`ecalib.data.images.scan_images`): with ``bad_images='refuse'``
+    an unreadable one stops here, naming it; with ``'skip'`` it is left out and listed in ``skipped``.
+    """
+
+    def __init__(self, folder: str | Path, transform, seed: int = 0, bad_images: str = "refuse"):
         from torchvision.datasets import ImageFolder
 
         self.base = ImageFolder(str(folder), loader=read_image, is_valid_file=lambda p: p.endswith(IMAGE_SUFFIXES))
         if len(self.base) == 0:
             raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        keep, self.skipped = scan_images([path for path, _ in self.base.samples], bad_images)
+        if self.skipped:
+            self.base.samples = self.base.imgs = [self.base.samples[i] for i in keep]
+            self.base.targets = [label for _, label in self.base.samples]
+        if len(self.base) == 0:
+            raise ImageError(f"{folder}: none of its {len(self.skipped)} image files can be read")
+        self.bad_images = bad_images
         self.transform = transform
         self.seed = seed
+
+    def describe_skipped(self) -> dict:
+        return skipped_record(self.bad_images, self.skipped)
 
     @property
     def classes(self) -> list[str]:

@@ -65,19 +65,26 @@ def _caption(img: torch.Tensor, text: str) -> torch.Tensor:
 def save_image(img: torch.Tensor, path: str | Path) -> Path:
     from PIL import Image
 
+    from ecalib.atomic import atomic_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(img.permute(1, 2, 0).numpy()).save(path)
+    kind = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    with atomic_file(path) as f:
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(f, format=kind)
     return path
 
 
 def progress_animation(frames: list[str | Path], output: str | Path, seconds_per_frame: float = 0.8) -> Path:
     """An animated GIF of ``frames`` (e.g. one detection overlay per epoch), looping."""
-    from PIL import Image
 
     if not frames:
         raise UsageError("no frames to animate")
-    images = [Image.open(f).convert("RGB") for f in frames]
+    from ecalib.atomic import atomic_file
+    from ecalib.data.images import open_image
+
+    images = [open_image(f) for f in frames]
     output = Path(output)
-    images[0].save(output, save_all=True, append_images=images[1:], duration=int(seconds_per_frame * 1000), loop=0)
+    with atomic_file(output) as f:
+        duration = int(seconds_per_frame * 1000)
+        images[0].save(f, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
     return output

@@ -31,6 +31,9 @@ OPERATIONAL = frozenset(
         "seeds",
     }
 )
+# Settings added after runs were recorded, at the value that reproduces those runs: left out of the
+# identity there, so earlier runs keep their id and folder; any other value is part of it.
+LATER_DEFAULTS = {"bad_images": "refuse"}
 HASH_LENGTH = 10
 
 
@@ -39,7 +42,11 @@ def identity_settings(settings: Mapping) -> dict:
 
     def plain(value):
         if isinstance(value, Mapping):
-            return {str(k): plain(v) for k, v in value.items() if k not in OPERATIONAL}
+            return {
+                str(k): plain(v)
+                for k, v in value.items()
+                if k not in OPERATIONAL and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])
+            }
         if isinstance(value, list | tuple):
             return [plain(v) for v in value]
         return value

@@ -21,9 +21,10 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from ecalib.atomic import atomic_file
+from ecalib.atomic import atomic_write_text
 from ecalib.engine.identity import identity_differences
 from ecalib.errors import UsageError, UserError
+from ecalib.limits import json_object
 
 # Where generated runs go unless told otherwise: ignored by git (results/ holds the runs chosen to be committed).
 DEFAULT_RESULTS_DIR = "runs"
@@ -31,11 +32,6 @@ DEFAULT_RESULTS_DIR = "runs"
 
 class RunInUseError(UserError):
     """Another process is training in this run folder."""
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    with atomic_file(path, "w") as f:
-        f.write(text)
 
 
 class RunDir:
@@ -51,9 +47,15 @@ class RunDir:
         return self.path / "checkpoints" / "model_best.pth.tar"
 
     def is_complete(self, epochs: int | None = None) -> bool:
-        """``final.json`` exists (and covers ``epochs`` epochs, when given)."""
+        """``final.json`` exists (and covers ``epochs`` epochs, when given); an unreadable one is no finish."""
         final = self.path / "final.json"
-        return final.exists() and (epochs is None or json.loads(final.read_text()).get("epoch") == epochs)
+        if not final.exists():
+            return False
+        try:
+            record = json.loads(final.read_text())
+        except (ValueError, RecursionError):
+            return False
+        return isinstance(record, dict) and (epochs is None or record.get("epoch") == epochs)
 
     @contextmanager
     def lock(self):
@@ -102,7 +104,10 @@ class RunDir:
         params = self.path / "params.json"
         if not params.exists():
             return
-        stored = json.loads(params.read_text())
+        try:
+            stored = json_object(params)
+        except ValueError as why:
+            raise UsageError(f"{params} is not a run record ({why}); use another folder for this run") from None
         if "identity" in stored:
             differences = identity_differences(stored["identity"], identity)
         else:

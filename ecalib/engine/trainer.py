@@ -44,7 +44,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ecalib.atomic import atomic_file, remove_orphans
-from ecalib.checkpoint import atomic_torch_save, load_state_file
+from ecalib.checkpoint import atomic_torch_save, load_weights_strict
 from ecalib.data.seeding import SEED_RANGE
 from ecalib.engine.classification import ClassificationHooks
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
@@ -217,16 +217,20 @@ class Trainer:
 
     def _restore(self, path: Path, own: bool) -> None:
         """Continue from ``path``: the run folder's own checkpoint (``own``: only operational settings
-        may differ) or another run's (``resume_from``: the hyper-parameters in RESUMABLE_CHANGES may)."""
-        from ecalib.checkpoint import CheckpointError, extract_state_dict, load_weights_strict
+        may differ) or another run's (``resume_from``: the hyper-parameters in RESUMABLE_CHANGES may).
+
+        Every field of the file is checked (:func:`ecalib.checkpoint.read_training_state`) before
+        anything is loaded, trained or written: a bad file never costs an epoch or the run's checkpoint."""
+        from ecalib.checkpoint import CheckpointError, read_training_state
 
         try:
-            state = load_state_file(path)
+            state = read_training_state(path, self.model, self.optimizer)
         except CheckpointError as err:
-            raise UserError(f"cannot resume from {path}: {err}") from err
-        if not isinstance(state, dict) or "state_dict" not in state or "optimizer" not in state:
-            raise UsageError(f"{path} is not a training checkpoint (needs 'state_dict', 'optimizer' and 'epoch')")
-        saved_config = state.get("config")
+            text = str(err)
+            if not text.startswith("cannot resume"):
+                text = f"cannot resume: {text}" if text.startswith(str(path)) else f"cannot resume from {path}: {text}"
+            raise UserError(text) from None
+        saved_config = state.config
         changes = config_changes(saved_config, self.cfg.to_dict()) if saved_config else {}
         if own:
             fixed = identity_differences({"config": saved_config or {}}, {"config": self.cfg.to_dict()})
@@ -244,15 +248,19 @@ class Trainer:
                     f"cannot resume from {path}: these settings differ from the checkpoint and cannot change "
                     f"mid-run: {fixed} (old, new). Use another run folder for a new run."
                 )
-        epoch, history, best = self._check_state(path, state)
+        if state.epoch > self.cfg.epochs:
+            raise UserError(
+                f"cannot resume from {path}: it is after epoch {state.epoch}, beyond the {self.cfg.epochs} epochs "
+                f"asked for (--epochs {self.cfg.epochs}); ask for at least {state.epoch} epochs or use another folder"
+            )
         try:
-            load_weights_strict(self.model, extract_state_dict(state, path), str(path))
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.scaler is not None and state.get("scaler"):
-                self.scaler.load_state_dict(state["scaler"])
-        except (CheckpointError, ValueError, KeyError) as err:
+            load_weights_strict(self.model, state.state_dict, str(path))
+            self.optimizer.load_state_dict(state.optimizer)
+            if self.scaler is not None and state.scaler:
+                self.scaler.load_state_dict(state.scaler)
+        except (CheckpointError, ValueError, KeyError, TypeError, RuntimeError) as err:  # checked above; a last guard
             raise UserError(f"cannot resume from {path}: {err}") from err
-        self.start_epoch, self.history, self.best_score = epoch, history, best
+        self.start_epoch, self.history, self.best_score = state.epoch, state.history, state.best
         if self.dist.is_main:
             record = {
                 "at_epoch": self.start_epoch,
@@ -266,38 +274,6 @@ class Trainer:
         self._say(f"resumed from {path} after epoch {self.start_epoch}")
         for key, (old, new) in changes.items():
             self._say(f"  {key}: {old} -> {new} (applied from epoch {self.start_epoch + 1})")
-
-    def _check_state(self, path: Path, state: dict) -> tuple[int, list[dict], float]:
-        """The checkpoint's epoch, history and best score, refusing values no run can have written."""
-        bad = f"cannot resume from {path}: it is damaged or not from a training run:"
-        raw = state.get("epoch")
-        raw = raw.item() if isinstance(raw, torch.Tensor) and raw.numel() == 1 else raw
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw) or raw < 0:
-            raise UserError(f"{bad} its epoch is {raw!r} (a whole number >= 0 is expected)")
-        epoch = int(raw)
-        if epoch > self.cfg.epochs:
-            raise UserError(
-                f"cannot resume from {path}: it is after epoch {epoch}, beyond the {self.cfg.epochs} epochs asked "
-                f"for (--epochs {self.cfg.epochs}); ask for at least {epoch} epochs or use another run folder"
-            )
-        history = state.get("history", [])
-        if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
-            raise UserError(f"{bad} its history is a {type(history).__name__}, not a list of epoch records")
-        best = state.get("best_prec1")
-        try:
-            best = float(best) if best is not None else float("-inf")
-        except (TypeError, ValueError, RuntimeError):
-            best = float("nan")
-        if math.isnan(best):
-            raise UserError(f"{bad} its best_prec1 is {state.get('best_prec1')!r}")
-        weights = state["state_dict"] if isinstance(state["state_dict"], dict) else {}
-        for key, value in weights.items():
-            if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
-                raise UserError(
-                    f"{bad} its weights are not finite ({key} holds NaN or inf); resume from an earlier checkpoint "
-                    "or start the run over"
-                )
-        return epoch, list(history), best
 
     def _state(self, epoch: int) -> dict:
         """The checkpoint payload after ``epoch`` epochs."""
@@ -340,17 +316,19 @@ class Trainer:
         return int(matches[0]["epoch"]) if matches else None
 
     def _holds_best(self, path: Path, epoch: int) -> bool:
+        from ecalib.checkpoint import checkpoint_meta
+
         if not path.is_file():
             return False
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            meta = checkpoint_meta(torch.load(path, map_location="cpu", weights_only=True, mmap=True), path)
         except Exception:  # noqa: BLE001 - a torn or foreign file is simply not the best
             return False
-        best = state.get("best_prec1") if isinstance(state, dict) else None
+        best = meta.get("best_prec1")
         return (
             best is not None
-            and int(state.get("epoch", -1)) == epoch
-            and math.isclose(float(best), self.best_score, rel_tol=1e-6, abs_tol=1e-6)
+            and meta.get("epoch") == epoch
+            and math.isclose(best, self.best_score, rel_tol=1e-6, abs_tol=1e-6)
         )
 
     def _repair_best(self) -> None:

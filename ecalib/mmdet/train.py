@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ecalib.detection.coco_data import coco_split
+from ecalib.atomic import atomic_write_text
+from ecalib.detection.coco_data import coco_index, coco_split, read_annotations
 from ecalib.recipes.resolve import CONFIG_ROOT
 
 DEFAULT_CONFIG = CONFIG_ROOT / "mmdet" / "mask-rcnn_eca-r50_fpn_1x_coco.py"
@@ -41,7 +42,6 @@ def _set_scale(pipeline: list, scale: tuple[int, int]) -> None:
 def build_config(run, results_dir: str | Path = "runs"):
     """The MMDetection config for ``run`` (an :class:`ecalib.recipes.Run` of the coco task)."""
     from mmengine.config import Config
-    from pycocotools.coco import COCO
 
     from ecalib.tasks.coco import data_folder
 
@@ -51,7 +51,8 @@ def build_config(run, results_dir: str | Path = "runs"):
     data_dir, workers, det, train = data_folder(run), run.config.data.workers, run.config.detector, run.train_config()
     train_prefix, train_ann = _layout(data_dir, "train")
     val_prefix, val_ann = _layout(data_dir, "val")
-    coco = COCO(str(Path(data_dir) / train_ann))
+    coco = coco_index(read_annotations(Path(data_dir) / train_ann))  # checked before MMDetection reads it
+    read_annotations(Path(data_dir) / val_ann)
     classes = tuple(c["name"] for c in coco.loadCats(coco.getCatIds()))
     for loader, prefix, ann in (
         (cfg.train_dataloader, train_prefix, train_ann),
@@ -142,8 +143,9 @@ def train_with_mmdet(run, results_dir: str | Path = "runs") -> Path:
         "lr_rule": f"{run.lr_rule}; MMDetection auto_scale_lr x processes (base batch {train.batch_size})",
         "data_source": data_source(data_folder(run)),
     }
-    (work_dir / "params.json").write_text(json.dumps(params, indent=2, default=str) + "\n")
-    (work_dir / "env.json").write_text(json.dumps(environment(data_source=params["data_source"]["kind"]), indent=2))
+    env = environment(data_source=params["data_source"]["kind"])
+    atomic_write_text(work_dir / "params.json", json.dumps(params, indent=2, default=str) + "\n")
+    atomic_write_text(work_dir / "env.json", json.dumps(env, indent=2))
     return work_dir
 
 

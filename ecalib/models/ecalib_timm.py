@@ -13,12 +13,14 @@ loader, and :func:`official_filter_fn` strips ``module.`` and checks the ECA ker
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ecalib.errors import UsageError
+from ecalib.limits import MAX_CLASSES, quoted
 
 if TYPE_CHECKING:
     from ecalib.models.registry import ModelInfo
@@ -112,6 +114,20 @@ def _feature_extractor(model: nn.Module, out_indices=None, **kwargs) -> nn.Modul
     return feature_extractor(model, out_indices)
 
 
+def _check_num_classes(kwargs: dict) -> None:
+    """Refuse a class count no classifier here should have (e.g. 4,000,000 in a Hub ``config.json``, which
+    timm passes as ``num_classes`` and in ``pretrained_cfg``) before a layer of that size is allocated;
+    the message names where it came from."""
+    cfg = kwargs.get("pretrained_cfg")
+    cfg_classes = cfg.get("num_classes") if isinstance(cfg, dict) else getattr(cfg, "num_classes", None)
+    for value in (kwargs.get("num_classes"), cfg_classes):
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CLASSES):
+            continue
+        source = cfg.get("file") if isinstance(cfg, dict) else getattr(cfg, "file", None)
+        where = f" (from {source}/config.json)" if source and Path(str(source)).is_dir() else ""
+        raise UsageError(f"num_classes={quoted(value)}{where} is not allowed: a whole number from 0 to {MAX_CLASSES}")
+
+
 def build(info: ModelInfo, pretrained: bool = False, **kwargs) -> nn.Module:
     """Build ``info``'s model through timm's ``build_model_with_cfg`` (entrypoint of every registered name).
 
@@ -122,6 +138,7 @@ def build(info: ModelInfo, pretrained: bool = False, **kwargs) -> nn.Module:
 
     eca_impl = kwargs.pop("eca_impl", None)
     kwargs.pop("cache_dir", None)  # nothing is downloaded
+    _check_num_classes(kwargs)
     if pretrained:
         cfg, overlay = kwargs.get("pretrained_cfg"), kwargs.get("pretrained_cfg_overlay") or {}
         given = {**(cfg if isinstance(cfg, dict) else {}), **overlay}

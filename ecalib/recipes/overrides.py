@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
 from pydantic import BaseModel
 
 from ecalib.errors import UsageError
-from ecalib.recipes.schema import Experiment, section_of
+from ecalib.limits import MAX_QUOTED, quoted
+from ecalib.recipes.schema import Experiment, allowed_keys, section_of
+from ecalib.recipes.yamlfile import load_yaml
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ def parse_value(text):
     if not isinstance(text, str):
         return text
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = load_yaml(text, "value")
+    except UsageError:
         return text
     if isinstance(value, str):
         for number in (int, float):
@@ -111,7 +112,15 @@ def parse_set(item: str, schema: type[BaseModel] = Experiment) -> tuple[str, obj
     if not sep or not key:
         raise UsageError(f"--set takes KEY=VALUE (e.g. optimizer.lr=0.05), got {item!r}")
     check_key(key, schema)
-    return key, parse_value(text.strip())
+    value = parse_value(text.strip())
+    path = tuple(key.split("."))
+    section = allowed_keys(schema, path)
+    if section != allowed_keys(schema, path[:-1]) and not isinstance(value, dict | None):
+        raise UsageError(
+            f"--set {key}: {key} is a section of settings ({', '.join(section)}), not a value (given "
+            f"{quoted(value)}); set one of its keys, e.g. --set {key}.{section[0]}=VALUE"
+        )
+    return key, value
 
 
 def parse_sets(items, schema: type[BaseModel] = Experiment) -> list[tuple[str, object]]:
@@ -155,4 +164,5 @@ def apply_sets(values: dict, pairs: list[tuple[str, object]]) -> dict:
 
 
 def describe(pairs: list[tuple[str, object]]) -> str:
-    return " ".join(f"{k}={v}" for k, v in pairs)
+    """The overrides as typed (each value shortened to ``MAX_QUOTED`` characters: messages stay short)."""
+    return " ".join(f"{k}={v}" if len(str(v)) <= MAX_QUOTED else f"{k}={str(v)[:MAX_QUOTED]}..." for k, v in pairs)

@@ -12,13 +12,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ecalib.engine.identity import identity_settings, run_id, run_name
 from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
+from ecalib.paths import plain_name
 from ecalib.recipes.overrides import FLAGS, apply_sets, describe, parse_set, parse_sets, parse_value, shorthand_sets
 from ecalib.recipes.schema import TASKS, Experiment, validate
+from ecalib.recipes.yamlfile import read_yaml_file
 
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
 DEFAULT_RECIPE = {"cifar10": "rc2020", "imagenet": "resnet", "coco": "maskrcnn_1x"}
@@ -45,10 +45,7 @@ def shown(path: Path) -> str:
 def read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"recipe file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UsageError(f"{shown(path)} is not valid YAML: {err}") from None
+    values = read_yaml_file(path, shown(path))
     if not isinstance(values, dict):
         raise UsageError(f"{shown(path)} must hold a mapping of settings, got {type(values).__name__}")
     return values
@@ -65,8 +62,11 @@ def recipe_file(recipe: str | Path, model: str | None = None) -> Path:
         if text == "imagenet" and model and "mobilenet" in str(model).lower():
             name = "mobilenet_v2"
         text = f"{text}/{name}"
+    task, _, name = text.partition("/")
+    if task in TASKS and name:  # a shipped name stays inside configs/<task>/
+        plain_name(name, f"recipe {text!r}: the name")
     path = CONFIG_ROOT / f"{text}.yaml"
-    if not path.is_file():
+    if task not in TASKS or not path.is_file():
         raise UsageError(
             f"unknown recipe {recipe!r}; give a YAML file, a task ({', '.join(TASKS)}) or one of: "
             f"{', '.join(list_recipes())}"

@@ -12,14 +12,41 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ecalib.data.images import BAD_IMAGE_POLICIES
 from ecalib.errors import UsageError
+from ecalib.limits import MAX_CLASSES, quoted
+from ecalib.paths import NAME, NAME_RULE
 
 TASKS = ("cifar10", "imagenet", "coco")
 REAL_DATA = {"cifar10": "cifar10", "imagenet": "imagenet", "coco": "coco"}  # task -> its real data set
 MAX_SEED = 2**63 - 1
+# Largest value of each argument of the synthetic data generators (data.synthetic): enough for any
+# pipeline check, and at most about 100,000 generated images per split (never gigabytes in memory).
+SYNTHETIC_MAX = {
+    "n_train": 100_000,  # CIFAR-10 look-alike
+    "n_test": 100_000,
+    "num_classes": 1000,  # ImageNet look-alike: class folders, images per class, image sides
+    "train_per_class": 100,
+    "val_per_class": 100,
+    "min_size": 1024,
+    "max_size": 1024,
+    "train_images": 100_000,  # COCO look-alike: images, their side, shapes per image
+    "val_images": 100_000,
+    "size": 1024,
+    "max_shapes": 50,
+    "seed": MAX_SEED,
+}
 
+
+def _plain_name(value: str) -> str:
+    if not NAME.fullmatch(value) or ".." in value:
+        raise ValueError(f"must be {NAME_RULE}")
+    return value
+
+
+PlainName = Annotated[str, AfterValidator(_plain_name)]  # part of a folder name: cannot leave its folder
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -37,7 +64,7 @@ class ModelSection(Section):
     networks: dict[str, str] = {}  # attention mechanism -> the registered network it trains (cifar10)
     network_kwargs: dict[str, dict[str, Any]] = {}  # extra create_model arguments per mechanism
     k_size: str | None = None  # ECA kernel per stage, e.g. "3557"; None: the variant's
-    num_classes: PositiveInt | None = None  # None: the data's (CIFAR-10 10, ImageNet 1000, COCO 91)
+    num_classes: Annotated[int, Field(ge=1, le=MAX_CLASSES)] | None = None  # None: the data's (CIFAR-10 10, ...)
 
     @field_validator("name", mode="before")
     @classmethod
@@ -54,6 +81,27 @@ class ModelSection(Section):
         if isinstance(value, str) and not re.fullmatch(r"[1-9]+", value):
             raise ValueError(f"k_size must be odd kernel sizes per stage, like '3557', got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _kwargs_fit_their_networks(self):
+        """Every ``network_kwargs`` entry names a mechanism (or model) and only arguments its network takes:
+        checked by building the network on the meta device (no memory), so a typo fails here, not after the
+        data was prepared."""
+        import torch
+
+        from ecalib.models import create_model, list_models
+
+        for key, kwargs in self.network_kwargs.items():
+            network = self.networks.get(key, key if not self.networks else None)
+            if network is None or network not in list_models(source=None):
+                known = ", ".join(self.networks) or "registered model names"
+                raise ValueError(f"network_kwargs has {key!r}, which is not one of: {known}")
+            try:
+                with torch.device("meta"):
+                    create_model(network, num_classes=2, **kwargs)
+            except (TypeError, ValueError, UsageError) as err:
+                raise ValueError(f"network_kwargs.{key} does not fit {network}: {str(err)[:200]}") from None
+        return self
 
     @property
     def arch(self) -> str:
@@ -74,6 +122,7 @@ class DataSection(Section):
     workers: NonNegativeInt | None = None  # loader processes per training process; None: up to 8 (ImageNet)
     batch_size: PositiveInt  # global batch over all processes
     synthetic: dict[str, PositiveInt] = {}  # generator spec of the synthetic set (used when source is synthetic)
+    bad_images: Literal[BAD_IMAGE_POLICIES] = "refuse"  # unreadable image files: stop, or leave out and count them
     mean: Triple = [0.485, 0.456, 0.406]
     std: Triple = [0.229, 0.224, 0.225]
     crop_padding: NonNegativeInt = 4  # CIFAR-10: random crop after zero padding
@@ -87,6 +136,16 @@ class DataSection(Section):
     def _positive(cls, value):
         if min(value) <= 0:
             raise ValueError("std values must be > 0")
+        return value
+
+    @field_validator("synthetic")
+    @classmethod
+    def _bounded(cls, value):
+        for key, number in value.items():
+            if key not in SYNTHETIC_MAX:
+                raise ValueError(f"synthetic has no setting {key!r}; allowed: {', '.join(SYNTHETIC_MAX)}")
+            if number > SYNTHETIC_MAX[key]:
+                raise ValueError(f"synthetic.{key}={number} is more than the largest allowed, {SYNTHETIC_MAX[key]}")
         return value
 
 
@@ -157,8 +216,8 @@ class Experiment(Section):
 
     task: Literal["cifar10", "imagenet", "coco"]
     engine: Literal["ecalib", "mmdet"] = "ecalib"  # mmdet: MMDetection's Runner (COCO only)
-    recipe: str  # the recipe's name (its file stem), part of the run's folder name
-    profile: str = "full"  # the overlay applied (full: none)
+    recipe: PlainName  # the recipe's name (its file stem), part of the run's folder name
+    profile: PlainName = "full"  # the overlay applied (full: none)
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None  # None: the first of `seeds`
     seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = [0]  # a study's seeds (one run each)
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -175,11 +234,11 @@ class Experiment(Section):
         allowed = (REAL_DATA[self.task], "synthetic")
         if self.data.source not in allowed:
             raise ValueError(
-                f"data.source={self.data.source!r} is not allowed for {self.task}; choose: {', '.join(allowed)}"
+                f"data.source={quoted(self.data.source)} is not allowed for {self.task}; choose: {', '.join(allowed)}"
             )
         if self.model.networks and self.model.name not in self.model.networks:
             raise ValueError(
-                f"model.name={self.model.name!r} is not one of this recipe's: {', '.join(self.model.networks)}"
+                f"model.name={quoted(self.model.name)} is not one of this recipe's: {', '.join(self.model.networks)}"
             )
         if (self.task == "coco") != (self.detector is not None):
             raise ValueError("a detector section belongs to (and is required by) the coco task")
@@ -227,16 +286,26 @@ def _message(error: dict, flags: dict[str, str], schema: type[BaseModel] = Exper
         return f"unknown key {key}; allowed at {where}: {', '.join(allowed_keys(schema, loc[:-1]))}"
     if error["type"] == "missing":
         return f"{key}{flag} is missing"
-    text = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    text = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")[:300]
     if not key:
         return text
-    return f"{key}{flag}={error.get('input')!r} is not allowed: {text}"
+    if isinstance(error.get("input"), dict):  # a section's own check: its message says what is wrong
+        return f"{key}{flag}: {text}"
+    if error["type"] == "model_type":  # a value where a section of settings belongs
+        keys = ", ".join(allowed_keys(schema, loc))
+        return f"{key} is a section of settings ({keys}), not a value; {quoted(error.get('input'))} was given"
+    return f"{key}{flag}={quoted(error.get('input'))} is not allowed: {text}"
+
+
+MAX_PROBLEMS = 5  # listed in one error message; the rest are counted
 
 
 def validate(values: dict, origin: str, flags: dict[str, str] | None = None, schema: type[BaseModel] = Experiment):
-    """``values`` as a ``schema`` (an ``Experiment``), or one UsageError naming ``origin`` and every problem."""
+    """``values`` as a ``schema`` (an ``Experiment``), or one UsageError naming ``origin`` and the problems
+    (the first few; values quoted short, so a huge input never makes a huge message)."""
     try:
         return schema.model_validate(values)
     except ValidationError as err:
-        problems = "; ".join(dict.fromkeys(_message(e, flags or {}, schema) for e in err.errors()))
-        raise UsageError(f"{origin}: {problems}") from None
+        problems = list(dict.fromkeys(_message(e, flags or {}, schema) for e in err.errors(include_input=True)))
+        more = f"; and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+        raise UsageError(f"{origin}: {'; '.join(problems[:MAX_PROBLEMS])}{more}") from None

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from ecalib.limits import MAX_RESULT_JSON_BYTES, json_object, quoted
 
 
 def data_label(source: dict) -> str:
@@ -16,47 +20,144 @@ def data_label(source: dict) -> str:
     return f"synthetic ({size} train images)" if kind == "synthetic" and size else kind
 
 
-def collect_runs(*roots: str | Path, task: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+# Columns that say where a run comes from: read from its params.json and env.json only, never from final.json.
+PROVENANCE = (
+    "run", "results", "path", "task", "attention", "protocol", "profile", "seed", "model", "data", "n_train",
+    "device", "commit", "epochs", "batch_size",
+)  # fmt: skip
+
+
+class RejectedRun(Exception):
+    """A folder with a ``final.json`` that is not a complete, trustworthy run (the message says why)."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One complete run: where it comes from (``provenance``) apart from what it measured (``metrics``)."""
+
+    provenance: dict  # PROVENANCE keys, from params.json and env.json
+    metrics: dict  # final.json: finite numbers only, none of them a provenance key
+    history: pd.DataFrame  # history.csv, one row per epoch
+
+    def row(self) -> dict:
+        return {**self.provenance, **self.metrics}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    folder: str
+    reason: str
+
+
+@dataclass
+class RunFolders:
+    """What :func:`read_runs` found: the complete runs, and the folders left out with the reason."""
+
+    runs: list[RunRecord] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def _json_object(path: Path) -> dict:
+    if not path.is_file():
+        raise RejectedRun(f"no {path.name}")
+    try:
+        return json_object(path, MAX_RESULT_JSON_BYTES)
+    except ValueError as why:
+        raise RejectedRun(str(why)) from None
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_run(folder: str | Path, results: str | Path, metric: str = "test_top1", task: str | None = None):
+    """The :class:`RunRecord` of one result folder, None if it belongs to another ``task``, or
+    :class:`RejectedRun` saying why it cannot count as a complete run: unreadable files, ``metric``
+    missing or not a finite number, metrics that are not numbers, metrics named like provenance (a
+    ``final.json`` cannot say where a run comes from), or final epochs short of the configured ones."""
+    folder = Path(folder)
+    params = _json_object(folder / "params.json")
+    if task and params.get("task") != task:
+        return None
+    env = _json_object(folder / "env.json") if (folder / "env.json").exists() else {}
+    final = _json_object(folder / "final.json")
+    cfg, source = params.get("config"), params.get("data_source")
+    if not isinstance(cfg, dict) or not isinstance(source, dict):
+        raise RejectedRun("params.json has no config or data_source record")
+    claimed = sorted(set(final) & set(PROVENANCE))
+    if claimed:
+        raise RejectedRun(f"final.json sets {claimed}; where a run comes from is read from params.json/env.json only")
+    if not _finite(final.get(metric)):
+        raise RejectedRun(f"final.json has no finite {metric} (it has {quoted(final.get(metric))})")
+    odd = [key for key, value in final.items() if not _finite(value)]
+    if odd:
+        raise RejectedRun(f"final.json holds values that are not finite numbers: {odd[:5]}")
+    if cfg.get("epochs") is not None and final.get("epoch") not in (None, cfg["epochs"]):
+        raise RejectedRun(f"final.json is at epoch {final['epoch']} of {cfg['epochs']}")
+    try:
+        history = pd.read_csv(folder / "history.csv")
+    except (OSError, ValueError) as err:
+        raise RejectedRun(f"history.csv cannot be read ({str(err)[:80]})") from None
+    if history.empty or "epoch" not in history:
+        raise RejectedRun("history.csv has no epoch rows")
+    provenance = {
+        "run": folder.name,
+        "results": str(results),
+        "path": str(folder),
+        "task": params.get("task"),
+        "attention": params.get("attention"),
+        "protocol": params.get("protocol"),
+        "profile": params.get("profile"),
+        "seed": cfg.get("seed"),
+        "model": cfg.get("model"),
+        "data": data_label(source),
+        "n_train": source.get("n"),
+        "device": env.get("device", "unknown"),
+        "commit": env.get("git_commit"),
+        "epochs": cfg.get("epochs"),
+        "batch_size": cfg.get("batch_size"),
+    }
+    return RunRecord(provenance, dict(final), history)
+
+
+def read_runs(*roots: str | Path, task: str | None = None, metric: str = "test_top1") -> RunFolders:
+    """Every folder under ``roots`` with a ``final.json``: the complete runs of ``task`` (see :func:`read_run`)
+    and the folders left out, each with its reason. The one reader of result folders: tables, plots and
+    the claims ledger all read runs through it."""
+    found = RunFolders()
+    for root in roots:
+        for final_path in sorted(Path(root).glob("*/final.json")):
+            try:
+                record = read_run(final_path.parent, root, metric, task)
+            except RejectedRun as why:
+                found.rejected.append(Rejected(str(final_path.parent), str(why)))
+                continue
+            if record is not None:
+                found.runs.append(record)
+    return found
+
+
+def collect_runs(
+    *roots: str | Path, task: str | None = None, metric: str = "test_top1"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every complete run under ``roots``: (one row per run, one row per run and epoch).
 
     Runs are labelled with the folder they were found in (``results``: e.g. the committed
     ``results/cifar10`` or this build's ``runs/cifar10``), their protocol, profile, attention, seed,
     data source and device, so synthetic smoke runs can never be mistaken for real ones. ``data``
     is the source its ``params.json`` records: the data set, or ``synthetic (<n> train images)``.
+    Folders left out (see :func:`read_run`) are listed in ``runs.attrs["rejected"]`` with the reason.
     """
-    runs, histories = [], []
-    for root in roots:
-        for final_path in sorted(Path(root).glob("*/final.json")):
-            folder = final_path.parent
-            params = json.loads((folder / "params.json").read_text())
-            if task and params.get("task") != task:
-                continue
-            env = json.loads((folder / "env.json").read_text()) if (folder / "env.json").exists() else {}
-            cfg = params.get("config", {})
-            source = params.get("data_source", {})
-            row = {
-                "run": folder.name,
-                "results": str(root),
-                "path": str(folder),
-                "attention": params.get("attention"),
-                "protocol": params.get("protocol"),
-                "profile": params.get("profile"),
-                "seed": cfg.get("seed"),
-                "model": cfg.get("model"),
-                "data": data_label(source),
-                "n_train": source.get("n"),
-                "device": env.get("device", "unknown"),
-                "commit": env.get("git_commit"),
-                "epochs": cfg.get("epochs"),
-                "batch_size": cfg.get("batch_size"),
-                **json.loads(final_path.read_text()),
-            }
-            runs.append(row)
-            history = pd.read_csv(folder / "history.csv")
-            for key in ("run", "results", "attention", "protocol", "profile", "seed", "data", "device"):
-                history[key] = row[key]
-            histories.append(history)
+    found = read_runs(*roots, task=task, metric=metric)
+    runs = [record.row() for record in found.runs]
+    histories = []
+    for record, row in zip(found.runs, runs, strict=True):
+        history = record.history.copy()
+        for key in ("run", "results", "attention", "protocol", "profile", "seed", "data", "device"):
+            history[key] = row[key]
+        histories.append(history)
     runs_df = pd.DataFrame(runs)
+    runs_df.attrs["rejected"] = [(r.folder, r.reason) for r in found.rejected]
     history_df = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
     return runs_df, history_df
 
@@ -77,6 +178,10 @@ def confidence_interval(values, level: float = 0.95) -> tuple[float, float]:
 GROUP = ["results", "protocol", "profile", "data", "device"]  # runs of different folders or data never mix
 
 
+def _mean(group: pd.DataFrame, column: str) -> float:
+    return group[column].mean() if column in group else float("nan")
+
+
 def summary_table(runs: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
     """Final accuracy per mechanism: mean, std, 95 % CI, loss, parameters and throughput vs the baseline."""
     rows = []
@@ -89,9 +194,9 @@ def summary_table(runs: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
                 "top-1 mean": group["test_top1"].mean(),
                 "top-1 std": group["test_top1"].std(ddof=1) if len(group) > 1 else float("nan"),
                 "top-1 95% CI": f"[{low:.2f}, {high:.2f}]" if len(group) > 1 else "n/a (1 run)",
-                "loss mean": group["test_loss"].mean(),
-                "params": int(group["params"].iloc[0]),
-                "train img/s": group["mean_images_per_s"].mean(),
+                "loss mean": _mean(group, "test_loss"),
+                "params": group["params"].iloc[0] if "params" in group else float("nan"),
+                "train img/s": _mean(group, "mean_images_per_s"),
             }
         )
     table = pd.DataFrame(rows)

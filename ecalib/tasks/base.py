@@ -133,6 +133,9 @@ def train(
     ``resume_from`` (an earlier run's folder or checkpoint, e.g. one of the official code) starts this
     run from there: the way to continue a run with more epochs or another lr, in the new settings' own folder.
     """
+    from ecalib.paths import writable_folder
+
+    writable_folder(results_dir if run_dir is None else run_dir, "results_dir")  # the CLI's check, before any work
     task = task_of(run)
     task.check(run)
     path = Path(run_dir) if run_dir is not None else run_dir_for(run, results_dir)

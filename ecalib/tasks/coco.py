@@ -54,9 +54,10 @@ class Coco(FolderTask):
 
     def datasets(self, run: Run) -> tuple:
         root = self.data_folder(run)
+        policy = run.config.data.bad_images
         return (
-            SeededCoco(*coco_split(root, "train"), train=True, seed=run.config.seed),
-            SeededCoco(*coco_split(root, "val"), train=False),
+            SeededCoco(*coco_split(root, "train"), train=True, seed=run.config.seed, bad_images=policy),
+            SeededCoco(*coco_split(root, "val"), train=False, bad_images=policy),
         )
 
     def train_config(self, run: Run, sets: tuple) -> TrainConfig:
@@ -77,7 +78,12 @@ class Coco(FolderTask):
         return DetectionHooks(sets[1].coco, detector_kwargs(run), sets[1].class_names)
 
     def data_source(self, run, sets) -> dict:
-        return data_source(self.data_folder(run)) | {"n_train": len(sets[0]), "n_val": len(sets[1])}
+        return data_source(self.data_folder(run)) | {
+            "n_train": len(sets[0]),
+            "n_val": len(sets[1]),
+            "train_images": sets[0].describe_skipped(),
+            "val_images": sets[1].describe_skipped(),
+        }
 
     def run_info(self, run, sets) -> dict:
         return {"backbone": run.config.model.name, "detector": detector_kwargs(run), "workers": run.config.data.workers}

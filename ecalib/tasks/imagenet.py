@@ -71,8 +71,11 @@ class Imagenet(FolderTask):
 
     def datasets(self, run: Run) -> tuple:
         root, d = self.data_folder(run), run.config.data
-        train_set = SeededImageFolder(split_dir(root, "train"), train_transform(d.train_crop), run.config.seed)
-        val_set = SeededImageFolder(split_dir(root, "val"), eval_transform(d.val_resize, d.val_crop))
+        train_set = SeededImageFolder(
+            split_dir(root, "train"), train_transform(d.train_crop), run.config.seed, bad_images=d.bad_images
+        )
+        val_transform = eval_transform(d.val_resize, d.val_crop)
+        val_set = SeededImageFolder(split_dir(root, "val"), val_transform, bad_images=d.bad_images)
         if len(train_set.classes) > run.config.model.num_classes:
             raise UsageError(
                 f"{root}/train has {len(train_set.classes)} classes but the model has "
@@ -100,6 +103,8 @@ class Imagenet(FolderTask):
             "n_train": len(train_set),
             "n_val": len(val_set),
             "classes": len(train_set.classes),
+            "train_images": train_set.describe_skipped(),
+            "val_images": val_set.describe_skipped(),
         }
 
     def run_info(self, run, sets) -> dict:
@@ -133,6 +138,7 @@ def evaluate_checkpoint(
     allow_pickle: bool = False,
     image_sizes: dict | None = None,
     progress: bool = True,
+    bad_images: str = "refuse",
 ) -> dict:
     """Top-1/top-5 of an official checkpoint on an ImageNet-style val folder, beside the published values.
 
@@ -140,7 +146,8 @@ def evaluate_checkpoint(
     ``model``). Evaluation uses the official transform (resize 256, centre crop 224, ImageNet
     statistics) unless ``image_sizes`` says otherwise. Folder classes map to the model's outputs
     by ImageNet wnid or, for equal counts, by sorted order (:func:`class_indices`, recorded as
-    ``label_map``); any other folder is refused.
+    ``label_map``); any other folder is refused. Unreadable image files stop the evaluation naming the
+    first (``bad_images='refuse'``) or are left out and counted in the result (``'skip'``).
     """
     from tqdm.auto import tqdm
 
@@ -156,7 +163,7 @@ def evaluate_checkpoint(
     if info.stem != "imagenet":
         raise CheckpointError(f"{checkpoint} holds {info.name}, a CIFAR network, not an ImageNet model")
     sizes = {**IMAGE_SIZES, **(image_sizes or {})}
-    dataset = SeededImageFolder(val_dir, eval_transform(sizes["val_resize"], sizes["val_crop"]))
+    dataset = SeededImageFolder(val_dir, eval_transform(sizes["val_resize"], sizes["val_crop"]), bad_images=bad_images)
     labels = class_indices(dataset.classes, net.num_classes, val_dir)  # folder class -> model output
     dev = resolve_device(device)
     to_output = torch.tensor(labels["indices"], device=dev)
@@ -180,6 +187,7 @@ def evaluate_checkpoint(
         "k_per_stage": getattr(net, "k_per_stage", None),
         "val_dir": str(val_dir),
         "images": n,
+        **dataset.describe_skipped(),
         "classes": len(dataset.classes),
         "label_map": labels,
         "top1": 100 * sums[1].item() / n,
@@ -199,7 +207,8 @@ def format_evaluation(result: dict) -> str:
         f"checkpoint  {result['checkpoint']}",
         f"model       {result['model']} (k per stage {result['k_per_stage']})",
         f"data        {result['val_dir']}: {result['images']} images, {result['classes']} classes "
-        f"({result['data_source']['kind']})",
+        f"({result['data_source']['kind']})"
+        + (f"; {result['skipped_images']} unreadable image files left out" if result.get("skipped_images") else ""),
         f"labels      {result['label_map']['description']}",
         "",
         f"{'source':18s} {'top-1':>8s} {'top-5':>8s}",
