@@ -408,7 +408,8 @@ def _bench_preset(args):
         "input_size": o["input_sizes"],
         **{k: o[k] for k in ("modes", "batch_size", "eca_impls", "steps", "warmup", "channels_last")},
     }
-    return resolve_preset("the bench options", args.profile, sets, values=values)
+    flags = {f"parts.custom.{k}": "--" + k.replace("_", "-") for k in part}
+    return resolve_preset("the bench options", args.profile, sets, values=values, flags=flags)
 
 
 def _cmd_bench(args) -> int:

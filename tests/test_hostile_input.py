@@ -800,7 +800,10 @@ def test_bench_refuses_unknown_mechanisms(tmp_path, capsys):
         tmp_path / "b",
     ]
     refused(
-        argv, r"unknown mechanisms \['bogus'\] for resnet18_cifar; choose from: none, se, cbam, eca", tmp_path, capsys
+        argv,
+        r"mechanisms.* \(--mechanisms\)='bogus' is not allowed: must be 'none', 'se', 'cbam' or 'eca'",
+        tmp_path,
+        capsys,
     )
 
 

@@ -147,10 +147,13 @@ def preset_file(suite: str | Path) -> Path:
     return path
 
 
-def resolve_preset(suite: str | Path, profile: str = "full", sets=(), values: dict | None = None):
+def resolve_preset(
+    suite: str | Path, profile: str = "full", sets=(), values: dict | None = None, flags: dict[str, str] | None = None
+):
     """The validated preset ``suite`` (shipped name or file; or ``values`` given directly, e.g. built
     from command-line options) with ``profile`` overlaid and ``sets`` (``'steps=5'`` strings or
-    ``(key, value)`` pairs) applied in order. Returns ``(preset, origin)``."""
+    ``(key, value)`` pairs) applied in order; ``flags`` names the options that set keys, for messages.
+    Returns ``(preset, origin)``."""
     pairs = [s if isinstance(s, tuple) else parse_set(s, BenchPreset) for s in sets or ()]
     if values is None:
         path = preset_file(suite)
@@ -167,4 +170,4 @@ def resolve_preset(suite: str | Path, profile: str = "full", sets=(), values: di
         origin += f" + profile {profile}"
     if pairs:
         origin += f" + {describe(pairs)}"
-    return validate(apply_sets(values, pairs), origin, {"budget": "--budget"}, BenchPreset), origin
+    return validate(apply_sets(values, pairs), origin, {"budget": "--budget", **(flags or {})}, BenchPreset), origin

@@ -280,7 +280,8 @@ def allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:
 def _message(error: dict, flags: dict[str, str], schema: type[BaseModel] = Experiment) -> str:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p[:1].isupper() or p in ("function-after",)))
     key = ".".join(str(p) for p in loc)
-    flag = f" ({flags[key]})" if key in flags else ""
+    unindexed = ".".join(str(p) for p in loc if not isinstance(p, int))  # flags name lists, not their items
+    flag = f" ({flags[unindexed]})" if unindexed in flags else ""
     if error["type"] == "extra_forbidden":
         where = ".".join(str(p) for p in loc[:-1]) or "the top level"
         return f"unknown key {key}; allowed at {where}: {', '.join(allowed_keys(schema, loc[:-1]))}"
