@@ -317,6 +317,8 @@ SUITE = {
     },
 }
 PAPER_BATCH = {"resnet50": 256, "resnet101": 256, "resnet152": 256, "mobilenet_v2": 96, "resnet18_cifar": 128}
+# Table 3's images/s were measured on 4 RTX 2080 Ti (the paper's Table 3 header and Sec. 4.1)
+PAPER_GPUS, PAPER_GPU = 4, "RTX 2080 Ti"
 # Table 3 rows: backbone name and method names of the paper for each mechanism
 PAPER_ROWS = {
     "resnet50": ("ResNet-50", {"none": "ResNet", "se": "SENet", "cbam": "CBAM", "eca": "ECA-Net"}),
@@ -475,24 +477,28 @@ def ratio_table(results):
     return table.merge(paper_speed_ratios(), on=["backbone", "mechanism", "mode"], how="left")
 
 
-def load_results(root: str | Path):
-    """Every ``ecalib bench`` result folder under ``root``, with its device, commit and folder name."""
+def read_result_folder(folder: str | Path):
+    """One ``ecalib bench`` result folder (``results.csv``, ``env.json``), with its device, commit and folder name."""
     import json
 
     import pandas as pd
 
-    frames = []
-    for csv in sorted(Path(root).glob("*/results.csv")):
-        env = json.loads((csv.parent / "env.json").read_text())
-        frame = pd.read_csv(csv)
-        if "mechanism" in frame and "eca_impl" not in frame:  # bench folders from before the fused ECA: reference
-            impl = frame["mechanism"].map(lambda m: "reference" if m == "eca" else "-")
-            frame = frame.assign(eca_impl=impl, eca_impl_used=impl)
-        frames.append(
-            frame.assign(
-                device=env.get("device", "unknown"), folder=csv.parent.name, commit=(env.get("git_commit") or "")[:10]
-            )
-        )
+    folder = Path(folder)
+    env = json.loads((folder / "env.json").read_text())
+    frame = pd.read_csv(folder / "results.csv")
+    if "mechanism" in frame and "eca_impl" not in frame:  # bench folders from before the fused ECA: reference
+        impl = frame["mechanism"].map(lambda m: "reference" if m == "eca" else "-")
+        frame = frame.assign(eca_impl=impl, eca_impl_used=impl)
+    return frame.assign(
+        device=env.get("device", "unknown"), folder=folder.name, commit=(env.get("git_commit") or "")[:10]
+    )
+
+
+def load_results(root: str | Path):
+    """Every ``ecalib bench`` result folder under ``root`` (:func:`read_result_folder`)."""
+    import pandas as pd
+
+    frames = [read_result_folder(csv.parent) for csv in sorted(Path(root).glob("*/results.csv"))]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -546,6 +552,8 @@ def derive_auto_policy(results) -> dict:
 
 
 IMAGENET_TRAIN_IMAGES = 1_281_167
+IMAGENET_VAL_IMAGES = 50_000
+CIFAR10_TRAIN_IMAGES = 50_000
 
 
 def projected_recipe_hours(train_images_per_s: float, gpus: int, epochs: int = 100) -> float:

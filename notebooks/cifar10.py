@@ -34,31 +34,40 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # committed here, then trains one or more of those runs with `ecalib`'s engine (the comparison of
 # many runs is the next chapter).
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("cifar10")
+
 # %% [markdown]
 # ## The evidence
 #
-# RC2020 published its 50-epoch runs as two charts (mean of 5 seeds per mechanism, with a band)
-# and, in its README, as ranges over all five mechanisms. `ecalib` reads the charts back as numbers
-# (the next chapter plots them); here are the final epoch's values and the README's ranges.
+# RC2020 published its 50-epoch runs only as two charts (mean of 5 seeds per mechanism, with a band);
+# its README shows the charts and states no numbers. `ecalib` reads the charts back as numbers (the
+# next chapter plots them); here are the final epoch's values, and the ranges one reads off the
+# charts by eye.
 
 # %% tags=["remove-input"]
 import pandas as pd
 
 from ecalib.reference import rc2020_cifar10_bands, rc2020_cifar10_curves
-from ecalib.reports.rc2020 import summarise_rc2020_curves
+from ecalib.reports.rc2020 import rounded, summarise_rc2020_curves
 from ecalib.reports.runs import collect_runs
 
-final = summarise_rc2020_curves(rc2020_cifar10_curves())
+final = rounded(summarise_rc2020_curves(rc2020_cifar10_curves()))
 display(
-    final[["final_top1", "final_top1_low", "final_top1_high", "final_loss", "baseline_catch_up_epoch"]]
-    .sort_values("final_top1", ascending=False)
-    .round(2)
+    final[["final_top1", "final_top1_low", "final_top1_high", "final_loss", "baseline_catch_up_epoch"]].sort_values(
+        "final_top1", ascending=False
+    )
 )
 print(
     "Source: RC2020's charts (digantamisra98/Reproducibilty-Challenge-ECANET), digitised by ecalib; "
     "the band's meaning is not stated."
 )
-print("Source: RC2020 README figures (digantamisra98/Reproducibilty-Challenge-ECANET)")
+print(
+    "Source: read by eye from RC2020's two charts (digantamisra98/Reproducibilty-Challenge-ECANET); "
+    "its README shows the charts and states no numbers."
+)
 display(pd.DataFrame(rc2020_cifar10_bands()).drop(columns="source"))
 committed, _ = collect_runs("results/cifar10", task="cifar10")
 if committed.empty:
@@ -96,6 +105,15 @@ glue("rc2020_cifar_lr", f"{rc2020.lr:g}")
 glue("rc2020_cifar_milestones", "/".join(map(str, rc2020.milestones)))
 glue("rc2020_cifar_epochs", rc2020.epochs)
 glue("standard_cifar_epochs", standard.epochs)
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("cifar10")
+
 
 # %% [markdown]
 # ## Run it yourself

@@ -34,6 +34,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # complete run found in the result folders, grouped by folder, protocol, profile, data source and
 # device, so that synthetic smoke runs and real runs are never mixed.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("cifar10_compare")
+
 # %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE)
 results_dirs: str = "results/cifar10,runs/cifar10"  # comma-separated run folders: the committed ones, this build's
@@ -91,7 +96,7 @@ def mechanism_table(runs):
 
 # %% tags=["remove-input"]
 from ecalib.reference import rc2020_cifar10_curves
-from ecalib.reports.rc2020 import summarise_rc2020_curves
+from ecalib.reports.rc2020 import rounded, summarise_rc2020_curves
 
 curves = rc2020_cifar10_curves()
 provenance = curves.attrs["provenance"]
@@ -106,10 +111,10 @@ fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", font
 fig.suptitle("RC2020, digitised from its charts: mean of 5 runs per mechanism, band as drawn")
 plt.show()
 summary = summarise_rc2020_curves(curves)
-display(summary.round(2))
+display(rounded(summary))
 print(f"Source: {provenance['repository']} at {provenance['commit'][:10]}, {', '.join(provenance['files'].values())}; "
       "digitised by ecalib (tools/digitise_rc2020.py).")
-print("Ranges RC2020 states in its README, for comparison:")
+print("Ranges read by eye from the same charts (RC2020's README shows them and states no numbers), for comparison:")
 display(pd.DataFrame(rc2020_cifar10_bands()).drop(columns="source"))
 
 # %% [markdown]
@@ -145,6 +150,15 @@ else:
     columns = ["device", "protocol", "amp", "batch_size", "mechanism", "mode", "images_per_s", "vs none",
                "peak_memory_mb", "study minutes (projected)", "commit"]
     display(speed[columns].set_index(["device", "protocol", "amp", "batch_size", "mechanism", "mode"]).round(3))
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("cifar10_compare")
+
 
 # %% [markdown]
 # ## Run it yourself

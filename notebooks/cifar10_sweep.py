@@ -35,6 +35,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `ecalib.sweep.run_sweep` runs the same file offline (grid, random, or Bayesian through Optuna),
 # one normal result folder per trial.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("cifar10_sweep")
+
 # %% [markdown]
 # ## The evidence: the search space, and committed sweeps
 
@@ -61,6 +66,15 @@ if not committed:
 for csv in committed:
     print(f"{csv.parent.name}: {csv}")
     display(pd.read_csv(csv))
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("cifar10_sweep")
+
 
 # %% [markdown]
 # ## Run it yourself

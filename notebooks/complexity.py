@@ -37,6 +37,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # decimal units; that column is here too (`torch.utils.flop_counter`), so the two conventions can
 # be compared directly.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("complexity")
+
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
 models: list = [
@@ -105,6 +110,15 @@ for ax, column in zip(axes, share.columns):
     ax.set_xlabel(column + " (log scale)")
 fig.suptitle(f"Attention modules' share of the whole network ({input_size}x{input_size} input)")
 fig.tight_layout()
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("complexity")
+
 
 # %% [markdown]
 # ## Provenance

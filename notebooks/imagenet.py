@@ -40,6 +40,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `torchrun`, and evaluates any official checkpoint against the published numbers.
 
 # %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("imagenet")
+
+# %% tags=["remove-input"]
 from ecalib.reports.recipes import recipe_sources, recipe_table
 
 IMAGENET_RECIPES = ["imagenet/resnet", "imagenet/mobilenet_v2"]
@@ -61,6 +66,15 @@ print("Source: official README (BangguWu/ECANet), ImageNet results")
 display(readme)
 print("Source: paper, Table 3 (Params/FLOPs in binary units; FPS on 4x RTX 2080Ti)")
 display(table3)
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("imagenet")
+
 
 # %% [markdown]
 # ## Run it yourself

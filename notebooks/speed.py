@@ -37,6 +37,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `results/benchmarks/speed/`, each with its device, versions and commit); nothing is measured
 # while the book builds.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("speed")
+
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE)
 results_dir: str = "results/benchmarks/speed"  # folders written by `ecalib bench`
@@ -260,3 +265,12 @@ if not results.empty:
             ax.legend(fontsize="x-small")
         fig.tight_layout()
         plt.show()
+
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("speed")

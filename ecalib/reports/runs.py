@@ -16,49 +16,72 @@ def data_label(source: dict) -> str:
     return f"synthetic ({size} train images)" if kind == "synthetic" and size else kind
 
 
-def collect_runs(*roots: str | Path, task: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def collect_runs(
+    *roots: str | Path, task: str | None = None, rejected: list | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every complete run under ``roots``: (one row per run, one row per run and epoch).
 
     Runs are labelled with the folder they were found in (``results``: e.g. the committed
     ``results/cifar10`` or this build's ``runs/cifar10``), their protocol, profile, attention, seed,
     data source and device, so synthetic smoke runs can never be mistaken for real ones. ``data``
     is the source its ``params.json`` records: the data set, or ``synthetic (<n> train images)``.
+    Those labels come from ``params.json`` and ``env.json`` only: a key of ``final.json`` never replaces them.
+
+    ``rejected``: a list that receives ``(folder, reason)`` for each folder that cannot be read (a missing
+    or malformed file), which is then left out; without it such a folder raises.
     """
     runs, histories = [], []
     for root in roots:
         for final_path in sorted(Path(root).glob("*/final.json")):
             folder = final_path.parent
-            params = json.loads((folder / "params.json").read_text())
-            if task and params.get("task") != task:
+            try:
+                row, history = _read_run(folder, root, task)
+            except (OSError, ValueError, TypeError, AttributeError, KeyError, pd.errors.ParserError) as error:
+                if rejected is None:
+                    raise
+                rejected.append((str(folder), f"{type(error).__name__}: {error}"))
                 continue
-            env = json.loads((folder / "env.json").read_text()) if (folder / "env.json").exists() else {}
-            cfg = params.get("config", {})
-            source = params.get("data_source", {})
-            row = {
-                "run": folder.name,
-                "results": str(root),
-                "path": str(folder),
-                "attention": params.get("attention"),
-                "protocol": params.get("protocol"),
-                "profile": params.get("profile"),
-                "seed": cfg.get("seed"),
-                "model": cfg.get("model"),
-                "data": data_label(source),
-                "n_train": source.get("n"),
-                "device": env.get("device", "unknown"),
-                "commit": env.get("git_commit"),
-                "epochs": cfg.get("epochs"),
-                "batch_size": cfg.get("batch_size"),
-                **json.loads(final_path.read_text()),
-            }
-            runs.append(row)
-            history = pd.read_csv(folder / "history.csv")
-            for key in ("run", "results", "attention", "protocol", "profile", "seed", "data", "device"):
-                history[key] = row[key]
-            histories.append(history)
+            if row is not None:
+                runs.append(row)
+                histories.append(history)
     runs_df = pd.DataFrame(runs)
     history_df = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
     return runs_df, history_df
+
+
+def _read_run(folder: Path, root, task: str | None):
+    params = json.loads((folder / "params.json").read_text())
+    if task and params.get("task") != task:
+        return None, None
+    env = json.loads((folder / "env.json").read_text()) if (folder / "env.json").exists() else {}
+    final = json.loads((folder / "final.json").read_text())
+    if not isinstance(final, dict):
+        raise TypeError(f"final.json holds a {type(final).__name__}, not a mapping of metrics")
+    cfg = params.get("config", {})
+    source = params.get("data_source", {})
+    row = {
+        **final,
+        "run": folder.name,
+        "results": str(root),
+        "path": str(folder),
+        "attention": params.get("attention"),
+        "protocol": params.get("protocol"),
+        "recipe": params.get("recipe"),
+        "profile": params.get("profile"),
+        "seed": cfg.get("seed"),
+        "model": cfg.get("model"),
+        "k_size": (params.get("experiment", {}).get("model") or {}).get("k_size"),
+        "data": data_label(source),
+        "n_train": source.get("n"),
+        "device": env.get("device", "unknown"),
+        "commit": env.get("git_commit"),
+        "epochs": cfg.get("epochs"),
+        "batch_size": cfg.get("batch_size"),
+    }
+    history = pd.read_csv(folder / "history.csv")
+    for key in ("run", "results", "attention", "protocol", "profile", "seed", "data", "device"):
+        history[key] = row[key]
+    return row, history
 
 
 def confidence_interval(values, level: float = 0.95) -> tuple[float, float]:
