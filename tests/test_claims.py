@@ -72,7 +72,7 @@ def test_statistics_against_scipy():
     assert mean_difference([1.0], [0.5, 0.7])[1:] == (-math.inf, math.inf)
     low, high = binomial_interval(77.0, 50_000)
     half = stats.norm.ppf(0.975) * math.sqrt(0.77 * 0.23 / 50_000) * 100
-    assert (low, high) == pytest.approx((77.0 - half, 77.0 + half), abs=2e-3)
+    assert (low, high) == pytest.approx((77.0 - half, 77.0 + half))
 
 
 # --------------------------------------------------------------------------------------------- the claims

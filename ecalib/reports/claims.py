@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import pandas as pd
 
@@ -124,11 +125,34 @@ def real_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[~runs["data"].astype(str).str.startswith("synthetic") & (runs["profile"].fillna("full") == "full")]
 
 
-def _where(row) -> str:
-    return f"{row['path']} ({row['device']}, commit {str(row['commit'] or '')[:10]})"
+def _group_items(groups: dict, label: str = "") -> list[Item]:
+    """One piece of evidence per group of comparable runs: its arms and their folders' provenance."""
+    items = []
+    for (recipe, epochs, data), arms in groups.items():
+        rows = [r for runs in arms.values() for r in runs]
+        devices = ", ".join(sorted({str(r["device"]) for r in rows}))
+        commits = ", ".join(sorted({str(r["commit"] or "unknown")[:10] for r in rows}))
+        where = sorted({str(Path(r["path"]).parent) for r in rows})
+        items.append(
+            Item(
+                f"{recipe} on {data}, {epochs} epochs{label}: "
+                + ", ".join(f"{_show(a)} n={len(r)}" for a, r in arms.items()),
+                f"{len(rows)} run folder(s) under {', '.join(where)}; device {devices}; commit {commits}",
+            )
+        )
+    return items
 
 
-def _count(model: str) -> int:
+def _attention(row) -> str | None:
+    """The attention of a run's registered model, or None for a model this ecalib does not know."""
+    try:
+        return model_info(str(row["model"])).attention
+    except ValueError:
+        return None
+
+
+def parameter_count(model: str) -> int:
+    """Exact parameter count of a registered model (counted once per process)."""
     return _complexity(model)[0]
 
 
@@ -308,8 +332,8 @@ def _cost_statement() -> str:
 def _judge_cost(folders: ResultFolders):
     items, worst_params, worst_macs = [], 0.0, 0.0
     for backbone, eca in COST_PAIRS.items():
-        extra = _count(eca) - _count(backbone)
-        share = 100 * extra / _count(backbone)
+        extra = parameter_count(eca) - parameter_count(backbone)
+        share = 100 * extra / parameter_count(backbone)
         worst_params = max(worst_params, share)
         text = f"{eca}: +{extra:,} parameters ({share:.4f} %)"
         if backbone in MAC_PAIRS:
@@ -501,9 +525,14 @@ def kernel_readings() -> pd.DataFrame:
 
 
 def _kernel_statement() -> str:
+    import inspect
+
+    from ecalib.layers import eca_kernel_size
+
+    constants = inspect.signature(eca_kernel_size).parameters  # the paper's constants, as ecalib applies them
     return (
-        "ECA sets its kernel size from the channel count (Eq. 12: k = |log2(C)/γ + b/γ| rounded to odd, "
-        "γ = 2, b = 1); the ECA-Nets are built with it"
+        "ECA-Nets take their kernel size from the channel count by Eq. 12, k = |log2(C)/γ + b/γ| rounded to odd "
+        f"with γ = {constants['gamma'].default} and b = {constants['b'].default} (tested on the released networks)"
     )
 
 
@@ -521,15 +550,21 @@ def _judge_kernels(folders: ResultFolders):
                 f"released k {row['released']}, the rule {readings}",
             )
         )
+    follow = int(table["follows a reading"].sum())
+    r50 = table.loc["ECA-ResNet-50 (ImageNet)"]
+    detectors = table[table.index.str.contains("COCO")]["released"]
+    by_detector = ", ".join(f"{n.split(' in ')[1].removesuffix(' (COCO)')} {k}" for n, k in detectors.items())
     items = [
         Item(
             "Eq. 12 is read two ways: C as the channels ECA rescales (ecalib's *_adaptive models, timm) or as the "
-            "block's width (RC2020; official issues #46 and #57); the released kernels follow neither",
+            f"block's width (RC2020; official issues #46 and #57); {follow} of the {len(table)} released networks "
+            "follow either",
             "the released file names (official README), ecalib.layers.eca_kernel_size",
         ),
         Item(
-            "the COCO detectors' backbones use a third set, 3377 (Faster R-CNN: 5 in every stage), neither the "
-            "ImageNet release's 3557 nor the rule's",
+            f"the COCO detectors' ECA-ResNet-50 backbones ({by_detector}) differ from the ImageNet release's "
+            f"{r50['released']} and from the rule's {r50['rule, C = channels rescaled']} and "
+            f"{r50['rule, C = block width (RC2020)']}",
             "the released detector file names (official README)",
         ),
     ]
@@ -540,7 +575,7 @@ def _kernel_steps(folders: ResultFolders) -> list[Step]:
     return [
         Step(
             "nothing to run: the kernels are in the released files' names and weights",
-            "ecalib inspect eca_resnet50_k3557.pth.tar",
+            f"ecalib inspect {model_info('eca_resnet50').checkpoint_file}",
             "seconds on a CPU; the released file",
         )
     ]
@@ -553,7 +588,7 @@ TABLE2_SOURCE = "paper Sec. 3.2, Table 2 (its accuracies are not in this project
 
 def table2_arm(row) -> str | None:
     """The Table 2 arm of a run (its attention), or None (ECA with kernels set by hand belongs to Fig. 4)."""
-    return None if row.get("k_size") else model_info(str(row["model"])).attention
+    return None if row.get("k_size") else _attention(row)
 
 
 def _ablation_groups(folders: ResultFolders, arm) -> tuple[dict, str]:
@@ -571,14 +606,7 @@ def _ablation_judge(pairs, what: str):
     def judge(folders: ResultFolders):
         groups, label = _ablation_groups(folders, table2_arm)
         parts = _compare(groups, pairs, label=label)
-        items = [
-            Item(
-                f"{len(arms)} arm(s) of {recipe} ({data}, {epochs} epochs): "
-                + ", ".join(f"{_show(a)} n={len(r)}" for a, r in arms.items()),
-                "results/ (training runs)",
-            )
-            for (recipe, epochs, data), arms in groups.items()
-        ]
+        items = _group_items(groups, label)
         if not parts:
             parts = [Part(what, Verdict.UNTESTED, "no comparable runs of these attentions in results/")]
         return parts, items
@@ -626,9 +654,9 @@ def _fig4_steps(folders):
 
 def fig4_arm(row):
     """``('eca', k)`` for a run of ECA with fixed kernels k, ``('eca', 'adaptive')`` with the rule's; else None."""
-    info = model_info(str(row["model"]))
-    if info.attention != "eca":
+    if _attention(row) != "eca":
         return None
+    info = model_info(str(row["model"]))
     if row.get("k_size"):
         return ("eca", str(row["k_size"]))
     # ecalib's ECA models with the rule's kernels: the *_adaptive ImageNet ones and the CIFAR ones
@@ -641,7 +669,7 @@ def _judge_fig4(folders: ResultFolders):
     parts = _compare(groups, [(("eca", "adaptive"), arm, gain) for arm in fixed], label=label)
     if not parts:
         parts = [Part("adaptive k against k = 3..9", Verdict.UNTESTED, "no runs of the kernel sweep in results/")]
-    return parts, []
+    return parts, _group_items(groups, label)
 
 
 # --------------------------------------------------------------------------------------- ECA vs SE and CBAM
@@ -686,9 +714,10 @@ def _judge_vs(folders: ResultFolders):
         for o in ("se", "cbam")
     ]
     imagenet = real_runs(folders.runs("imagenet"))
-    accuracy = (
-        _compare(arms_of(imagenet, table2_arm), [("eca", "se", gain), ("eca", "cbam", gain)]) if len(imagenet) else []
-    )
+    groups = arms_of(imagenet, table2_arm) if len(imagenet) else {}
+    accuracy = _compare(groups, [("eca", "se", gain), ("eca", "cbam", gain)])
+    if accuracy:
+        items += _group_items(groups)
     return parts + (
         accuracy or [Part("higher top-1", Verdict.UNTESTED, "no ImageNet runs of SE, CBAM and ECA in results/")]
     ), items
@@ -739,10 +768,11 @@ def _coco_claim(detector: str) -> Claim:
         if detector == "Mask R-CNN":
             items.append(_rc2020_maskrcnn_item())
             runs = real_runs(folders.runs("coco"))
-            groups = arms_of(runs, _coco_arm) if len(runs) else {}
+            groups = arms_of(runs, _attention) if len(runs) else {}
             one_decimal = [("eca", "none", lambda n, d, lo, hi: gain(n, d, lo, hi, digits=1))]
             parts = _compare(groups, one_decimal, metric="bbox_AP", scale=100, label="; box AP")
             parts += _compare(groups, one_decimal, metric="segm_AP", scale=100, label="; mask AP")
+            items += _group_items(groups) if parts else []
             if not parts:
                 parts = [Part("box AP gain", Verdict.UNTESTED, "no COCO runs of both backbones in results/")]
         else:
@@ -777,13 +807,6 @@ def _coco_claim(detector: str) -> Claim:
     key = detector.lower().replace(" ", "-")
     chapters = ("coco_maskrcnn", "coco_weights") if detector == "Mask R-CNN" else ("coco_maskrcnn",)
     return Claim(f"coco-{key}", f"COCO gain, {detector}", "paper Tables 5 and 6", chapters, statement, judge, steps)
-
-
-def _coco_arm(row) -> str | None:
-    try:
-        return model_info(str(row["model"])).attention
-    except ValueError:
-        return None
 
 
 @cache
@@ -853,6 +876,7 @@ def _judge_rc2020(folders: ResultFolders):
     if len(runs):
         groups = arms_of(runs, lambda r: r["attention"])
         parts += _compare(groups, [(m, "none", gain) for m in ("eca", "se", "cbam", "triplet")], label="; ecalib")
+        items += _group_items(groups, "; ecalib")
     return parts, items
 
 
@@ -873,7 +897,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "params-flops",
         "Negligible parameters and FLOPs",
-        "paper Table 3, abstract",
+        "paper Table 3",
         ("complexity",),
         _cost_statement,
         _judge_cost,
@@ -883,7 +907,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         "kernel-rule",
         "The adaptive kernel size",
-        "paper Sec. 3.3, Eq. 12",
+        "paper Eq. 12",
         ("eca_module", "coco_weights"),
         _kernel_statement,
         _judge_kernels,

@@ -8,7 +8,7 @@ Under the results root (``results/`` in the repository):
 - ``cifar10/<run>/``, ``imagenet/<run>/``, ``coco/<run>/``: training runs, read by
   :func:`ecalib.reports.runs.collect_runs` (provenance from ``params.json``/``env.json``, metrics from
   ``final.json``).
-- ``benchmarks/<kind>/<stamp>-<device>/``: any folder whose ``params.json`` says ``"command": "bench"``
+- ``benchmarks/<kind>/<stamp>-<device>/``: any folder whose ``params.json`` ``command`` starts with ``bench``
   (``ecalib bench``, whatever suite or preset wrote it), read by
   :func:`ecalib.benchmark.read_result_folder`: ``results.csv`` rows with backbone, mechanism, mode,
   precision, compile, batch_size, images_per_s and, from interleaved runs, ``vs none (paired)`` with its
@@ -133,7 +133,7 @@ class ResultFolders:
         for params_path in sorted((self.root / "benchmarks").glob("*/*/params.json")):
             folder = params_path.parent
             try:
-                if _json_object(params_path).get("command") != "bench":
+                if not str(_json_object(params_path).get("command", "")).startswith("bench"):
                     continue  # another benchmark's folder (benchmarks/*.py), not ecalib bench
                 frame = read_result_folder(folder)
                 missing = {"backbone", "mechanism", "mode", "images_per_s"} - set(frame.columns)

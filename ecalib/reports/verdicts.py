@@ -104,8 +104,10 @@ def combine(parts: list[Part]) -> Verdict:
 
 def binomial_interval(top1: float, images: int) -> tuple[float, float]:
     """95 % normal-approximation interval of a top-1 accuracy (percent) measured on ``images`` images."""
+    from statistics import NormalDist
+
     p = top1 / 100
-    half = 196 * math.sqrt(p * (1 - p) / images)
+    half = 100 * NormalDist().inv_cdf(0.975) * math.sqrt(p * (1 - p) / images)
     return top1 - half, top1 + half
 
 
