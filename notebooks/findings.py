@@ -48,6 +48,7 @@ check_parameters(globals(), ["depths", "results_dir", "build_results_dir"], bool
 import pandas as pd
 from IPython.display import HTML, Markdown
 
+from ecalib.benchmark import IMAGENET_VAL_IMAGES
 from ecalib.complexity import complexity_table
 from ecalib.engine.schedule import lr_at
 from ecalib.layers import eca_kernel_size
@@ -82,8 +83,8 @@ glue(
     ", ".join(f"{counts[v]} {v.value}" for v in Verdict if v in counts) + f" (of {len(assessments)} claims)",
 )
 base, eca = (float(reference_metrics("paper", "ResNet-50", m)["top1"]) for m in ("ResNet", "ECA-Net"))
-glue("claim_r50_base", f"{base:g}")
-glue("claim_r50_eca", f"{eca:g}")
+glue("claim_r50_base", f"{base:.2f}")
+glue("claim_r50_eca", f"{eca:.2f}")
 glue("claim_r50_gain", f"{eca - base:+.2f}")
 others = []
 for backbone, (plain, ours) in {
@@ -103,7 +104,7 @@ glue("claim_coco_gains", ", ".join(coco))
 HTML(ledger)
 
 # %% [markdown]
-# ## 1. The adaptive kernel size: two readings, and the released kernels follow neither
+# ## 1. The adaptive kernel size: two readings of Eq. 12 beside the released kernels
 
 # %% tags=["remove-input"]
 readings = kernel_readings()
@@ -183,16 +184,16 @@ readme = reference_metrics("official README", "ECA-Net50", "ECA")
 glue("findings_paper_r50_top1", paper["top1"])
 glue("findings_readme_r50_top1", readme["top1"])
 gap = float(paper["top1"]) - float(readme["top1"])
-low, high = binomial_interval(float(readme["top1"]), 50_000)
+low, high = binomial_interval(float(readme["top1"]), IMAGENET_VAL_IMAGES)
 glue("findings_r50_top1_gap", f"{gap:.2f}")
 glue("findings_top1_noise", f"{(high - low) / 2:.2f}")
 Markdown(
     f"The released file's kernels are {r50['released']}, where the paper's rule gives "
     f"{r50['rule, C = channels rescaled']} (or {r50['rule, C = block width (RC2020)']}): that, not its accuracy, shows "
     f"it is another network. Its top-1 in the README, {readme['top1']}, is {gap:.2f} below the paper's {paper['top1']} "
-    f"(Table 3), a difference the accuracy alone cannot resolve: on the 50,000 validation images a top-1 near 77 % "
-    f"carries a sampling error of ±{(high - low) / 2:.2f} points (95 %). The kernels were changed after publication "
-    "(official issue #21)."
+    f"(Table 3), a difference the accuracy alone cannot resolve: on the {IMAGENET_VAL_IMAGES:,} validation images a "
+    f"top-1 of {readme['top1']} % carries a sampling error of ±{(high - low) / 2:.2f} points (95 %). The kernels were "
+    "changed after publication (official issue #21)."
 )
 
 # %% [markdown]
@@ -212,7 +213,7 @@ Markdown(
 )
 
 # %% [markdown]
-# ## 5b. RC2020's CIFAR-10 curves, read back as numbers
+# ## 6. RC2020's CIFAR-10 curves, read back as numbers
 
 # %% tags=["remove-input"]
 from ecalib.reference import rc2020_cifar10_curves
@@ -242,7 +243,7 @@ Markdown(
 )
 
 # %% [markdown]
-# ## 6. The reproduction's Mask R-CNN: {glue:text}`findings_maskrcnn_lr_factor`x the lr, then a fix that never applied
+# ## 7. The reproduction's Mask R-CNN: {glue:text}`findings_maskrcnn_lr_factor`x the lr, then a fix that never applied
 
 # %% tags=["remove-input"]
 run1, run2 = [parse_mmdet_log(p) for p in rc2020_maskrcnn_logs()]
@@ -263,7 +264,7 @@ glue("findings_maskrcnn_nan_epoch", f"{ev['first non-finite loss: epoch']:g}")
 glue("findings_maskrcnn_box_map", f"{ev['final bbox mAP (epoch 12)'] * 100:.1f}")
 
 # %% [markdown]
-# ## 7. The paper's ablation, runnable
+# ## 8. The paper's ablation, runnable
 #
 # The paper argues for ECA with its Table 2 (SE against variants without dimensionality reduction, with
 # group convolutions and with unshared weights, Sec. 3.2) and its Fig. 4 (top-1 against the kernel size).
@@ -284,7 +285,7 @@ display(
             "C = 2048, the exact count each adds to ResNet-50 (counted by ecalib), and top-1 from result folders "
             "under results/ (mean ± standard deviation over runs). Sources: paper Sec. 3.2 and Table 2 (formulas); "
             "this build (counts).",
-            ["14%", "15%", "11%", "11%", "13%", "18%", "18%"],
+            ["13%", "15%", "12%", "12%", "12%", "18%", "18%"],
         )
     )
 )
@@ -314,6 +315,7 @@ released = [m for pair in COST_PAIRS.items() for m in pair]  # counted for the l
 exact = sum(parameter_count(n) == model_info(n).num_params for n in released)
 untested = [a for a in assessments if a.verdict == Verdict.UNTESTED]
 lr_factor = ev["configured lr"] / ev["lr by the linear scaling rule for that batch"]
+follow = int(readings["follows a reading"].sum())
 nan_epoch = ev["first non-finite loss: epoch"]
 Markdown(
     "**Easy.** Rebuilding the released networks so that the official checkpoints load strictly: "
@@ -324,7 +326,8 @@ Markdown(
     "a fix that never applied). The speed claim needs no data at all: one `ecalib bench` command on one GPU.\n\n"
     "**Hard.** No accuracy claim could be tested where this book is built: its machines have no GPU and cannot "
     f"reach ImageNet, COCO or CIFAR-10, so {len(untested)} of the {len(assessments)} claims are untested, each with "
-    "the command that would test it. The kernel rule admits two readings and the released networks follow neither. "
+    f"the command that would test it. The kernel rule admits two readings, and {follow} of the {len(readings)} "
+    "released networks follow either. "
     "RC2020's CIFAR-10 result exists only as two chart images, read back here by a digitiser; RC2020 does not say "
     "what their bands are. The released detectors need their keys and heads rewritten before today's MMDetection "
     "loads them (official issue #47), and the FLOP counter behind some README entries is unknown."
@@ -354,7 +357,7 @@ plan = pd.DataFrame(
             "experiment": e["experiment"],
             "command": command,
             "claims": "; ".join(dict.fromkeys(e["claims"])),
-            "GPU-hours (projection)": e["cost"].hours().removesuffix(" GPU-hours"),
+            "GPU-hours": e["cost"].hours().removesuffix(" GPU-hours"),
             "basis": e["cost"].basis,
             "data": e["cost"].data,
         }
@@ -368,7 +371,7 @@ display(
             "What each test costs on one GPU, projected: images to process over a per-GPU rate (basis column). "
             "Sources: the paper's Table 3 rates, RC2020's Mask R-CNN log, committed GPU bench folders "
             "(results/benchmarks).",
-            ["16%", "24%", "16%", "10%", "20%", "14%"],
+            ["16%", "25%", "15%", "10%", "20%", "14%"],
         )
     )
 )

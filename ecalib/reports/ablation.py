@@ -71,9 +71,9 @@ def table2(results: str | ResultFolders = "results", channels: int = 2048) -> pd
             {
                 "attention": label,
                 "W": matrix,
-                "parameters per block (paper)": formula,
+                "per block (paper)": formula,
                 f"at C = {channels}": at,
-                "added to ResNet-50 (counted)": f"{count_params(create_model(model)) - base:,}",
+                "added to ResNet-50": f"{count_params(create_model(model)) - base:,}",
                 "top-1, ImageNet": _top1(imagenet, arm),
                 "top-1, CIFAR-10 proxy": _top1(cifar, arm),
             }

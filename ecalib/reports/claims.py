@@ -79,12 +79,20 @@ class Assessment:
     evidence: list[Item]
     steps: list[Step] = field(default_factory=list)
 
-    def summary(self) -> str:
-        """The parts' verdicts in one line: ``confirmed: ...; untested: ...`` (the part names)."""
+    def summary(self, names: int = 3) -> str:
+        """The parts' verdicts in one line, ``confirmed: A, B; untested: C`` (at most ``names`` names each), or the
+        one part's reason."""
+        if len(self.parts) == 1:
+            return f"{self.parts[0].name}: {self.parts[0].reason}"
         by_verdict: dict[Verdict, list[str]] = {}
         for part in self.parts:
             by_verdict.setdefault(part.verdict, []).append(part.name)
-        return "; ".join(f"{v.value}: {', '.join(dict.fromkeys(names))}" for v, names in by_verdict.items())
+        shown = []
+        for verdict, listed in by_verdict.items():
+            listed = list(dict.fromkeys(listed))
+            more = f" and {len(listed) - names} more" if len(listed) > names else ""
+            shown.append(f"{verdict.value}: {', '.join(listed[:names])}{more}")
+        return "; ".join(shown)
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -226,7 +234,7 @@ def _imagenet_claim(backbone: str) -> Claim:
 
     def statement() -> str:
         base, eca = _table3(backbone, "none", "top1"), _table3(backbone, "eca", "top1")
-        return f"ECA raises {paper_backbone}'s ImageNet top-1 from {base:g} to {eca:g} ({eca - base:+.2f})"
+        return f"ECA raises {paper_backbone}'s ImageNet top-1 from {base:.2f} to {eca:.2f} ({eca - base:+.2f})"
 
     def judge(folders: ResultFolders):
         base, eca = _table3(backbone, "none", "top1"), _table3(backbone, "eca", "top1")
@@ -235,7 +243,7 @@ def _imagenet_claim(backbone: str) -> Claim:
         items = [
             Item(
                 f"torchvision's weights of the same {paper_backbone} reach {tv:g}: the paper's baseline is "
-                f"{tv - base:.2f} below them, and against them ECA-Net's {eca:g} is {eca - tv:+.2f}",
+                f"{tv - base:.2f} below them, and against them ECA-Net's {eca:.2f} is {eca - tv:+.2f}",
                 tv_source,
                 counts=False,
             )
@@ -678,7 +686,7 @@ def _judge_fig4(folders: ResultFolders):
 def _vs_statement() -> str:
     def row(mechanism: str) -> str:
         params = _printed("resnet50", mechanism).split(" / ")[0]
-        return f"{_table3('resnet50', mechanism, 'top1'):g} with {params}"
+        return f"{_table3('resnet50', mechanism, 'top1'):.2f} with {params}"
 
     return (
         f"ECA-Net beats SE and CBAM at a lower cost (Table 3, ResNet-50: ECA {row('eca')}, SE {row('se')}, "
@@ -749,7 +757,7 @@ def _coco_gains(detector: str) -> str:
     shown = []
     for depth in ("ResNet-50", "ResNet-101"):
         base, eca = (coco_ap("paper", "Table 5", "coco_bbox", depth, f"{detector} {m}") for m in ("baseline", "ECA"))
-        shown.append(f"{depth} {base:g} to {eca:g} ({eca - base:+.1f})")
+        shown.append(f"{depth} {base:.1f} to {eca:.1f} ({eca - base:+.1f})")
     return ", ".join(shown)
 
 
@@ -760,7 +768,7 @@ def _coco_claim(detector: str) -> Claim:
             base, eca = (
                 coco_ap("paper", "Table 6", "coco_segm", "ResNet-50", f"Mask R-CNN {m}") for m in ("baseline", "ECA")
             )
-            text += f"; mask AP, ResNet-50: {base:g} to {eca:g} ({eca - base:+.1f}, Table 6)"
+            text += f"; mask AP, ResNet-50: {base:.1f} to {eca:.1f} ({eca - base:+.1f}, Table 6)"
         return text
 
     def judge(folders: ResultFolders):
@@ -821,7 +829,7 @@ def _rc2020_maskrcnn_item() -> Item:
         for task in ("coco_bbox", "coco_segm")
     )
     return Item(
-        f"RC2020 reached box AP {box:g} and mask AP {mask:g} with ECA-ResNet-50, but its run did not follow the "
+        f"RC2020 reached box AP {box:.1f} and mask AP {mask:.1f} with ECA-ResNet-50, but its run did not follow the "
         f"recipe: lr {factor:g}x the "
         f"linear-scaling lr for its batch, losses NaN in epoch {ev['first non-finite loss: epoch']:g}, resumed at "
         "the same lr; not a test of the claim",

@@ -26,6 +26,7 @@ BADGES = {
 }
 TABLE_STYLE = "width:100%;table-layout:fixed;border-collapse:collapse;font-size:0.85em;line-height:1.35"
 CELL_STYLE = "vertical-align:top;padding:0.35em 0.4em;border-top:1px solid #d0d7de;overflow-wrap:anywhere"
+HEAD_STYLE = "vertical-align:bottom;padding:0.35em 0.4em;text-align:left;overflow-wrap:break-word;hyphens:auto"
 CAPTION_STYLE = "caption-side:top;text-align:left;font-size:0.9em;padding-bottom:0.3em"
 CODE_STYLE = "white-space:normal;overflow-wrap:anywhere;font-size:0.95em"
 SOURCES = (
@@ -39,7 +40,7 @@ def badge(verdict: Verdict) -> str:
     return (
         f'<span class="ecalib-verdict ecalib-verdict-{verdict.name.lower()}" style="display:inline-block;'
         f"padding:0 0.45em;border:1px solid {colour};border-radius:0.7em;color:{colour};font-weight:600;"
-        f'white-space:nowrap">{symbol} {escape(verdict.value)}</span>'
+        f'max-width:100%">{symbol}&nbsp;{escape(verdict.value)}</span>'
     )
 
 
@@ -57,7 +58,7 @@ def _cost(step: Step) -> str:
 
 def _table(caption: str, headers: list[tuple[str, str]], rows: list[list[str]]) -> str:
     cols = "".join(f'<col style="width:{width}">' for _, width in headers)
-    head = "".join(f'<th style="{CELL_STYLE};text-align:left">{escape(h)}</th>' for h, _ in headers)
+    head = "".join(f'<th style="{HEAD_STYLE}">{escape(h)}</th>' for h, _ in headers)
     body = "".join("<tr>" + "".join(f'<td style="{CELL_STYLE}">{c}</td>' for c in row) + "</tr>" for row in rows)
     return (
         f'<table class="ecalib-ledger" style="{TABLE_STYLE}"><caption style="{CAPTION_STYLE}">{caption}</caption>'
@@ -125,10 +126,10 @@ def ledger_html(results: str | ResultFolders = "results", assessments: list[Asse
     rows = []
     for a in assessments:
         step = a.steps[0] if a.steps else None
-        settle = "" if step is None else f"<br><em>Next:</em> {_code(step.command)} ({_cost(step)})"
+        settle = "" if step is None else f"<br><em>{escape(step.what)}:</em> {_code(step.command)} ({_cost(step)})"
         rows.append([_claim_cell(a), badge(a.verdict), escape(a.summary()) + settle])
-    caption = f"Claims and verdicts. Sources: {SOURCES}."
-    headers = [("Claim (the paper's numbers)", "42%"), ("Verdict", "17%"), ("Evidence, and the next test", "41%")]
+    caption = f"Claims and verdicts. Sources: {escape(SOURCES)}."
+    headers = [("Claim (the paper's numbers)", "41%"), ("Verdict", "19%"), ("Evidence, and the next test", "40%")]
     return _table(caption, headers, rows) + _rejected(folders) + _provenance(folders)
 
 
@@ -139,8 +140,8 @@ def chapter_opening(chapter: str, results: str = "results"):
     assessments = assess(results, chapter)
     rows = [[_claim_cell(a), badge(a.verdict)] for a in assessments]
     caption = (
-        "The paper's claims this chapter bears on, with the verdict the evidence gives (all claims: the Findings "
-        f"chapter). Sources: {SOURCES}."
+        "The paper's claims this chapter bears on, with the verdict the evidence gives (every claim, and its "
+        f'evidence in full: <a href="findings.html">Findings</a>). Sources: {escape(SOURCES)}.'
     )
     return HTML(_table(caption, [("Claim (the paper's numbers)", "76%"), ("Verdict", "24%")], rows))
 
