@@ -315,6 +315,11 @@ def test_a_gpu_bench_folder_flips_the_speed_verdict_each_way(tmp_path):
     )
     _bench(slow, "cpu-only", {"train": mechanisms(0.99, 0.5, 0.5)}, env=CPU_ENV)
     assert _verdict(fast, "speed").verdict == V.CONFIRMED
+    from ecalib.reports.compute import rate
+
+    measured = rate("resnet50", "train", ResultFolders(fast).bench)  # the projections follow a GPU measurement
+    assert measured.measured_here and "NVIDIA H100" in measured.basis and measured.images_per_s == 1000.0
+    assert not rate("resnet50", "train", ResultFolders(tmp_path / "none").bench).measured_here  # the paper's
     a = _verdict(slow, "speed")
     assert a.verdict == V.CONTRADICTED, a.parts
     assert not any("cpu-only" in p.name for p in a.parts)  # a CPU folder is shown, never counted
@@ -386,3 +391,22 @@ def test_claims_module_reads_folders_only_through_evidence():
     """One place reads result folders (ecalib.reports.evidence), so a change of format is one edit."""
     source = Path(claims_module.__file__).read_text()
     assert "read_text(" not in source and "json.loads" not in source and "glob(" not in source
+
+
+def test_every_command_the_ledger_proposes_parses():
+    import shlex
+
+    from ecalib.cli import build_parser
+
+    commands = {step.command for a in assess(ROOT / "results") for step in a.steps}
+    checked = 0
+    for command in commands:
+        for line in command.split(";"):
+            words = shlex.split(line)
+            if "<" in line:  # a placeholder the ledger names (a config that is not written)
+                continue
+            assert words[0] == "ecalib", command
+            args = build_parser().parse_args(words[1:])
+            assert callable(args.func), command
+            checked += 1
+    assert checked >= 12

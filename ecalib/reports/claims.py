@@ -288,7 +288,7 @@ def _imagenet_claim(backbone: str) -> Claim:
 
     def steps(folders: ResultFolders) -> list[Step]:
         recipe = IMAGENET_RECIPES.get(backbone, "imagenet/resnet")
-        plain = "mobilenet_v2" if backbone == "mobilenet_v2" else backbone
+        models = f"{backbone},{released}"  # the plain network's registered name is the backbone's
         return [
             Step(
                 "evaluate the released checkpoint",
@@ -298,8 +298,8 @@ def _imagenet_claim(backbone: str) -> Claim:
             ),
             Step(
                 "train the plain and the ECA network again (the paper's experiment)",
-                f"ecalib train {recipe} --model {plain},{released} --data-dir /data/imagenet",
-                training_cost(recipe, 2, folders.bench, "ImageNet-1k", backbone),
+                f"ecalib train {recipe} --model {models} --data-dir /data/imagenet",
+                training_cost(recipe, _planned(recipe, models), folders.bench, "ImageNet-1k", backbone),
             ),
         ]
 
@@ -731,12 +731,20 @@ def _judge_vs(folders: ResultFolders):
     ), items
 
 
+def _planned(recipe: str, models: str, seeds=None) -> int:
+    """How many runs ``ecalib train <recipe> --model <models> [--seeds ...]`` makes."""
+    from ecalib.recipes.resolve import plan
+
+    return len(plan(recipe, "full", seeds=seeds, model=models, data_dir="."))
+
+
 def _vs_steps(folders: ResultFolders) -> list[Step]:
+    models = "se_resnet50,cbam_resnet50,eca_resnet50_adaptive"
     return [
         Step(
             "train SE, CBAM and ECA ResNet-50",
-            "ecalib train imagenet --model se_resnet50,cbam_resnet50,eca_resnet50_adaptive --data-dir /data/imagenet",
-            training_cost("imagenet/resnet", 3, folders.bench, "ImageNet-1k"),
+            f"ecalib train imagenet --model {models} --data-dir /data/imagenet",
+            training_cost("imagenet/resnet", _planned("imagenet/resnet", models), folders.bench, "ImageNet-1k"),
         )
     ]
 
@@ -889,11 +897,12 @@ def _judge_rc2020(folders: ResultFolders):
 
 
 def _rc2020_steps(folders: ResultFolders) -> list[Step]:
+    models, seeds = "none,se,cbam,triplet,eca", [0, 1, 2, 3, 4]
     return [
         Step(
             "RC2020's comparison again, seeded",
-            "ecalib train cifar10 --model none,se,cbam,triplet,eca --seeds 0 1 2 3 4 --download",
-            training_cost("cifar10/rc2020", 25, folders.bench, "CIFAR-10"),
+            f"ecalib train cifar10 --model {models} --seeds {' '.join(map(str, seeds))} --download",
+            training_cost("cifar10/rc2020", _planned("cifar10/rc2020", models, seeds), folders.bench, "CIFAR-10"),
         )
     ]
 

@@ -64,7 +64,9 @@ def rate(backbone: str, mode: str, bench: pd.DataFrame | None = None) -> Rate:
     gpu = gpu_bench_rows(bench if bench is not None else pd.DataFrame())
     if len(gpu):
         rows = gpu[(gpu["backbone"] == backbone) & (gpu["mechanism"] == "none") & (gpu["mode"] == mode)]
-        rows = rows[(rows.get("precision") == "fp32") & (rows.get("compile") == "eager")] if len(rows) else rows
+        for column, setting in (("precision", "fp32"), ("compile", "eager")):  # as the recipes train
+            if column in rows:
+                rows = rows[rows[column] == setting]
         if len(rows):
             best = rows.sort_values("folder").iloc[-1]
             return Rate(
