@@ -90,8 +90,9 @@ class Assessment:
         shown = []
         for verdict, listed in by_verdict.items():
             listed = list(dict.fromkeys(listed))
-            more = f" and {len(listed) - names} more" if len(listed) > names else ""
-            shown.append(f"{verdict.value}: {', '.join(listed[:names])}{more}")
+            cut = names if len(listed) > names + 1 else len(listed)  # "and 1 more" would be no shorter
+            more = f" and {len(listed) - cut} more" if len(listed) > cut else ""
+            shown.append(f"{verdict.value}: {', '.join(listed[:cut])}{more}")
         return "; ".join(shown)
 
 

@@ -40,7 +40,7 @@ def badge(verdict: Verdict) -> str:
     return (
         f'<span class="ecalib-verdict ecalib-verdict-{verdict.name.lower()}" style="display:inline-block;'
         f"padding:0 0.45em;border:1px solid {colour};border-radius:0.7em;color:{colour};font-weight:600;"
-        f'max-width:100%">{symbol}&nbsp;{escape(verdict.value)}</span>'
+        f'max-width:100%;overflow-wrap:normal;word-break:normal">{symbol}&nbsp;{escape(verdict.value)}</span>'
     )
 
 
