@@ -140,7 +140,7 @@ Markdown(
 )
 
 # %% [markdown]
-# ## 2. The COCO detectors use a third kernel set
+# ## 2. The COCO detectors use kernels of their own
 
 # %% tags=["remove-input"]
 detectors = readings[readings.index.str.contains("COCO")]

@@ -129,7 +129,7 @@ def ledger_html(results: str | ResultFolders = "results", assessments: list[Asse
         settle = "" if step is None else f"<br><em>{escape(step.what)}:</em> {_code(step.command)} ({_cost(step)})"
         rows.append([_claim_cell(a), badge(a.verdict), escape(a.summary()) + settle])
     caption = f"Claims and verdicts. Sources: {escape(SOURCES)}."
-    headers = [("Claim (the paper's numbers)", "41%"), ("Verdict", "19%"), ("Evidence, and the next test", "40%")]
+    headers = [("Claim (the paper's numbers)", "40%"), ("Verdict", "20%"), ("Evidence, and the next test", "40%")]
     return _table(caption, headers, rows) + _rejected(folders) + _provenance(folders)
 
 
