@@ -267,11 +267,15 @@ def plan_from_args(args, recipe: str | None = None) -> list:
 
 
 def _cmd_train(args) -> int:
-    from ecalib.tasks import prepare_data, train
-
     runs = plan_from_args(args)  # every run checked before the first one trains
     if args.run_name and len(runs) > 1:
         raise UsageError(f"--run-name names one folder, but these settings make {len(runs)} runs")
+    return _train_runs(runs, args)
+
+
+def _train_runs(runs: list, args) -> int:
+    from ecalib.tasks import prepare_data, train
+
     main_rank = os.environ.get("RANK", "0") == "0"
     if main_rank:  # the other ranks wait for it in train()
         prepare_data(runs, ways_out="cli")
@@ -282,11 +286,29 @@ def _cmd_train(args) -> int:
             resume=not args.no_resume,
             resume_from=None if args.resume_from in (None, "auto") else args.resume_from,
             progress=not args.no_progress,
-            run_dir=Path(args.results_dir) / run.task / args.run_name if args.run_name else None,
+            run_dir=Path(args.results_dir) / run.task / args.run_name if getattr(args, "run_name", None) else None,
         )
         if main_rank:  # under torchrun, one summary
             print(json.dumps({"run_dir": str(result.run_dir), "lr_rule": run.lr_rule, **result.final}))
     return 0
+
+
+def _cmd_study(args) -> int:
+    from ecalib.recipes.overrides import SHORTHANDS
+    from ecalib.recipes.studies import study
+
+    chosen = study(args.study)
+    given = {s.name: getattr(args, s.name) for s in SHORTHANDS}
+    for name in ("model", "k_size"):
+        if given.pop(name) is not None:
+            raise UsageError(f"--{name.replace('_', '-')}: the study {chosen.name} sets its own models and kernels")
+    runs = chosen.runs(args.profile, args.set, seeds=args.seeds, **given)
+    print(f"{chosen.name}: {chosen.reproduces}; {len(runs)} run(s) of {chosen.recipe}", file=sys.stderr)
+    if args.dry_run:
+        print("\n".join(run.name for run in runs))
+        return 0
+    args.run_name = None
+    return _train_runs(runs, args)
 
 
 def _cmd_evaluate(args) -> int:
@@ -294,6 +316,8 @@ def _cmd_evaluate(args) -> int:
 
     result = imagenet.evaluate_checkpoint(**matching(imagenet.evaluate_checkpoint, args))
     print(json.dumps(result, default=str) if args.format == "json" else imagenet.format_evaluation(result))
+    if args.out:
+        print(f"result folder: {imagenet.write_evaluation(result, args.out)}", file=sys.stderr)
     return 0
 
 
@@ -506,6 +530,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser(
+        "study", help="train every run of one of the paper's ablations (table2-imagenet, fig4-cifar10...)"
+    )
+    p.add_argument("study", metavar="STUDY", help="table2-imagenet, fig4-imagenet, table2-cifar10 or fig4-cifar10")
+    p.add_argument("--dry-run", action="store_true", help="list the runs (checked) without training them")
+    _add_experiment_options(p)
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_study)
+
     p = sub.add_parser("evaluate", help="top-1/top-5 of an official checkpoint on an ImageNet val folder")
     p.add_argument("--checkpoint", required=True, help="e.g. eca_resnet50_k3557.pth.tar")
     p.add_argument("--data", required=True, help="<imagenet>/val (or the folder holding val/)")
@@ -520,6 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=BAD_IMAGE_POLICIES,
         default="refuse",
         help="unreadable image files: stop naming the first, or leave them out (counted in the result)",
+    )
+    p.add_argument(
+        "--out",
+        type=output_folder,
+        help="also keep the result as a folder here (commit results/imagenet-eval for the book)",
     )
     p.set_defaults(func=_cmd_evaluate)
 

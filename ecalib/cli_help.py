@@ -55,7 +55,15 @@ EXAMPLES = {
         "ecalib train imagenet --model eca_resnet50 --data-dir /data/imagenet --amp bf16",
         "ecalib train coco --profile smoke",
     ],
-    "evaluate": ["ecalib evaluate --checkpoint eca_resnet50_k3557.pth.tar --data /data/imagenet/val"],
+    "study": [
+        "ecalib study table2-cifar10 --dry-run",
+        "ecalib study fig4-cifar10 --seeds 0 1 --download",
+        "ecalib study table2-imagenet --data-dir /data/imagenet --amp bf16",
+    ],
+    "evaluate": [
+        "ecalib evaluate --checkpoint eca_resnet50_k3557.pth.tar --data /data/imagenet/val",
+        "ecalib evaluate --checkpoint eca_resnet50_k3557.pth.tar --data /data/imagenet/val --out results/imagenet-eval",
+    ],
     "bench": [
         "ecalib bench --suite table3 --budget 8m",
         "ecalib bench --suite table3 --profile smoke --device cpu",

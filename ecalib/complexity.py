@@ -15,10 +15,31 @@ import torch
 from torch import nn
 
 from ecalib.errors import UsageError
-from ecalib.layers import Cbam, EcaLayer, SqueezeExcite, TripletAttention, set_eca_impl
+from ecalib.layers import (
+    Cbam,
+    EcaLayer,
+    EcaNonShared,
+    SeGroupConv,
+    SeVar1,
+    SeVar2,
+    SeVar3,
+    SqueezeExcite,
+    TripletAttention,
+    set_eca_impl,
+)
 from ecalib.reference import parse_binary_quantity
 
-ATTENTION_MODULES: tuple[type[nn.Module], ...] = (EcaLayer, SqueezeExcite, Cbam, TripletAttention)
+ATTENTION_MODULES: tuple[type[nn.Module], ...] = (
+    EcaLayer,
+    SqueezeExcite,
+    Cbam,
+    TripletAttention,
+    SeVar1,
+    SeVar2,
+    SeVar3,
+    SeGroupConv,
+    EcaNonShared,
+)
 try:  # timm's ECA models use their own module classes
     from timm.layers import CecaModule, EcaModule
 

@@ -34,13 +34,18 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # committed here, then trains one or more of those runs with `ecalib`'s engine (the comparison of
 # many runs is the next chapter).
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("cifar10")
+
 # %% [markdown]
 # ## The evidence
 #
-# RC2020 published its 50-epoch runs as two charts (mean of 5 seeds per mechanism, with a band).
-# `ecalib` reads the charts back as numbers; they are plotted and summarised, with their final
-# values, on the next page ({doc}`cifar10_compare`). Here: the real runs committed to this
-# repository.
+# RC2020 published its 50-epoch runs only as two charts (mean of 5 seeds per mechanism, with a band);
+# its README shows the charts and states no numbers. `ecalib` reads the charts back as numbers; they are
+# plotted and summarised, with their final values, on the next page ({doc}`cifar10_compare`). Here: the
+# real runs committed to this repository.
 
 # %% tags=["remove-input"]
 import pandas as pd
@@ -84,6 +89,15 @@ glue("rc2020_cifar_lr", f"{rc2020.lr:g}")
 glue("rc2020_cifar_milestones", "/".join(map(str, rc2020.milestones)))
 glue("rc2020_cifar_epochs", rc2020.epochs)
 glue("standard_cifar_epochs", standard.epochs)
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("cifar10")
+
 
 # %% [markdown]
 # ## Run it yourself

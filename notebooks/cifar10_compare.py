@@ -34,6 +34,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # complete run found in the result folders, grouped by folder, protocol, profile, data source and
 # device, so that synthetic smoke runs and real runs are never mixed.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("cifar10_compare")
+
 # %% tags=["parameters", "hide-input"]
 # Parameters (papermill -p NAME VALUE)
 results_dirs: str = "results/cifar10,runs/cifar10"  # comma-separated run folders: the committed ones, this build's
@@ -82,7 +87,7 @@ def mechanism_table(runs):
 # %% tags=["remove-input"]
 from ecalib.reference import rc2020_cifar10_curves
 from ecalib.reports.figures import endpoint_plot, rc2020_curves
-from ecalib.reports.rc2020 import summarise_rc2020_curves
+from ecalib.reports.rc2020 import rounded, summarise_rc2020_curves
 
 curves = rc2020_cifar10_curves()
 provenance = curves.attrs["provenance"]
@@ -90,7 +95,7 @@ files = ", ".join(provenance["files"].values())
 rc2020_source = (f"{provenance['repository']} at {provenance['commit'][:10]}, {files}, "
                  "digitised by ecalib (tools/digitise_rc2020.py)")
 display(rc2020_curves(curves))
-summary = summarise_rc2020_curves(curves).sort_values("final_top1", ascending=False)
+summary = rounded(summarise_rc2020_curves(curves)).sort_values("final_top1", ascending=False)
 display(endpoint_plot(summary, "final_top1", "final_top1_low", "final_top1_high", label="test top-1 at epoch 49 (%)",
                       name="rc2020-cifar10-final", caption="RC2020's final test top-1 per mechanism with its band; "
                       "the dashed line is the plain network's mean."))
@@ -111,7 +116,9 @@ captioned(summary[list(labels)].rename(columns=labels),
 
 # %% tags=["remove-input"]
 captioned(pd.DataFrame(rc2020_cifar10_bands()).drop(columns="source"),
-          "The ranges RC2020 states for these runs", "RC2020 README (digantamisra98/Reproducibilty-Challenge-ECANET)")
+          "Ranges read by eye from the same two charts, for comparison",
+          "RC2020's charts (digantamisra98/Reproducibilty-Challenge-ECANET); "
+          "its README shows them and states no numbers")
 
 # %% [markdown]
 # ## Real runs
@@ -152,6 +159,15 @@ else:
                       "Images/s per mechanism on synthetic 32x32 input, and the protocol's projected minutes",
                       f"benchmarks/cifar10_speed.py result folders in {benchmarks_dir} (commits "
                       f"{', '.join(sorted(set(speed['commit'])))})", digits=2))
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("cifar10_compare")
+
 
 # %% [markdown]
 # ## Run it yourself

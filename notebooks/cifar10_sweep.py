@@ -35,6 +35,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `ecalib.sweep.run_sweep` runs the same file offline (grid, random, or Bayesian through Optuna),
 # one normal result folder per trial.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("cifar10_sweep")
+
 # %% [markdown]
 # ## The evidence: the search space, and committed sweeps
 
@@ -66,6 +71,15 @@ if not committed:
     print("No real sweep is committed under results/cifar10-sweeps yet: the commands below make one.")
 for csv in committed:
     display(captioned(pd.read_csv(csv), f"Sweep {csv.parent.name}: every trial", str(csv)))
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("cifar10_sweep")
+
 
 # %% [markdown]
 # ## Run it yourself

@@ -37,6 +37,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `ecalib` (torchvision by default, MMDetection through its registry as the alternative), with the
 # lr scaled to the batch actually used.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("coco_maskrcnn")
+
 # %% [markdown]
 # ## The published numbers
 
@@ -121,6 +126,15 @@ from ecalib.reports.recipes import recipe_sources, recipes_shown
 COCO_RECIPES = ["coco/maskrcnn_1x", "coco/maskrcnn_1x_mmdet"]
 display(recipes_shown(COCO_RECIPES, "The Mask R-CNN recipes, one column per recipe file"))
 print(recipe_sources(COCO_RECIPES))
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("coco_maskrcnn")
+
 
 # %% [markdown]
 # ## Run it yourself

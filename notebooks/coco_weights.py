@@ -50,6 +50,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # The real files cannot be downloaded here, so this chapter **generates files in the official
 # layouts** (random weights, real key names and shapes) and converts those.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("coco_weights")
+
 # %% [markdown]
 # ## Run it yourself
 #
@@ -144,3 +149,12 @@ for key, name in heads:
     glue(f"{name}_new", new["roi_head." + key].shape[0])
 background_last = torch.equal(new["roi_head.bbox_head.fc_cls.weight"][-1], old["bbox_head.fc_cls.weight"][0])
 print("background row now last:", background_last)
+
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("coco_weights")

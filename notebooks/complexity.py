@@ -37,6 +37,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # decimal units; that column is here too (`torch.utils.flop_counter`), so the two conventions can
 # be compared directly.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("complexity")
+
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
 models: list = [
@@ -106,6 +111,15 @@ captioned(
 
 # %% tags=["remove-input"]
 attention_share(table, input_size)
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("complexity")
+
 
 # %% [markdown]
 # ## Provenance

@@ -44,6 +44,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # models; with an official checkpoint (`-p checkpoint ...`) the page also shows its learned kernels and
 # the attention it puts on a real photo.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("eca_module")
+
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE); validated by ecalib in the next cell.
 checkpoint: str = ""  # official ECA-ResNet .pth.tar (e.g. eca_resnet50_k3557.pth.tar); "": no learned weights shown
@@ -123,14 +128,18 @@ for d in (18, 34, 50, 101, 152):
     rows.append({"model": f"ECA-ResNet-{d}", "stage channels C": ", ".join(map(str, widths)),
                  "released k (checkpoint file)": ", ".join(map(str, released.k_per_stage)),
                  "Eq. 12 k": ", ".join(map(str, adaptive.k_per_stage)),
+                 "Eq. 12 k, C = block width (RC2020)": ", ".join(str(eca_kernel_size(w)) for w in (64, 128, 256, 512)),
                  "ECA parameters (released)": sum(k * n for k, n in zip(released.k_per_stage, blocks)),
                  "stages that differ": sum(a != b for a, b in zip(released.k_per_stage, adaptive.k_per_stage))})
 kernels = pd.DataFrame(rows).set_index("model")
 r50 = kernels.loc["ECA-ResNet-50"]
 glue("eca_released_k_r50", r50["released k (checkpoint file)"])
 glue("eca_rule_k_r50", r50["Eq. 12 k"])
+glue("eca_rule_k_r50_width", r50["Eq. 12 k, C = block width (RC2020)"])
 glue("eca_params_r50", int(r50["ECA parameters (released)"]))
 glue("eca_models_differing", f"{int((kernels['stages that differ'] > 0).sum())} of {len(kernels)}")
+off_width = kernels["released k (checkpoint file)"] != kernels["Eq. 12 k, C = block width (RC2020)"]
+glue("eca_models_differing_width", f"{int(off_width.sum())} of {len(kernels)}")
 se_extra = count_params(ecalib.create_model("se_resnet50")) - count_params(ecalib.create_model("resnet50"))
 glue("se_params_r50", f"{se_extra:,}")
 captioned(kernels, "Kernel size per stage of the released ECA-ResNets against Eq. 12",
@@ -139,8 +148,12 @@ captioned(kernels, "Kernel size per stage of the released ECA-ResNets against Eq
 
 # %% [markdown]
 # The released ECA-ResNet-50 uses k = {glue:text}`eca_released_k_r50` per stage where the rule
-# gives {glue:text}`eca_rule_k_r50`; {glue:text}`eca_models_differing` released ResNets differ from
-# the rule in at least one stage. Either way the attention is cheap: the {glue:text}`eca_params_r50`
+# gives {glue:text}`eca_rule_k_r50` with C the channels ECA rescales, or
+# {glue:text}`eca_rule_k_r50_width` with C the block's width (64 to 512), the reading of RC2020's
+# code (official issues #46 and #57 raise the question); {glue:text}`eca_models_differing`
+# released ResNets differ from the first reading in at least one stage, and
+# {glue:text}`eca_models_differing_width` from the second. Either way the attention is cheap: the
+# {glue:text}`eca_params_r50`
 # ECA weights of the released ECA-ResNet-50 against {glue:text}`se_params_r50` extra parameters for
 # SE (r = 16) on the same backbone.
 
@@ -204,6 +217,15 @@ else:
                             for c, w in enumerate(ws[:64])])
     display(channel_weights(weights, f"{source}; skimage.data.{image}(), channels 0-63"))
     print("top-5:", ", ".join(f"{p.label} {p.probability:.2f}" for p in predict(eca_net, photo)))
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("eca_module")
+
 
 # %% [markdown]
 # ## Provenance

@@ -40,6 +40,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `torchrun`, and evaluates any official checkpoint against the published numbers.
 
 # %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("imagenet")
+
+# %% tags=["remove-input"]
 from ecalib.reports.recipes import recipe_sources, recipes_shown
 from ecalib.reports.tables import captioned
 
@@ -62,6 +67,15 @@ display(captioned(readme, "ImageNet top-1/top-5, Params and FLOPs of the release
                   "official README (BangguWu/ECANet), ImageNet results", digits=2))
 display(captioned(table3, "The paper's ImageNet comparison (Params/FLOPs in binary units; FPS on 4x RTX 2080Ti)",
                   "paper, Table 3", digits=2))
+
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("imagenet")
+
 
 # %% [markdown]
 # ## Run it yourself

@@ -37,6 +37,11 @@ if "google.colab" in sys.modules:  # Colab: the repository (results, reference d
 # `results/benchmarks/speed/`, each with its device, versions and commit); nothing is measured
 # while the book builds.
 
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_opening
+
+chapter_opening("speed")
+
 # %% tags=["parameters"]
 # Parameters (papermill -p NAME VALUE)
 results_dir: str = "results/benchmarks/speed"  # folders written by `ecalib bench`
@@ -162,3 +167,10 @@ else:
 # which implementation `auto` runs and why, scaling with batch and resolution, and the wall time of
 # the ImageNet recipe projected from measured rates are on the {doc}`speed_appendix` page.
 
+# %% [markdown]
+# ## What the evidence says
+
+# %% tags=["remove-input"]
+from ecalib.reports.ledger import chapter_closing
+
+chapter_closing("speed")

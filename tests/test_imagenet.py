@@ -315,3 +315,23 @@ def test_workers_option_trains(tmp_path, data_dir, capsys):
     # workers is operational: the same settings with other loader processes are the same run
     assert run_dir.name == smoke_run(data_dir, epochs=1, workers=0).name
     assert resolve("imagenet", data_dir="/data/imagenet", workers=2).config.data.workers == 2
+
+
+def test_write_evaluation_keeps_metrics_apart_from_provenance(tmp_path, data_dir):
+    from ecalib.reports.evidence import ResultFolders
+
+    path = save_official_checkpoint(ecalib.create_model("eca_resnet18", num_classes=4), tmp_path / "e.pth.tar")
+    result = imagenet.evaluate_checkpoint(path, data_dir, workers=0, image_sizes={"val_resize": 64, "val_crop": 56})
+    folder = imagenet.write_evaluation(result, tmp_path / "results" / "imagenet-eval")
+    params, final = (json.loads((folder / f).read_text()) for f in ("params.json", "final.json"))
+    assert set(final) == {"top1", "top5", "loss", "images", "classes"} and "top1" not in params
+    assert params["data_source"]["kind"] == "synthetic" and len(params["checkpoint_sha256"]) == 64
+    evaluations = ResultFolders(tmp_path / "results").evaluations
+    assert evaluations.loc[0, "model"] == "eca_resnet18" and evaluations.loc[0, "data"] == "synthetic"
+    from helpers import run_cli
+
+    out = tmp_path / "cli-results"
+    done = run_cli("evaluate", "--checkpoint", path, "--data", data_dir, "--workers", 0, "--out", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (written,) = out.iterdir()
+    assert (written / "final.json").is_file() and str(written) in done.stderr

@@ -110,6 +110,7 @@ def test_cifar10_notebook_smoke(cifar_results):
     assert "epoch 1/2" not in text and "img/s" not in text, "per-epoch lines in the book's page"
     assert "results/cifar10" in text  # the evidence comes before the smoke run
     assert "a pipeline check, not a result" in text  # synthetic runs are not shown as results
+    assert "Claims and verdicts" not in text and "RC2020: attention on CIFAR-10" in text  # this chapter's rows
     cells = json.loads((out / "cifar10.ipynb").read_text())["cells"]
     heading = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Pipeline check on synthetic"))
     run_it = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Run it yourself"))
@@ -136,6 +137,7 @@ def test_cifar10_compare_notebook(cifar_results, tmp_path):
     text = outputs_text(out)
     assert "0 complete real run(s)" in text and "2 synthetic run(s)" in text
     assert "digitised by ecalib (tools/digitise_rc2020.py)" in text and "catch-up epoch" in text
+    assert "README figures" not in text and "states no numbers" in text  # RC2020's README has figures only
     raw = out.read_text()
     assert 'data-ecalib-figure=\\"rc2020-cifar10-curves\\"' in raw and "image/png" in raw
 
@@ -218,8 +220,11 @@ def test_findings_notebook(tmp_path):
     result = run_notebook(tmp_path, "--profile", "smoke", "--only", "findings")
     assert result.returncode == 0, result.stdout + result.stderr
     text = outputs_text(tmp_path / "findings.ipynb")
-    assert "README prints 57.41M" in text and "values [0.1] over the whole run" in text
-    assert "27,850" in text and "5557" in text
+    assert "README prints 57.41M" in text and "the lr stays at 0.1 in every epoch" in text
+    assert "27,850" in text and "5557" in text and "3555" in text  # both readings of Eq. 12
+    assert "Claims and verdicts. Source:" in text and "untested" in text and "contradicted" in text
+    assert "SE-Var3" in text and "ecalib study table2-cifar10" in text and "GPU-hours" in text
+    assert "se 75.36 % [74.17, 76.54]" in text  # rounded once, as on the CIFAR-10 pages
 
 
 def test_speed_notebook_renders_bench_folders(tmp_path):

@@ -18,6 +18,7 @@ SOURCES = {  # what each recipe's opening comment must cite
     "cifar10/rc2020": "train_cifar.py",
     "cifar10/rc2020_sweep": "sweep/sweep.yaml",
     "cifar10/standard": "conventional",
+    "cifar10/ablation": "Table 2",
     "imagenet/resnet": "main.py",
     "imagenet/mobilenet_v2": "light_main.py",
     "coco/maskrcnn_1x": "schedule_1x",

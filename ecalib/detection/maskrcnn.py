@@ -13,8 +13,10 @@ import os
 from torch import nn
 
 from ecalib.errors import UsageError
+from ecalib.models.zoo import RELEASED_DETECTOR_K
 
-DETECTOR_K = "3377"  # Mask R-CNN / RetinaNet ECA-R50 backbones of the official release (file names ..._k3377)
+# the ECA-ResNet-50 backbone of the released Mask R-CNN (file name ..._k3377)
+DETECTOR_K = "".join(map(str, RELEASED_DETECTOR_K["Mask R-CNN"]))
 LAYERS_TO_TRAIN = ("layer4", "layer3", "layer2", "layer1", "conv1")
 
 

@@ -8,9 +8,12 @@ from ecalib.errors import UsageError
 from ecalib.layers.cbam import Cbam
 from ecalib.layers.eca import CecaLayer, EcaLayer
 from ecalib.layers.se import SqueezeExcite
+from ecalib.layers.se_variants import EcaNonShared, SeGroupConv, SeVar1, SeVar2, SeVar3
 from ecalib.layers.triplet import TripletAttention
 
-ATTENTION_TYPES = ("none", "se", "cbam", "triplet", "eca", "ceca")
+#: The attentions of the paper's ablation (Sec. 3.2, Table 2) besides SE and ECA.
+ABLATION_TYPES = ("se_var1", "se_var2", "se_var3", "se_gc", "eca_ns")
+ATTENTION_TYPES = ("none", "se", "cbam", "triplet", "eca", "ceca", *ABLATION_TYPES)
 
 _BUILDERS = {
     "se": SqueezeExcite,
@@ -18,6 +21,11 @@ _BUILDERS = {
     "triplet": TripletAttention,
     "eca": EcaLayer,
     "ceca": CecaLayer,
+    "se_var1": SeVar1,
+    "se_var2": SeVar2,
+    "se_var3": SeVar3,
+    "se_gc": SeGroupConv,
+    "eca_ns": EcaNonShared,
 }
 
 
@@ -33,7 +41,8 @@ def create_attention(name: str, channels: int, **kwargs) -> nn.Module | None:
     """Build attention ``name`` for ``channels`` channels; ``None`` for ``'none'``.
 
     Keyword arguments go to the module: ``k_size`` for ECA/CECA (omit it for the adaptive
-    rule), ``reduction`` for SE/CBAM, ``spatial_kernel`` for CBAM, ``kernel_size`` for Triplet.
+    rule) and ECA-NS, ``reduction`` for SE/CBAM, ``spatial_kernel`` for CBAM, ``kernel_size`` for
+    Triplet, ``groups`` for SE-GC.
     """
     key = check_attention(name)
     if key == "none":

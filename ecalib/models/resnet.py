@@ -19,6 +19,7 @@ from ecalib.layers import EcaLayer, check_attention, create_attention, eca_kerne
 from ecalib.models.interface import TimmInterface, create_pool
 
 ECA_TYPES = ("eca", "ceca")
+KERNEL_TYPES = (*ECA_TYPES, "eca_ns")  # attentions with a kernel size k per stage
 
 
 def attention_attribute(attn: str) -> str:
@@ -173,7 +174,7 @@ class ResNet(TimmInterface, nn.Module):
         block: ``'basic'`` or ``'bottleneck'``.
         layers: blocks per stage, e.g. ``[3, 4, 6, 3]``.
         attn: one of :data:`ecalib.layers.ATTENTION_TYPES`.
-        k_size: ECA kernel sizes (see :func:`resolve_kernel_sizes`); only for ``eca``/``ceca``.
+        k_size: ECA kernel sizes (see :func:`resolve_kernel_sizes`); only for ``eca``/``ceca``/``eca_ns``.
         attn_kwargs: extra arguments for the attention module (``reduction``, ``spatial_kernel``...).
         stem: ``'imagenet'`` (7x7/2 conv + max-pool) or ``'cifar'`` (3x3/1 conv, no pool).
         widths: base width of each stage (64, 128, 256, 512 for the ImageNet ResNets).
@@ -208,10 +209,10 @@ class ResNet(TimmInterface, nn.Module):
             raise UsageError(f"layers {list(layers)} and widths {list(widths)} must have the same length")
         block_cls = BLOCKS[block]
         self.attn = check_attention(attn)
-        if k_size is not None and self.attn not in ECA_TYPES:
-            raise UsageError(f"k_size only applies to attention 'eca' or 'ceca', not {self.attn!r}")
+        if k_size is not None and self.attn not in KERNEL_TYPES:
+            raise UsageError(f"k_size only applies to attention {', '.join(KERNEL_TYPES)}, not {self.attn!r}")
         stage_channels = [w * block_cls.expansion for w in widths]
-        self.k_per_stage = resolve_kernel_sizes(k_size, stage_channels) if self.attn in ECA_TYPES else None
+        self.k_per_stage = resolve_kernel_sizes(k_size, stage_channels) if self.attn in KERNEL_TYPES else None
         self.stem = stem
         self.num_classes = num_classes
         self.drop_rate = drop_rate

@@ -17,6 +17,7 @@ from ecalib.models.registry import (
     CIFAR10_STD,
     EvalTransform,
     ModelInfo,
+    model_info,
     register_model,
 )
 from ecalib.models.resnet import ResNet, resolve_kernel_sizes
@@ -35,6 +36,8 @@ CIFAR_RESNET_LAYOUTS = {20: ("basic", (3, 3, 3), (16, 32, 64)), 18: ("basic", (2
 # Per-stage k of the released ImageNet checkpoints (file-name suffix) and their exact parameter
 # counts at 1000 classes, with the torchvision baselines: the released files' own counts.
 RELEASED_K = {18: (3, 5, 7, 7), 34: (3, 3, 5, 7), 50: (3, 5, 5, 7), 101: (3, 3, 5, 7), 152: (3, 3, 5, 7)}
+# Per-stage k of the ECA-ResNet-50 backbones in the released COCO detectors (their file names, official README)
+RELEASED_DETECTOR_K = {"Mask R-CNN": (3, 3, 7, 7), "RetinaNet": (3, 3, 7, 7), "Faster R-CNN": (5, 5, 5, 5)}
 OFFICIAL_PARAMS = {
     "eca_resnet18": 11_689_556,
     "eca_resnet34": 21_797_744,
@@ -52,6 +55,16 @@ OFFICIAL_PARAMS = {
 README_NAMES = {18: "ECA-Net18", 34: "ECA-Net34", 50: "ECA-Net50", 101: "ECA-Net101", 152: "ECA-Net152"}
 PAPER_METHODS = {"none": "ResNet", "se": "SENet", "cbam": "CBAM", "eca": "ECA-Net"}
 PREFIX = {"none": "", "se": "se_", "cbam": "cbam_", "triplet": "triplet_", "eca": "eca_", "ceca": "ceca_"}
+# The paper's ablation (Sec. 3.2, Table 2) on ResNet-50 and on the CIFAR ResNet-18: the attention types of
+# ecalib.layers.se_variants, each in every block where ECA sits.
+ABLATION_NOTES = {
+    "se_var1": "SE-Var1 (paper Table 2): gate sigmoid(GAP(x)), no parameters.",
+    "se_var2": "SE-Var2 (paper Table 2): one weight per channel, C parameters per block.",
+    "se_var3": "SE-Var3 (paper Table 2): one fully connected C x C layer, C² parameters per block.",
+    "se_gc": "SE-GC (paper Table 2): a group convolution over the channels, G = 16 groups (attn_kwargs groups).",
+    "eca_ns": "ECA-NS (paper Table 2): k weights per channel, not shared; k by the adaptive rule per stage.",
+}
+ABLATION_BACKBONES = {"resnet50": "eca_resnet50_adaptive", "resnet18_cifar": "eca_resnet18_cifar"}  # -> ECA, rule k
 TIMM_ECA_RESNETS = (
     "ecaresnet26t",
     "ecaresnet50d",
@@ -130,6 +143,17 @@ def _register_cifar_resnets() -> None:
             )
 
 
+def _register_ablation_variants() -> None:
+    for backbone, adaptive_eca in ABLATION_BACKBONES.items():
+        base = model_info(backbone)
+        for attn, notes in ABLATION_NOTES.items():
+            k = model_info(adaptive_eca).k_per_stage if attn == "eca_ns" else None  # ECA-NS: the rule's k, as ECA's
+            register_model(
+                replace(base, name=f"{attn}_{backbone}", builder=partial(base.builder, attn=attn), attention=attn,
+                        k_per_stage=k, num_params=None, reference=(), notes=notes)
+            )  # fmt: skip
+
+
 def _register_mobilenets() -> None:
     variants = [
         (
@@ -196,6 +220,7 @@ def _register_in_timm() -> None:
 
 _register_imagenet_resnets()
 _register_cifar_resnets()
+_register_ablation_variants()
 _register_mobilenets()
 _register_timm_models()
 _register_in_timm()

@@ -49,7 +49,8 @@ def parse_binary_quantity(text: str) -> float | None:
 
 
 def rc2020_cifar10_bands() -> list[dict[str, str]]:
-    """RC2020's reported CIFAR-10 end values (ranges over mechanisms), from its README figures."""
+    """RC2020's CIFAR-10 end values as ranges over all mechanisms, read by eye from its two charts (its README
+    shows the charts and states no numbers; :func:`rc2020_cifar10_curves` has them digitised)."""
     with resources.files(__package__).joinpath("rc2020_cifar10.csv").open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
 

@@ -51,3 +51,10 @@ def summarise_rc2020_curves(df: pd.DataFrame, baseline: str = "none") -> pd.Data
             }
         )
     return pd.DataFrame(rows).set_index("mechanism")
+
+
+def rounded(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """``table``'s numbers rounded once, correctly (Python's ``round`` of the stored binary value), for every page
+    that shows them: 74.175 (stored as 74.17499...) is 74.17 everywhere, never 74.17 in one place and 74.18
+    (pandas' ``round``) in another."""
+    return table.map(lambda v: round(float(v), digits) if isinstance(v, (float, np.floating)) and pd.notna(v) else v)

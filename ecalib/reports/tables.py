@@ -48,10 +48,14 @@ def captioned(table: pd.DataFrame, caption: str, source: str, digits: int = 3):
     """``table`` for the book: its caption (what it shows, then ``Source: ...``) above it, numbers
     formatted by :func:`format_number`. Every table of the book is shown this way, so each one names
     its own source (the browser test checks it)."""
-    text = caption.rstrip(". ") + ". Source: " + source.rstrip(".") + "."
     return (
         table.style.format(lambda v: format_number(v, digits))
         .format_index(lambda v: format_number(v, digits), axis=0)
-        .set_caption(text)
+        .set_caption(caption_text(caption, source))
         .set_table_attributes('class="dataframe ecalib-table"')
     )
+
+
+def caption_text(caption: str, source: str) -> str:
+    """A table's caption as the book writes it: what the table shows, then ``Source: ...``."""
+    return caption.rstrip(". ") + ". Source: " + source.rstrip(".") + "."

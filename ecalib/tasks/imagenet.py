@@ -201,6 +201,38 @@ def evaluate_checkpoint(
     return result
 
 
+EVALUATION_METRICS = ("top1", "top5", "loss", "images", "classes")  # final.json; everything else is provenance
+
+
+def write_evaluation(result: dict, out_root: str | Path) -> Path:
+    """Keep an evaluation as a result folder ``out_root/<model>-<UTC time>/`` that the claims ledger reads.
+
+    ``params.json`` says what was evaluated on what (model, kernels, checkpoint file and its sha256, data
+    folder and kind, transform, label map), ``env.json`` where (ecalib.provenance), and ``final.json``,
+    written last, the metrics. An existing folder is never replaced.
+    """
+    import datetime as dt
+    import hashlib
+    import json
+
+    from ecalib.engine.results import atomic_write_text
+    from ecalib.provenance import environment
+
+    digest = hashlib.sha256()
+    with open(result["checkpoint"], "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    folder = Path(out_root) / f"{result['model']}-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
+    folder.mkdir(parents=True, exist_ok=False)
+    params = {k: v for k, v in result.items() if k not in EVALUATION_METRICS}
+    params = {"command": "evaluate", **params, "checkpoint_sha256": digest.hexdigest()}
+    atomic_write_text(folder / "params.json", json.dumps(params, indent=2, default=str) + "\n")
+    atomic_write_text(folder / "env.json", json.dumps(environment(), indent=2) + "\n")
+    final = {k: result[k] for k in EVALUATION_METRICS}
+    atomic_write_text(folder / "final.json", json.dumps(final, indent=2) + "\n")
+    return folder
+
+
 def format_evaluation(result: dict) -> str:
     """The evaluator's result as text: measured top-1/top-5 next to the README/paper values."""
     lines = [
