@@ -379,3 +379,19 @@ def test_torchscript_computes_what_the_eager_model_does(name):
         ecalib.layers.set_eca_impl(model, impl)
         with torch.no_grad():
             torch.testing.assert_close(torch.jit.script(model)(x), model(x))
+
+
+def test_scripted_block_refuses_an_attention_name_it_does_not_know():
+    """An attention module under a name the scripted path has no branch for fails loudly instead of being
+    skipped (eager code finds it by name)."""
+    model = timm.create_model("se_resnet20_cifar").eval()
+    x = _x("se_resnet20_cifar")
+    expected = model(x)
+    for block in (b for stage in model.stages() for b in stage):
+        module = block.se
+        del block._modules["se"]
+        block.se, block.attn_attr = None, "renamed"
+        block.add_module("renamed", module)
+    torch.testing.assert_close(model(x), expected)
+    with pytest.raises(torch.jit.Error, match="add 'renamed' there"):
+        torch.jit.script(model)(x)

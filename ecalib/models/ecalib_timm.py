@@ -225,15 +225,14 @@ def _build(model_cls, variant: str, pretrained: bool, num_levels: int, **kwargs)
     )
 
 
-def _create_resnet(variant: str, pretrained: bool = False, depth: int = 50, stem: str = "imagenet", **kwargs) -> ResNet:
-    """An ecalib ResNet of ``depth`` (:data:`~ecalib.models.zoo.RESNET_LAYOUTS`, or the CIFAR layouts for
-    ``stem='cifar'``); ``kwargs`` go to :class:`~ecalib.models.resnet.ResNet` (``attn``, ``k_size``...)."""
-    if stem == "cifar":
-        block, layers, widths = CIFAR_RESNET_LAYOUTS[depth]
-        model_cls = partial(ResNet, block, layers, stem=stem, widths=widths)
-    else:
-        block, layers = RESNET_LAYOUTS[depth]
-        model_cls = partial(ResNet, block, layers, stem=stem)
+def _create_resnet(variant: str, pretrained: bool = False, depth: int = 50, **kwargs) -> ResNet:
+    """An ecalib ResNet of ``depth`` (its blocks from :data:`~ecalib.models.zoo.RESNET_LAYOUTS`, or the CIFAR
+    layouts for depth 20); ``kwargs`` go to :class:`~ecalib.models.resnet.ResNet` (``attn``, ``k_size``, ``stem``)."""
+    layouts = {**CIFAR_RESNET_LAYOUTS, **RESNET_LAYOUTS}  # depth 18 is the same network in both
+    if depth not in layouts:
+        raise UsageError(f"no ResNet layout of depth {depth}; known: {sorted(layouts)}")
+    block, layers, *widths = layouts[depth]
+    model_cls = partial(ResNet, block, layers, **({"widths": widths[0]} if widths else {}))
     return _build(model_cls, variant, pretrained, num_levels=1 + len(layers), **kwargs)
 
 

@@ -46,9 +46,10 @@ def builds_in_place(init):
 
 def new_head(model: nn.Module, module: nn.Module) -> nn.Module:
     """``module`` (a new classifier or pool) on the model's device and dtype, in the model's train/eval mode."""
-    from timm.layers import get_device_dtype
-
-    return module.to(**get_device_dtype(model)).train(model.training)
+    reference = next(model.parameters(), None)
+    if reference is not None:
+        module = module.to(device=reference.device, dtype=reference.dtype)
+    return module.train(model.training)
 
 
 class TimmInterface:

@@ -89,7 +89,11 @@ class _AttentionBlock(nn.Module):
             if self.triplet is not None:
                 return self.triplet(x)
             if self.attn_attr is not None:
-                raise RuntimeError("this attention module's attribute is not in SCRIPTED_ATTRIBUTES")
+                raise RuntimeError(
+                    "scripted ResNet blocks reach attention modules by the names in SCRIPTED_ATTRIBUTES; add '"
+                    + self.attn_attr
+                    + "' there and a branch in _AttentionBlock._attend"
+                )
             return x
         return x if self.attn_attr is None else getattr(self, self.attn_attr)(x)
 
