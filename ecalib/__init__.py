@@ -1,6 +1,12 @@
 """ecalib: faithful ECA-Net models (CVPR 2020), official checkpoints and the tools to check the paper."""
 
+import warnings
+
 __version__ = "0.1.0"
+
+# timm imports huggingface_hub, which imports tqdm.auto: in a Jupyter kernel without ipywidgets that warns
+# "IProgress not found" on every page although the bars fall back to text; ecalib's pages need no widgets.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 from ecalib.checkpoint import (  # noqa: E402
     CheckpointError,

@@ -171,6 +171,28 @@ def test_features_only(name):
         ecalib.create_model(name, features_only=True, out_indices=[9])
 
 
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in DEEP else n for n in ALL])
+def test_torchvision_create_feature_extractor(name):
+    """torchvision's FX feature extractor on every model, at its feature levels and its output, equals the model's
+    own eager walk (timm's forward_intermediates) and forward, train mode included (BN statistics)."""
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    model = ecalib.create_model(name).eval()
+    nodes = {level["module"]: str(i) for i, level in enumerate(model.feature_info)}
+    last = "fc" if model_info(name).family == "resnet" else "classifier"
+    extractor = create_feature_extractor(model, return_nodes={**nodes, last: "out"})
+    x = small_input(name, batch=2)
+    with torch.no_grad():
+        traced = extractor(x)
+        final, levels = model.forward_intermediates(x)
+        assert [traced[str(i)].shape for i in range(len(levels))] == [t.shape for t in levels]
+        for i, expected in enumerate(levels):
+            torch.testing.assert_close(traced[str(i)], expected)
+        torch.testing.assert_close(traced["out"], model(x))
+    train = create_feature_extractor(model.train(), return_nodes=nodes)
+    assert set(train(x)) == set(nodes.values())
+
+
 def test_features_only_shares_weights_with_classifier_model():
     torch.manual_seed(1)
     model = ecalib.create_model("eca_resnet18").eval()

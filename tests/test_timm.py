@@ -307,3 +307,91 @@ def test_timm_create_model_for_every_registered_name_has_the_official_counts():
             assert theirs == info.num_params, name
             checked += 1
     assert checked >= 12  # the released ECA models and their torchvision baselines
+
+
+def test_registered_as_timms_own_families():
+    """One ``@register_model def <timm name>(pretrained=False, **kwargs)`` per model in ecalib_timm.py (greppable),
+    each with a pretrained_cfg carrying every field of timm's own ResNet and MobileNetV3 entries."""
+    import inspect
+    import re
+
+    from ecalib.models import ecalib_timm
+
+    source = inspect.getsource(ecalib_timm)
+    theirs = set()
+    for name in ("resnet50.tv_in1k", "resnet18.a1_in1k", "mobilenetv3_large_100.ra_in1k"):
+        theirs |= set(timm.models.get_pretrained_cfg(name).to_dict())
+    theirs -= {"hf_hub_id", "tag"}  # weights on the Hub (ecalib downloads nothing), the weights' tag
+    for name in OURS:
+        timm_name = model_info(name).timm_name
+        assert re.search(rf"@register_model\ndef {timm_name}\(pretrained: bool = False, \*\*kwargs\)", source), name
+        entrypoint = timm.models.model_entrypoint(timm_name)
+        assert entrypoint.__module__ == "ecalib.models.ecalib_timm" and entrypoint.__doc__, name
+        cfg = timm.models.get_pretrained_cfg(timm_name)
+        assert theirs <= set(cfg.to_dict(remove_null=False)) and not cfg.has_weights, name
+        assert cfg.architecture == timm_name and cfg.url == "" and cfg.pool_size is not None, name
+
+
+def test_ecalib_registry_is_a_view_onto_timms():
+    assert [model_info(n).timm_name for n in OURS] == [
+        n for n in sorted(timm.list_models(module="ecalib_timm"), key=lambda n: n.removeprefix("ecalib_"))
+    ]
+    for name in ("eca_resnet50", "resnet18_cifar", "se_mobilenet_v2"):
+        cfg = timm.models.get_pretrained_cfg(model_info(name).timm_name)
+        info = model_info(name)
+        assert (info.num_classes, info.input_size) == (cfg.num_classes, cfg.input_size)
+        assert info.eval_transform.crop / info.eval_transform.resize == pytest.approx(cfg.crop_pct, abs=0.01)
+        assert info.notes == timm.models.model_entrypoint(info.timm_name).__doc__
+    with pytest.raises(ValueError, match="eca_resnet50"):
+        ecalib.model_info("eca_resnet_50")
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_device_dtype_pool_size_and_head_in_place(name):
+    """timm's factory arguments build on the meta device in float64; pool_size is forward_features' map there;
+    a new head keeps the model's device, dtype and eval mode."""
+    info = model_info(name)
+    model = timm.create_model(info.timm_name, device="meta", dtype=torch.float64).eval()
+    tensors = [*model.parameters(), *model.buffers()]
+    assert all(t.is_meta for t in tensors)
+    assert {t.dtype for t in tensors} <= {torch.float64, torch.int64}
+    features = model.forward_features(torch.empty(1, *info.input_size, device="meta", dtype=torch.float64))
+    assert tuple(features.shape[-2:]) == model.pretrained_cfg["pool_size"]
+    assert (model.in_chans, model.head_hidden_size) == (3, model.num_features)
+    model.reset_classifier(5, "catavgmax")
+    head = list(model.get_classifier().parameters())
+    assert all(p.is_meta and p.dtype == torch.float64 for p in head) and not model.get_classifier().training
+    assert model.head_hidden_size == 2 * model.num_features
+
+
+SCRIPTED = ["resnet20_cifar", "se_resnet20_cifar", "cbam_resnet20_cifar", "triplet_resnet20_cifar"]
+SCRIPTED += ["ceca_resnet20_cifar", "eca_resnet18", "eca_mobilenet_v2"]
+
+
+@pytest.mark.parametrize("name", SCRIPTED)
+def test_torchscript_computes_what_the_eager_model_does(name):
+    """The scripted model (its own code path: attention by literal names, ECA's PyTorch formulation) against the
+    eager one, for ECA's fused and reference implementations."""
+    torch.manual_seed(0)
+    model = timm.create_model(model_info(name).timm_name).eval()
+    x = _x(name)
+    for impl in ("auto", "reference"):
+        ecalib.layers.set_eca_impl(model, impl)
+        with torch.no_grad():
+            torch.testing.assert_close(torch.jit.script(model)(x), model(x))
+
+
+def test_scripted_block_refuses_an_attention_name_it_does_not_know():
+    """An attention module under a name the scripted path has no branch for fails loudly instead of being
+    skipped (eager code finds it by name)."""
+    model = timm.create_model("se_resnet20_cifar").eval()
+    x = _x("se_resnet20_cifar")
+    expected = model(x)
+    for block in (b for stage in model.stages() for b in stage):
+        module = block.se
+        del block._modules["se"]
+        block.se, block.attn_attr = None, "renamed"
+        block.add_module("renamed", module)
+    torch.testing.assert_close(model(x), expected)
+    with pytest.raises(torch.jit.Error, match="add 'renamed' there"):
+        torch.jit.script(model)(x)

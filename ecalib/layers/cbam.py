@@ -1,7 +1,5 @@
 """CBAM (Woo et al., ECCV 2018): a channel gate followed by a spatial gate."""
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 

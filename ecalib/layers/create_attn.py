@@ -1,7 +1,5 @@
 """Select a channel/spatial attention module by name (one factory for every block type)."""
 
-from __future__ import annotations
-
 from torch import nn
 
 from ecalib.errors import UsageError

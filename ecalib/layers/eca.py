@@ -1,7 +1,5 @@
 """Efficient Channel Attention (ECA-Net, CVPR 2020, Sec. 3.2-3.3)."""
 
-from __future__ import annotations
-
 import importlib.util
 import json
 import math
@@ -137,24 +135,30 @@ class EcaLayer(nn.Module):
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The attention weights, shape ``[N, C]``: sigmoid of the 1-D conv over the pooled channels."""
-        n, c = x.shape[:2]
+        n, c = x.shape[0], x.shape[1]
         return torch.sigmoid(self.conv(self.avg_pool(x).view(n, 1, c))).view(n, c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if resolve_eca_impl(self.impl, x) == "triton":
-            return _triton_eca()(x, self.conv.weight, None, self.circular, relu=False)
+        if not torch.jit.is_scripting():  # scripted (TorchScript): the PyTorch formulation, no Triton
+            if resolve_eca_impl(self.impl, x) == "triton":
+                return _triton_eca()(x, self.conv.weight, None, self.circular, relu=False)
         return x * self.gate(x)[:, :, None, None]
 
     def forward_residual(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         """``relu(self(x) + residual)``: the end of a residual block, fused unless ``impl='reference'``.
 
         With forward hooks on this layer it is called as a module (unfused), so the hooks see it.
+        Scripted (TorchScript), every implementation but ``reference`` runs the fused PyTorch formulation.
         """
-        impl = resolve_eca_impl(self.impl, x)
-        if impl == "reference" or has_forward_hooks(self):
-            return torch.relu(self(x) + residual)
-        if impl == "triton":
-            return _triton_eca()(x, self.conv.weight, residual, self.circular, relu=True)
+        if torch.jit.is_scripting():
+            if self.impl == "reference":
+                return torch.relu(self.forward(x) + residual)
+        else:
+            impl = resolve_eca_impl(self.impl, x)
+            if impl == "reference" or has_forward_hooks(self):
+                return torch.relu(self(x) + residual)
+            if impl == "triton":
+                return _triton_eca()(x, self.conv.weight, residual, self.circular, relu=True)
         return torch.addcmul(residual, x, self.gate(x)[:, :, None, None]).relu_()
 
     def band_matrix(self, channels: int) -> torch.Tensor:

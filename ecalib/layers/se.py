@@ -1,7 +1,5 @@
 """Squeeze-and-Excitation (Hu et al., CVPR 2018), the paper's main point of comparison."""
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 

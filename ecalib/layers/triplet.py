@@ -1,7 +1,5 @@
 """Triplet attention (Misra et al., WACV 2021): spatial gates on three rotations, averaged."""
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 

@@ -9,7 +9,6 @@ from torch import nn
 
 from ecalib.errors import UsageError
 from ecalib.layers import set_eca_impl
-from ecalib.models.ecalib_timm import build
 from ecalib.models.registry import model_info, same_weights_layout
 
 
@@ -43,8 +42,8 @@ def create_model(
     init_from: str | os.PathLike | dict | None = None,
     **kwargs,
 ) -> nn.Module:
-    """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`) with the builder that
-    ``timm.create_model(model_info(name).timm_name)`` uses, so it carries timm's ``pretrained_cfg``.
+    """Build model ``name`` (see :func:`~ecalib.models.registry.list_models`): ``timm.create_model`` of its
+    timm name (``model_info(name).timm_name``), so it carries timm's ``pretrained_cfg``.
 
     Args:
         pretrained: path of an official ``.pth.tar`` (or any state dict of this architecture).
@@ -62,7 +61,11 @@ def create_model(
         **kwargs: architecture overrides, e.g. ``k_size='3377'``, ``attn_kwargs={'spatial_kernel': 3}``,
             ``drop_path_rate=0.1`` or ``global_pool='max'``.
     """
+    import timm
+
     info = model_info(name)
+    if "k_size" in kwargs and kwargs["k_size"] is None:
+        kwargs["k_size"] = "adaptive"  # timm.create_model drops None arguments; None means the adaptive rule here
     if pretrained is True:
         raise UsageError(
             "ecalib never downloads weights: pass pretrained=<path to the official .pth.tar>"
@@ -75,17 +78,15 @@ def create_model(
             raise UsageError(
                 f"{name} is built by timm; load its weights with timm, ecalib only reads official ECANet files"
             )
-        extra = {"num_classes": num_classes} if num_classes is not None else {}
-        return info.builder(
-            features_only=features_only, **({"out_indices": out_indices} if out_indices else {}), **extra, **kwargs
-        )
+        extra = {"out_indices": out_indices} if out_indices else {}
+        return timm.create_model(name, num_classes=num_classes, features_only=features_only, **extra, **kwargs)
 
     if pretrained and init_from is not None:
         raise UsageError("pass either pretrained (an ECA-Net checkpoint) or init_from (torchvision weights), not both")
     if pretrained:
         model = _from_checkpoint(name, pretrained, num_classes, allow_pickle, kwargs)
     else:
-        model = build(info, num_classes=info.num_classes if num_classes is None else num_classes, **kwargs)
+        model = timm.create_model(info.timm_name, num_classes=num_classes, **kwargs)
     if init_from is not None:
         from ecalib.models.torchvision_init import init_from_torchvision
 
@@ -102,13 +103,15 @@ def create_model(
 
 
 def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module:
+    import timm
+
     from ecalib.checkpoint import CheckpointError, load_weights_strict, read_official_checkpoint
 
     info = model_info(name)
     ckpt = read_official_checkpoint(path, allow_pickle=allow_pickle)
     if not same_weights_layout(model_info(ckpt.model_name), info):
         raise CheckpointError(f"{path} holds a {ckpt.model_name} (by its weights), not a {name}")
-    model = build(info, num_classes=ckpt.num_classes, **kwargs)
+    model = timm.create_model(info.timm_name, num_classes=ckpt.num_classes, **kwargs)
     model_k = getattr(model, "k_per_stage", None)
     if ckpt.k_per_stage is not None and model_k is not None and tuple(ckpt.k_per_stage) != tuple(model_k):
         hint = "".join(map(str, ckpt.k_per_stage))

@@ -7,14 +7,12 @@ k = 3 otherwise; Dropout 0.25; channel widths ``int(c * width_mult)`` with no ro
 multiple of 8; last channel ``1280 * max(1, width_mult)``; pooling by two means over W then H.
 """
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 
 from ecalib.errors import UsageError
 from ecalib.layers import check_attention, create_attention, eca_kernel_size
-from ecalib.models.interface import TimmInterface, create_pool
+from ecalib.models.interface import TimmInterface, builds_in_place, create_pool, new_head
 
 # t (expansion), c (output channels), n (repeats), s (stride of the first repeat)
 INVERTED_RESIDUAL_SETTINGS = (
@@ -92,8 +90,15 @@ class MobileNetV2(TimmInterface, nn.Module):
             block's output channels) or one odd int for every block.
         global_pool: ``'avg'`` is the official mean over W then H; other timm pool types
             (``'max'``, ``'catavgmax'``...) use timm's ``SelectAdaptivePool2d``.
+        device, dtype: where and in which type the parameters are created (timm's factory arguments).
     """
 
+    family = "mobilenet_v2"
+    stem = "imagenet"
+    depth = None
+    __jit_unused_properties__ = ["k_per_stage"]  # TorchScript compiles properties unless listed here
+
+    @builds_in_place
     def __init__(
         self,
         num_classes: int = 1000,
@@ -115,7 +120,7 @@ class MobileNetV2(TimmInterface, nn.Module):
         self.num_features = int(1280 * max(1.0, width_mult))
         features: list[nn.Module] = [ConvBNReLU(in_chans, input_channel, stride=2)]
         self.feature_info = []
-        self.block_kernel_sizes: list[int] = []
+        self.block_kernel_sizes = []  # one k per block (ECA only)
         reduction = 2
         for t, c, n, s in INVERTED_RESIDUAL_SETTINGS:
             output_channel = int(c * width_mult)
@@ -141,20 +146,22 @@ class MobileNetV2(TimmInterface, nn.Module):
             dict(num_chs=self.num_features, reduction=reduction, module=f"features.{len(features) - 1}")
         )
         self.features = nn.Sequential(*features)
+        self.in_chans = in_chans
         self.num_classes = num_classes
         self.drop_rate = drop_rate
-        self.global_pool, _ = _mobilenet_pool(self.num_features, global_pool)
+        self.global_pool, self.head_hidden_size = _mobilenet_pool(self.num_features, global_pool)
         self.classifier = self._make_classifier(num_classes)
         self._init_weights()
 
     def _make_classifier(self, num_classes: int) -> nn.Module:
         if num_classes <= 0:
             return nn.Identity()
-        pooled = self.num_features * self.global_pool.feat_mult()
-        return nn.Sequential(nn.Dropout(self.drop_rate), nn.Linear(pooled, num_classes))
+        return nn.Sequential(nn.Dropout(self.drop_rate), nn.Linear(self.head_hidden_size, num_classes))
 
     def _init_weights(self) -> None:
-        # Official init; ECA's Conv1d keeps PyTorch's default.
+        # Official init; ECA's Conv1d keeps PyTorch's default. Nothing to draw on the meta device.
+        if self.features[0][0].weight.is_meta:
+            return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -174,10 +181,13 @@ class MobileNetV2(TimmInterface, nn.Module):
             return None
         return tuple(dict.fromkeys(self.block_kernel_sizes))
 
-    def _feature_levels(self) -> list[list[nn.Module]]:
+    def _feature_levels(self) -> list[list[list[nn.Module]]]:
+        """Each level is one run of blocks (registered children of ``features``); after pruning, the
+        levels past the end are empty."""
         ends = [int(level["module"].split(".")[1]) for level in self.feature_info]
         starts = [0] + [e + 1 for e in ends[:-1]]
-        return [[self.features[start : end + 1]] for start, end in zip(starts, ends)]
+        blocks = list(self.features)
+        return [[blocks[start : end + 1]] for start, end in zip(starts, ends)]
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
@@ -189,12 +199,22 @@ class MobileNetV2(TimmInterface, nn.Module):
         return self.classifier
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replace the classifier (``0`` removes it) and, with ``global_pool``, the pooling; the new modules
+        take the model's device, dtype and train/eval mode."""
         self.num_classes = num_classes
         if global_pool is not None:
-            self.global_pool, _ = _mobilenet_pool(self.num_features, global_pool)
-        self.classifier = self._make_classifier(num_classes)
+            pool, _ = _mobilenet_pool(self.num_features, global_pool)
+            self.global_pool = new_head(self, pool)
+        self.head_hidden_size = self.num_features * self.global_pool.feat_mult()
+        self.classifier = new_head(self, self._make_classifier(num_classes))
+
+    def _prune_after(self, level: int) -> None:
+        end = int(self.feature_info[level]["module"].split(".")[1])
+        self.features = self.features[: end + 1]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return self.features(x)
         return self._run_levels(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:

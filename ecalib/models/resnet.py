@@ -6,8 +6,6 @@ Module names follow torchvision (``conv1``, ``layer{S}.{B}.bn2``, ``downsample.0
 backbones share key names.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Sequence
 
@@ -16,10 +14,12 @@ from torch import nn
 
 from ecalib.errors import UsageError
 from ecalib.layers import EcaLayer, check_attention, create_attention, eca_kernel_size
-from ecalib.models.interface import TimmInterface, create_pool
+from ecalib.models.interface import TimmInterface, builds_in_place, create_pool, new_head
 
 ECA_TYPES = ("eca", "ceca")
 KERNEL_TYPES = (*ECA_TYPES, "eca_ns")  # attentions with a kernel size k per stage
+#: Attention attributes the scripted (TorchScript) block knows by name; see ``_AttentionBlock``.
+SCRIPTED_ATTRIBUTES = ("eca", "se", "cbam", "triplet", "se_var1", "se_var2", "se_var3", "se_gc", "eca_ns")
 
 
 def attention_attribute(attn: str) -> str:
@@ -61,18 +61,51 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 
 
 class _AttentionBlock(nn.Module):
-    """Shared by both block types: attach the attention module under its key name."""
+    """Shared by both block types: attach the attention module under its key name.
+
+    Eager code reaches it as ``getattr(self, self.attn_attr)``, so any attention type works. TorchScript
+    only takes literal attribute names: the scripted path knows the names in :data:`SCRIPTED_ATTRIBUTES`
+    (unset ones are ``None``, which TorchScript compiles away) and refuses any other.
+    """
 
     expansion = 1
-    attn_attr: str | None
 
     def _attach_attention(self, attn: str, channels: int, attn_kwargs: dict) -> None:
         module = create_attention(attn, channels, **attn_kwargs)
         self.attn_attr = None if module is None else attention_attribute(attn)
         if module is not None:
             self.add_module(self.attn_attr, module)
+        for name in SCRIPTED_ATTRIBUTES:
+            if name != self.attn_attr:
+                setattr(self, name, None)
 
     def _attend(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            if self.eca is not None:
+                return self.eca(x)
+            if self.se is not None:
+                return self.se(x)
+            if self.cbam is not None:
+                return self.cbam(x)
+            if self.triplet is not None:
+                return self.triplet(x)
+            if self.se_var1 is not None:
+                return self.se_var1(x)
+            if self.se_var2 is not None:
+                return self.se_var2(x)
+            if self.se_var3 is not None:
+                return self.se_var3(x)
+            if self.se_gc is not None:
+                return self.se_gc(x)
+            if self.eca_ns is not None:
+                return self.eca_ns(x)
+            if self.attn_attr is not None:
+                raise RuntimeError(
+                    "scripted ResNet blocks reach attention modules by the names in SCRIPTED_ATTRIBUTES; add '"
+                    + self.attn_attr
+                    + "' there and a branch in _AttentionBlock._attend"
+                )
+            return x
         return x if self.attn_attr is None else getattr(self, self.attn_attr)(x)
 
     def _attach_drop_path(self, drop_path: float) -> None:
@@ -81,15 +114,19 @@ class _AttentionBlock(nn.Module):
             from timm.layers import DropPath
 
             self.drop_path = DropPath(drop_path)
+        else:
+            self.drop_path = None
 
     def _attend_add_relu(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         """``relu(drop_path(attention(out)) + identity)``; without drop path ECA fuses the rescale into the
-        add (see ``EcaLayer.impl``)."""
-        attn = getattr(self, self.attn_attr) if self.attn_attr is not None else None
-        if hasattr(self, "drop_path"):
+        add (see ``EcaLayer.forward_residual``)."""
+        if self.drop_path is not None:
             return self.relu(self.drop_path(self._attend(out)) + identity)
-        if isinstance(attn, EcaLayer):
-            return attn.forward_residual(out, identity)
+        if torch.jit.is_scripting():
+            if self.eca is not None:
+                return self.eca.forward_residual(out, identity)
+        elif self.attn_attr is not None and isinstance(getattr(self, self.attn_attr), EcaLayer):
+            return getattr(self, self.attn_attr).forward_residual(out, identity)
         return self.relu(self._attend(out) + identity)
 
 
@@ -182,8 +219,12 @@ class ResNet(TimmInterface, nn.Module):
         drop_path_rate: stochastic depth (timm's ``DropPath``) on the residual branches, rising
             linearly from 0 to this rate over the blocks as in timm's ResNet; 0 adds nothing.
         global_pool: timm's ``SelectAdaptivePool2d`` type (``'avg'``, ``'max'``, ``'catavgmax'``...).
+        device, dtype: where and in which type the parameters are created (timm's factory arguments).
     """
 
+    family = "resnet"
+
+    @builds_in_place
     def __init__(
         self,
         block: str,
@@ -205,8 +246,10 @@ class ResNet(TimmInterface, nn.Module):
             raise UsageError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
         if stem not in STEMS:
             raise UsageError(f"unknown stem {stem!r}; valid: {', '.join(STEMS)}")
-        if len(layers) != len(widths):
-            raise UsageError(f"layers {list(layers)} and widths {list(widths)} must have the same length")
+        if len(layers) != len(widths) or not 1 <= len(layers) <= 4:
+            raise UsageError(
+                f"layers {list(layers)} and widths {list(widths)} must have the same length, 1 to 4 stages"
+            )
         block_cls = BLOCKS[block]
         self.attn = check_attention(attn)
         if k_size is not None and self.attn not in KERNEL_TYPES:
@@ -214,6 +257,8 @@ class ResNet(TimmInterface, nn.Module):
         stage_channels = [w * block_cls.expansion for w in widths]
         self.k_per_stage = resolve_kernel_sizes(k_size, stage_channels) if self.attn in KERNEL_TYPES else None
         self.stem = stem
+        self.depth = sum(layers) * (3 if block == "bottleneck" else 2) + 2
+        self.in_chans = in_chans
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         self.inplanes = widths[0]
@@ -247,8 +292,8 @@ class ResNet(TimmInterface, nn.Module):
             )
         self.num_stages = len(layers)
         self.num_features = widths[-1] * block_cls.expansion
-        self.global_pool, pooled = create_pool(self.num_features, global_pool)
-        self.fc = nn.Linear(pooled, num_classes) if num_classes > 0 else nn.Identity()
+        self.global_pool, self.head_hidden_size = create_pool(self.num_features, global_pool)
+        self.fc = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
         self._init_weights()
 
     def _make_layer(self, block, planes, blocks, stride, attn_kwargs, drop_paths) -> nn.Sequential:
@@ -267,7 +312,9 @@ class ResNet(TimmInterface, nn.Module):
 
     def _init_weights(self) -> None:
         # Official init: conv ~ N(0, sqrt(2 / (kh * kw * out))), BN weight 1 / bias 0;
-        # ECA's Conv1d and all Linear layers keep PyTorch's defaults.
+        # ECA's Conv1d and all Linear layers keep PyTorch's defaults. Nothing to draw on the meta device.
+        if self.conv1.weight.is_meta:
+            return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
@@ -293,14 +340,33 @@ class ResNet(TimmInterface, nn.Module):
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
         """Replace the classifier for fine-tuning (``0`` removes it: the model returns pooled features);
-        ``global_pool`` also changes the pooling (timm's types)."""
+        ``global_pool`` also changes the pooling (timm's types; ``''`` keeps the map). The new modules
+        take the model's device, dtype and train/eval mode."""
         self.num_classes = num_classes
         if global_pool is not None:
-            self.global_pool, _ = create_pool(self.num_features, global_pool)
-        pooled = self.num_features * self.global_pool.feat_mult()
-        self.fc = nn.Linear(pooled, num_classes) if num_classes > 0 else nn.Identity()
+            pool, _ = create_pool(self.num_features, global_pool)
+            self.global_pool = new_head(self, pool)
+        self.head_hidden_size = self.num_features * self.global_pool.feat_mult()
+        fc = nn.Linear(self.head_hidden_size, num_classes) if num_classes > 0 else nn.Identity()
+        self.fc = new_head(self, fc)
+
+    def _prune_after(self, level: int) -> None:
+        # empty stages, not Identity, so that gradient checkpointing still walks them
+        for stage in range(level + 1, self.num_stages + 1):
+            setattr(self, f"layer{stage}", nn.Sequential())
+        if level == 0:
+            self.maxpool = nn.Identity()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():  # TorchScript reaches the stages by literal names
+            x = self.layer1(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
+            if hasattr(self, "layer2"):
+                x = self.layer2(x)
+            if hasattr(self, "layer3"):
+                x = self.layer3(x)
+            if hasattr(self, "layer4"):
+                x = self.layer4(x)
+            return x
         return self._run_levels(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
