@@ -258,26 +258,65 @@ def test_step_estimates_prefer_the_closest_measurement():
 # -- what the readers make of other folders ------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_a_gpu_table3_folder_is_told_apart_and_checked_against_the_goals(smoke_run, tmp_path):
+def _as_gpu_run(smoke: Path, folder: Path) -> Path:
     """The smoke folder relabelled as a full GPU run (a test fixture, not a measurement)."""
     import shutil
 
-    from ecalib.reports.speed import SPEED_GOALS, goal_check, is_table3_gpu, mechanism_ratios
-
-    _, smoke = smoke_run
-    folder = shutil.copytree(smoke, tmp_path / "20990101T000000Z-nvidia-test-gpu")
+    folder = shutil.copytree(smoke, folder)
     relabel = {"env.json": {"device": "NVIDIA test GPU", "cuda": "13.0"}, "params.json": {"profile": "full"}}
     for name, change in relabel.items():
         (folder / name).write_text(json.dumps(json.loads((folder / name).read_text()) | change))
     rows = pd.read_csv(folder / "results.csv")
     rows.assign(device="NVIDIA test GPU", device_type="cuda").to_csv(folder / "results.csv", index=False)
+    return folder
+
+
+@pytest.mark.slow
+def test_a_gpu_table3_folder_is_told_apart_and_checked_against_the_goals(smoke_run, tmp_path):
+    from ecalib.reports.speed import SPEED_GOALS, goal_check, is_table3_gpu, mechanism_ratios
+
+    _, smoke = smoke_run
+    folder = _as_gpu_run(smoke, tmp_path / "20990101T000000Z-nvidia-test-gpu")
+    rows = pd.read_csv(folder / "results.csv")
     assert is_table3_gpu(folder) and not is_table3_gpu(smoke)
     checked = goal_check(mechanism_ratios(folder))
     assert len(checked) == len(rows[(rows["backbone"] == "resnet50") & (rows["mechanism"] == "eca")])
     for r in checked.itertuples():
         expected = r.ratio >= SPEED_GOALS[r.mode] and r.memory_ratio <= SPEED_GOALS["memory"]
         assert r.meets_goal == expected
+
+
+@pytest.mark.slow
+def test_the_ledger_reads_the_preset_folder_and_a_gpu_one_settles_the_speed_claim(smoke_run, tmp_path):
+    """Committing the preset's folder under results/benchmarks/speed/ is the only edit the speed verdict needs."""
+    import shutil
+
+    from ecalib.reports.claims import assess, bench_command
+    from ecalib.reports.verdicts import Verdict
+
+    _, smoke = smoke_run
+    speed = tmp_path / "benchmarks" / "speed"
+    shutil.copytree(smoke, speed / smoke.name)
+    (cpu,) = assess(tmp_path, keys=("speed",))
+    assert cpu.verdict == Verdict.UNTESTED  # a CPU smoke check is shown, never counted
+    assert any(smoke.name in item.source and not item.counts for item in cpu.evidence), cpu.evidence
+    assert [step.command for step in cpu.steps] == [bench_command()]
+    assert bench_command().split()[:4] == ["ecalib", "bench", "--suite", "table3"]
+
+    gpu = _as_gpu_run(smoke, speed / "20990101T000000Z-nvidia-test-gpu")
+    (judged,) = assess(tmp_path, keys=("speed",))
+    assert judged.verdict != Verdict.UNTESTED and judged.parts
+    assert all(gpu.name in part.name for part in judged.parts), judged.parts
+    # Oracle: ECA-ResNet-50's paired ratio (official operations, fp32, eager) read from results.csv itself
+    rows, checked = pd.read_csv(gpu / "results.csv"), 0
+    for mode in ("train", "infer"):
+        eca = rows[(rows["model"] == "eca_resnet50") & (rows["eca_impl"] == "reference") & (rows["mode"] == mode)
+                   & (rows["precision"] == "fp32") & (rows["compile"] == "eager")]  # fmt: skip
+        if len(eca):
+            shown = f"{float(eca['vs none (paired)'].iloc[0]):.3f}x"
+            assert any(mode in item.text and shown in item.text for item in judged.evidence), (shown, judged.evidence)
+            checked += 1
+    assert checked  # the smoke size times ResNet-50 in fp32, eager
 
 
 def test_a_network_that_fails_is_dropped_and_the_others_are_timed(monkeypatch):
