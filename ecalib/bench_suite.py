@@ -327,7 +327,7 @@ def run_groups(
     budget: float | None = None, seed: int = 0, compile_prior: float = 60.0, cudnn_benchmark: bool | None = None,
     progress=print, on_group=None,
 ) -> SuiteRun:  # fmt: skip
-    """Time ``groups`` in order, each interleaved (:func:`measure_interleaved`) after its warm-up.
+    """Time ``groups`` in order, each interleaved (:func:`ecalib.benchmark.measure_interleaved`) after its warm-up.
 
     ``rounds`` is ``(min, max)``: without a ``budget`` (seconds) every group gets ``max`` rounds; with
     one, :class:`ecalib.bench_budget.Budget` drops the groups that would not fit (lowest priority
@@ -433,7 +433,7 @@ def run_preset(preset, device: torch.device, out_root: str | Path, params: dict,
 
     The folder is written as the suite goes (after every group), so an interrupted run keeps what it
     measured; ``budget.json`` says ``"status": "complete"`` once it has finished. Files: see
-    :func:`read_result_folder`.
+    :func:`ecalib.bench_results.read_result_folder`.
     """
     import datetime as dt
 

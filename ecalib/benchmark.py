@@ -25,6 +25,7 @@ from ecalib.errors import UsageError
 
 
 def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); nothing to wait for on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -119,6 +120,8 @@ def prepare_step(
 
 
 def memory_summary(device: torch.device, peak_bytes: float | None = None) -> dict:
+    """A result row's ``peak_memory_mb`` and ``memory_kind``: ``peak_bytes`` on CUDA, the process's maximum
+    resident size on the CPU."""
     if device.type == "cuda":
         return {"peak_memory_mb": peak_bytes / 2**20, "memory_kind": "cuda: held between steps + step peak"}
     return {
@@ -128,6 +131,7 @@ def memory_summary(device: torch.device, peak_bytes: float | None = None) -> dic
 
 
 def rates_summary(rates: list[float]) -> dict:
+    """A result row's ``images_per_s`` (median, 95 % interval, min, max) and ``rounds`` from per-round rates."""
     median, low, high = median_ci(rates)
     return {
         "images_per_s": median,
