@@ -80,8 +80,8 @@ def test_smoke_preset_accounts_for_every_table3_row(smoke_run):
 
 @pytest.mark.slow
 def test_the_speed_chapter_and_the_ratio_reader_read_the_smoke_folder(smoke_run):
-    from ecalib.benchmark import load_results, ratio_table
-    from ecalib.reports.speed import goal_check, is_table3_gpu, mechanism_ratios
+    from ecalib.bench_results import load_results
+    from ecalib.reports.speed import goal_check, is_table3_gpu, mechanism_ratios, ratio_table
 
     _, folder = smoke_run
     table = ratio_table(load_results(folder.parent))  # as notebooks/speed.py reads results/benchmarks/speed
@@ -122,7 +122,7 @@ def test_gpu_script_output_fits_what_the_device_brings_back(smoke_run):
 
 
 def test_table3_preset_plans_what_table3_compares():
-    from ecalib.benchmark import preset_groups
+    from ecalib.bench_suite import preset_groups
 
     preset, origin = resolve_preset("table3")
     assert origin == "configs/bench/table3.yaml" and preset.budget_seconds is None
@@ -135,7 +135,7 @@ def test_table3_preset_plans_what_table3_compares():
 
 
 def test_preset_overrides_use_the_recipe_syntax():
-    from ecalib.benchmark import preset_groups
+    from ecalib.bench_suite import preset_groups
 
     preset, origin = resolve_preset(
         "table3", "smoke", ["budget=5m", "parts.resnet101_compile=null", "parts.resnet50_eager.precisions=[bf16]",
@@ -322,18 +322,18 @@ def test_the_ledger_reads_the_preset_folder_and_a_gpu_one_settles_the_speed_clai
 def test_a_network_that_fails_is_dropped_and_the_others_are_timed(monkeypatch):
     import torch
 
-    from ecalib import benchmark
+    from ecalib import bench_suite
 
-    real = benchmark._prepare
+    real = bench_suite._prepare
 
     def prepare(group, mechanism, name, impl, device):
         if mechanism == "eca":
             raise RuntimeError("no Triton kernel for this GPU\n(details)")
         return real(group, mechanism, name, impl, device)
 
-    monkeypatch.setattr(benchmark, "_prepare", prepare)
-    groups = benchmark.suite_groups(["resnet18_cifar"], ["none", "se", "eca"], modes=["infer"], batch_sizes=[2])
-    run = benchmark.run_groups(groups, torch.device("cpu"), steps=1, warmup=0, rounds=(2, 2), progress=lambda _: None)
+    monkeypatch.setattr(bench_suite, "_prepare", prepare)
+    groups = bench_suite.suite_groups(["resnet18_cifar"], ["none", "se", "eca"], modes=["infer"], batch_sizes=[2])
+    run = bench_suite.run_groups(groups, torch.device("cpu"), steps=1, warmup=0, rounds=(2, 2), progress=lambda _: None)
     assert [r["mechanism"] for r in run.rows] == ["none", "se"] and all(r["rounds"] == 2 for r in run.rows)
     assert [(d["mechanism"], d["reason"]) for d in run.dropped] == [
         ("eca", "error: RuntimeError: no Triton kernel for this GPU")
@@ -344,7 +344,8 @@ def test_a_network_that_fails_is_dropped_and_the_others_are_timed(monkeypatch):
 def test_an_interrupted_run_keeps_its_folder_and_says_so(tmp_path):
     import torch
 
-    from ecalib.benchmark import load_results, run_preset
+    from ecalib.bench_results import load_results
+    from ecalib.bench_suite import run_preset
 
     values = {"suite": "custom", "parts": {"one": {"backbones": ["resnet18_cifar"], "mechanisms": ["none"]}},
               "modes": ["infer"], "batch_size": [2], "steps": 1, "warmup": 0}  # fmt: skip

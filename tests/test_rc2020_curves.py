@@ -4,16 +4,21 @@ and the book's summary."""
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from ecalib.reference import RC2020_CURVES_CSV as CSV_NAME
 from ecalib.reference import rc2020_cifar10_curves
-from ecalib.reference.rc2020_curves import CSV_NAME, digitise_rc2020
-from ecalib.reference.synthetic_chart import rc2020_like_errors
 from ecalib.reports.rc2020 import catch_up_epoch, summarise_rc2020_curves
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+from digitiser.rc2020 import digitise_rc2020  # noqa: E402
+from digitiser.synthetic import rc2020_like_errors  # noqa: E402
 
 FIGURES = Path("/work/shared/reference/rc2020_figures")
 MECHANISMS = {"none", "se", "cbam", "triplet", "eca"}

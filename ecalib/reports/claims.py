@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecalib.benchmark import PAPER_GPU, PAPER_GPUS, PAPER_ROWS, device_type, paper_speed_ratios
+from ecalib.bench_results import device_type
 from ecalib.models import model_info
 from ecalib.reference import reference_metrics
 from ecalib.reports.compute import Cost, evaluation_cost, maskrcnn_cost, training_cost
 from ecalib.reports.evidence import ResultFolders
+from ecalib.reports.speed import PAPER_GPU, PAPER_GPUS, PAPER_ROWS, paper_speed_ratios
 from ecalib.reports.verdicts import (
     Item,
     Part,
