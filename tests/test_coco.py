@@ -190,7 +190,10 @@ def _detector_backbones() -> list[str]:
 
 
 def test_detector_backbone_list_is_every_imagenet_resnet():
-    assert len(_detector_backbones()) == 35  # 5 depths x (none, SE, CBAM, Triplet, ECA, ECA adaptive, CECA)
+    from ecalib.layers import ABLATION_TYPES
+
+    # 5 depths x (none, SE, CBAM, Triplet, ECA, ECA adaptive, CECA), and ResNet-50 with each Table 2 variant
+    assert len(_detector_backbones()) == 5 * 7 + len(ABLATION_TYPES)
 
 
 @pytest.mark.slow
