@@ -59,7 +59,7 @@ input_size: int = 224  # side of the centre crop fed to the networks
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['checkpoint', 'seed', 'image', 'input_size'], booleans=[])
+check_parameters(globals())
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_choice, check_int
