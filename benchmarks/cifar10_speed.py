@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ecalib.benchmark import measure_throughput, write_result_folder
+from ecalib.bench_results import write_result_folder
+from ecalib.benchmark import measure_throughput
 from ecalib.engine.trainer import resolve_device
 from ecalib.models import create_model
 from ecalib.provenance import environment

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ecalib.benchmark import write_result_folder
+from ecalib.bench_results import write_result_folder
 from ecalib.data.imagefolder import (
     LoaderBatches,
     SeededImageFolder,

@@ -1,6 +1,6 @@
 """Fitting a benchmark suite into a wall-clock budget: which groups to time, and how many rounds each.
 
-A suite is a list of groups in priority order (:func:`ecalib.benchmark.preset_groups`); each group
+A suite is a list of groups in priority order (:func:`ecalib.bench_suite.preset_groups`); each group
 is a few networks timed interleaved. Its cost is the set-up of each network (building it, its first
 call: cuDNN autotuning, ``torch.compile``), its warm-up steps and its timed rounds. Nothing is
 known of a device before it is measured, so the costs are learned as the suite runs:

@@ -78,7 +78,7 @@ def mechanism_table(runs):
 #
 # RC2020 published its 50-epoch `rc2020` runs (5 seeds per mechanism) only as two W&B charts: test
 # top-1 and test loss per epoch, the mean over the seeds with a shaded band. `ecalib` reads the
-# numbers back from the pixels (`ecalib.reference.digitise`, checked on re-rendered charts with
+# numbers back from the pixels (a chart digitiser in `tools/digitiser`, checked on re-rendered charts with
 # known values) and ships them as data: `ecalib.reference.rc2020_cifar10_curves()`. The band's
 # meaning (standard deviation, standard error or min/max) is W&B's group setting and is not stated.
 # Each mechanism has its own panel, with the plain network's mean dashed in grey behind it; hover a

@@ -48,7 +48,6 @@ check_parameters(globals())
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from ecalib.benchmark import IMAGENET_VAL_IMAGES
 from ecalib.complexity import complexity_table
 from ecalib.engine.schedule import lr_at
 from ecalib.layers import eca_kernel_size
@@ -56,6 +55,7 @@ from ecalib.params import as_list
 from ecalib.recipes import resolve
 from ecalib.reference import rc2020_maskrcnn_logs, reference_metrics
 from ecalib.reports.claims import assess, coco_ap, kernel_readings, torchvision_top1
+from ecalib.reports.compute import IMAGENET_VAL_IMAGES
 from ecalib.reports.evidence import ResultFolders
 from ecalib.reports.glue import glue
 from ecalib.reports.ledger import closing_html, frame_html, ledger_html
@@ -344,7 +344,7 @@ Markdown(
 # Table 3 rates, or the reproduction's own Mask R-CNN log). A `≥` marks a lower bound.
 
 # %% tags=["remove-input"]
-from ecalib.benchmark import device_type
+from ecalib.bench_results import device_type
 from ecalib.reports.compute import build_spending
 
 steps = {}

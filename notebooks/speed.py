@@ -81,9 +81,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ecalib.benchmark import load_results, paper_speed_ratios, ratio_table
+from ecalib.bench_results import load_results
 from ecalib.reports.figures import speed_ratios
 from ecalib.reports.glue import glue
+from ecalib.reports.speed import paper_speed_ratios, ratio_table
 from ecalib.reports.tables import captioned
 
 # Runs on Colab's GPU; elsewhere only with ECALIB_RUN_TABLE3=1 (so that building the book never runs it).

@@ -47,9 +47,11 @@ check_parameters(globals())
 # %% tags=["remove-cell"]
 import pandas as pd
 
-from ecalib.benchmark import IMAGENET_TRAIN_IMAGES, load_results, projected_recipe_hours, ratio_table
+from ecalib.bench_results import load_results
+from ecalib.reports.compute import IMAGENET_TRAIN_IMAGES, projected_recipe_hours
 from ecalib.reports.figures import Figure, curves, endpoint_plot
 from ecalib.reports.glue import glue
+from ecalib.reports.speed import ratio_table
 from ecalib.reports.tables import captioned
 
 DEVICE_COUNTS = (1, 8, 64)
@@ -105,7 +107,7 @@ else:
         captioned(
             pd.DataFrame(rows).set_index(["device", "model", "precision", "batch"]),
             "Projected hours for the 100-epoch ImageNet recipe at the measured training rate",
-            f"ecalib.benchmark.projected_recipe_hours on the result folders in {results_dir}",
+            f"ecalib.reports.compute.projected_recipe_hours on the result folders in {results_dir}",
             digits=0,
         )
     )

@@ -80,8 +80,8 @@ def test_smoke_preset_accounts_for_every_table3_row(smoke_run):
 
 @pytest.mark.slow
 def test_the_speed_chapter_and_the_ratio_reader_read_the_smoke_folder(smoke_run):
-    from ecalib.benchmark import load_results, ratio_table
-    from ecalib.reports.speed import goal_check, is_table3_gpu, mechanism_ratios
+    from ecalib.bench_results import load_results
+    from ecalib.reports.speed import goal_check, is_table3_gpu, mechanism_ratios, ratio_table
 
     _, folder = smoke_run
     table = ratio_table(load_results(folder.parent))  # as notebooks/speed.py reads results/benchmarks/speed
@@ -122,7 +122,7 @@ def test_gpu_script_output_fits_what_the_device_brings_back(smoke_run):
 
 
 def test_table3_preset_plans_what_table3_compares():
-    from ecalib.benchmark import preset_groups
+    from ecalib.bench_suite import preset_groups
 
     preset, origin = resolve_preset("table3")
     assert origin == "configs/bench/table3.yaml" and preset.budget_seconds is None
@@ -135,7 +135,7 @@ def test_table3_preset_plans_what_table3_compares():
 
 
 def test_preset_overrides_use_the_recipe_syntax():
-    from ecalib.benchmark import preset_groups
+    from ecalib.bench_suite import preset_groups
 
     preset, origin = resolve_preset(
         "table3", "smoke", ["budget=5m", "parts.resnet101_compile=null", "parts.resnet50_eager.precisions=[bf16]",
@@ -258,20 +258,26 @@ def test_step_estimates_prefer_the_closest_measurement():
 # -- what the readers make of other folders ------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_a_gpu_table3_folder_is_told_apart_and_checked_against_the_goals(smoke_run, tmp_path):
+def _as_gpu_run(smoke: Path, folder: Path) -> Path:
     """The smoke folder relabelled as a full GPU run (a test fixture, not a measurement)."""
     import shutil
 
-    from ecalib.reports.speed import SPEED_GOALS, goal_check, is_table3_gpu, mechanism_ratios
-
-    _, smoke = smoke_run
-    folder = shutil.copytree(smoke, tmp_path / "20990101T000000Z-nvidia-test-gpu")
+    folder = shutil.copytree(smoke, folder)
     relabel = {"env.json": {"device": "NVIDIA test GPU", "cuda": "13.0"}, "params.json": {"profile": "full"}}
     for name, change in relabel.items():
         (folder / name).write_text(json.dumps(json.loads((folder / name).read_text()) | change))
     rows = pd.read_csv(folder / "results.csv")
     rows.assign(device="NVIDIA test GPU", device_type="cuda").to_csv(folder / "results.csv", index=False)
+    return folder
+
+
+@pytest.mark.slow
+def test_a_gpu_table3_folder_is_told_apart_and_checked_against_the_goals(smoke_run, tmp_path):
+    from ecalib.reports.speed import SPEED_GOALS, goal_check, is_table3_gpu, mechanism_ratios
+
+    _, smoke = smoke_run
+    folder = _as_gpu_run(smoke, tmp_path / "20990101T000000Z-nvidia-test-gpu")
+    rows = pd.read_csv(folder / "results.csv")
     assert is_table3_gpu(folder) and not is_table3_gpu(smoke)
     checked = goal_check(mechanism_ratios(folder))
     assert len(checked) == len(rows[(rows["backbone"] == "resnet50") & (rows["mechanism"] == "eca")])
@@ -280,21 +286,54 @@ def test_a_gpu_table3_folder_is_told_apart_and_checked_against_the_goals(smoke_r
         assert r.meets_goal == expected
 
 
+@pytest.mark.slow
+def test_the_ledger_reads_the_preset_folder_and_a_gpu_one_settles_the_speed_claim(smoke_run, tmp_path):
+    """Committing the preset's folder under results/benchmarks/speed/ is the only edit the speed verdict needs."""
+    import shutil
+
+    from ecalib.reports.claims import assess, bench_command
+    from ecalib.reports.verdicts import Verdict
+
+    _, smoke = smoke_run
+    speed = tmp_path / "benchmarks" / "speed"
+    shutil.copytree(smoke, speed / smoke.name)
+    (cpu,) = assess(tmp_path, keys=("speed",))
+    assert cpu.verdict == Verdict.UNTESTED  # a CPU smoke check is shown, never counted
+    assert any(smoke.name in item.source and not item.counts for item in cpu.evidence), cpu.evidence
+    assert [step.command for step in cpu.steps] == [bench_command()]
+    assert bench_command().split()[:4] == ["ecalib", "bench", "--suite", "table3"]
+
+    gpu = _as_gpu_run(smoke, speed / "20990101T000000Z-nvidia-test-gpu")
+    (judged,) = assess(tmp_path, keys=("speed",))
+    assert judged.verdict != Verdict.UNTESTED and judged.parts
+    assert all(gpu.name in part.name for part in judged.parts), judged.parts
+    # Oracle: ECA-ResNet-50's paired ratio (official operations, fp32, eager) read from results.csv itself
+    rows, checked = pd.read_csv(gpu / "results.csv"), 0
+    for mode in ("train", "infer"):
+        eca = rows[(rows["model"] == "eca_resnet50") & (rows["eca_impl"] == "reference") & (rows["mode"] == mode)
+                   & (rows["precision"] == "fp32") & (rows["compile"] == "eager")]  # fmt: skip
+        if len(eca):
+            shown = f"{float(eca['vs none (paired)'].iloc[0]):.3f}x"
+            assert any(mode in item.text and shown in item.text for item in judged.evidence), (shown, judged.evidence)
+            checked += 1
+    assert checked  # the smoke size times ResNet-50 in fp32, eager
+
+
 def test_a_network_that_fails_is_dropped_and_the_others_are_timed(monkeypatch):
     import torch
 
-    from ecalib import benchmark
+    from ecalib import bench_suite
 
-    real = benchmark._prepare
+    real = bench_suite._prepare
 
     def prepare(group, mechanism, name, impl, device):
         if mechanism == "eca":
             raise RuntimeError("no Triton kernel for this GPU\n(details)")
         return real(group, mechanism, name, impl, device)
 
-    monkeypatch.setattr(benchmark, "_prepare", prepare)
-    groups = benchmark.suite_groups(["resnet18_cifar"], ["none", "se", "eca"], modes=["infer"], batch_sizes=[2])
-    run = benchmark.run_groups(groups, torch.device("cpu"), steps=1, warmup=0, rounds=(2, 2), progress=lambda _: None)
+    monkeypatch.setattr(bench_suite, "_prepare", prepare)
+    groups = bench_suite.suite_groups(["resnet18_cifar"], ["none", "se", "eca"], modes=["infer"], batch_sizes=[2])
+    run = bench_suite.run_groups(groups, torch.device("cpu"), steps=1, warmup=0, rounds=(2, 2), progress=lambda _: None)
     assert [r["mechanism"] for r in run.rows] == ["none", "se"] and all(r["rounds"] == 2 for r in run.rows)
     assert [(d["mechanism"], d["reason"]) for d in run.dropped] == [
         ("eca", "error: RuntimeError: no Triton kernel for this GPU")
@@ -305,7 +344,8 @@ def test_a_network_that_fails_is_dropped_and_the_others_are_timed(monkeypatch):
 def test_an_interrupted_run_keeps_its_folder_and_says_so(tmp_path):
     import torch
 
-    from ecalib.benchmark import load_results, run_preset
+    from ecalib.bench_results import load_results
+    from ecalib.bench_suite import run_preset
 
     values = {"suite": "custom", "parts": {"one": {"backbones": ["resnet18_cifar"], "mechanisms": ["none"]}},
               "modes": ["infer"], "batch_size": [2], "steps": 1, "warmup": 0}  # fmt: skip

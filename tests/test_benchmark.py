@@ -12,6 +12,8 @@ from ecalib.benchmark import measure_throughput
 from ecalib.models import create_model
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))  # update_eca_auto: derive_auto_policy
+sys.path.insert(0, str(ROOT / "benchmarks"))  # eca_block_tail: the block-tail fixture
 
 
 def test_measure_throughput_reports_rates_and_memory():
@@ -60,7 +62,7 @@ def test_cifar10_speed_script_writes_a_result_folder(tmp_path):
 
 
 def test_paper_ratios_come_from_table_3():
-    from ecalib.benchmark import paper_speed_ratios
+    from ecalib.reports.speed import paper_speed_ratios
 
     ratios = paper_speed_ratios().set_index(["backbone", "mechanism", "mode"])
     assert ratios.loc[("resnet50", "eca", "train"), "paper vs none"] == pytest.approx(785 / 1024)
@@ -70,7 +72,7 @@ def test_paper_ratios_come_from_table_3():
 
 
 def test_bench_cli_writes_a_result_folder_with_ratios(tmp_path):
-    from ecalib.benchmark import ratio_table
+    from ecalib.reports.speed import ratio_table
 
     out = run_tiny_bench(tmp_path, "resnet18_cifar", "none", "eca", batch_size=4)
     assert out.returncode == 0, out.stderr
@@ -81,13 +83,14 @@ def test_bench_cli_writes_a_result_folder_with_ratios(tmp_path):
     assert (ratios[ratios["mechanism"] == "none"]["vs none"] == 1.0).all()
     assert ratios["vs none"].notna().all()
     with pytest.raises(ValueError, match="unknown backbones"):
-        from ecalib.benchmark import run_suite
+        from ecalib.bench_suite import run_suite
 
         run_suite(["vgg16"], ["none"], torch.device("cpu"))
 
 
 def test_suite_times_each_eca_implementation_and_the_scaling_grid():
-    from ecalib.benchmark import ratio_table, run_suite
+    from ecalib.bench_suite import run_suite
+    from ecalib.reports.speed import ratio_table
 
     table = run_suite(
         ["resnet18_cifar"], ["none", "eca"], torch.device("cpu"), modes=("infer",), batch_size=[2, 4],
@@ -104,7 +107,7 @@ def test_suite_times_each_eca_implementation_and_the_scaling_grid():
 
 
 def test_block_tails_compute_the_same_function_and_are_timed():
-    from ecalib.benchmark import block_tail, measure_block_tail
+    from eca_block_tail import block_tail, measure_block_tail
 
     x, r = torch.randn(2, 32, 5, 5), torch.randn(2, 32, 5, 5)
     reference = block_tail("reference")
@@ -146,7 +149,7 @@ def _bench_rows(device, mode, rates_by_impl, folder="f1"):
 
 
 def test_auto_policy_is_the_fastest_paired_measurement():
-    from ecalib.benchmark import derive_auto_policy
+    from update_eca_auto import derive_auto_policy
 
     cpu = "cpu x86-64 2 threads"
     rows = _bench_rows(cpu, "train", {"torch": [10, 11, 9, 10, 12], "reference": [11, 12, 10, 11, 13]})
@@ -161,7 +164,9 @@ def test_auto_policy_is_the_fastest_paired_measurement():
 
 def _assert_policy_follows_its_measurements(policy, root=ROOT):
     """Each device type's choices are what its committed folders give; one without any says "not measured"."""
-    from ecalib.benchmark import derive_auto_policy, load_results
+    from update_eca_auto import derive_auto_policy
+
+    from ecalib.bench_results import load_results
 
     for dtype, choices in policy["choices"].items():
         evidence = policy["evidence"][dtype]
@@ -184,12 +189,10 @@ def test_shipped_auto_policy_is_what_its_committed_measurements_give():
 
 def test_update_tool_replaces_not_measured_only_where_folders_cover_the_device(tmp_path, monkeypatch):
     """Both states of a device type's entry: CPU folders leave CUDA "not measured"; a CUDA folder measures it."""
-    import importlib.util
     import shutil
 
-    spec = importlib.util.spec_from_file_location("update_eca_auto", ROOT / "tools" / "update_eca_auto.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    import update_eca_auto as tool
+
     policy_file = tmp_path / "eca_auto.json"
     shutil.copy(tool.POLICY, policy_file)
     monkeypatch.setattr(tool, "POLICY", policy_file)

@@ -4,6 +4,7 @@ and the book's summary."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +12,14 @@ import pandas as pd
 import pytest
 
 from ecalib.reference import rc2020_cifar10_curves
-from ecalib.reference.rc2020_curves import digitise_rc2020
-from ecalib.reference.synthetic_chart import rc2020_like_errors
 from ecalib.reports.rc2020 import catch_up_epoch, summarise_rc2020_curves
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from digitiser.rc2020 import digitise_rc2020  # noqa: E402
+from digitiser.synthetic import rc2020_like_errors  # noqa: E402
+
 FIGURES = ROOT.parent / "shared" / "reference" / "rc2020_figures"  # ../shared from the project root, also in CI
 # Points read from the figures by pixel inspection, independently of the digitiser (how: the file's header)
 READOUTS = Path(__file__).parent / "data" / "rc2020_curve_readouts.csv"

@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from digitiser import rc2020 as rc
+from digitiser.synthetic import rc2020_like_errors
 
 from ecalib.provenance import git_commit
-from ecalib.reference import rc2020_curves as rc
-from ecalib.reference.synthetic_chart import rc2020_like_errors
+from ecalib.reference import RC2020_CURVES_CSV, RC2020_CURVES_JSON
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "ecalib" / "reference"
@@ -44,7 +45,7 @@ def main(argv=None) -> None:
     parser.add_argument("--figures", type=Path, default=FIGURES)
     args = parser.parse_args(argv)
     rows, readings = rc.digitise_rc2020(args.figures)
-    rows.to_csv(OUT / rc.CSV_NAME, index=False)
+    rows.to_csv(OUT / RC2020_CURVES_CSV, index=False)
     provenance = {
         "source": "RC2020 reproduction, CIFAR-10, ResNet-18, mean training curves over 5 runs per mechanism",
         "repository": rc.REPOSITORY,
@@ -54,7 +55,7 @@ def main(argv=None) -> None:
         "metrics": {"top1": "test top-1 accuracy (%)", "loss": "test loss"},
         "band_note": rc.BAND_NOTE,
         "method": (
-            "ecalib.reference.digitise: y axis fitted to the detected horizontal grid lines and their printed "
+            "tools/digitiser/chart.py: y axis fitted to the detected horizontal grid lines and their printed "
             "values, x axis to the detected tick marks and their labels (epochs 0..49); band opacity and "
             "drawing order estimated from the picture's colours; per segment between epochs the straight "
             "lines of each colour (Hough + total least squares), solid Triplet vs dashed ECA told apart by "
@@ -84,13 +85,13 @@ def main(argv=None) -> None:
         "notes": {m: r.notes for m, r in readings.items()},
         "digitiser": {
             "tool": "tools/digitise_rc2020.py",
-            "modules": ["ecalib.reference.digitise", "ecalib.reference.rc2020_curves"],
+            "modules": ["tools/digitiser/chart.py", "tools/digitiser/rc2020.py"],
             "source_sha256": rc.source_digest(),
             "git_commit": git_commit(ROOT),
         },
     }
-    (OUT / rc.JSON_NAME).write_text(json.dumps(provenance, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {len(rows)} rows to {OUT / rc.CSV_NAME} and {OUT / rc.JSON_NAME}")
+    (OUT / RC2020_CURVES_JSON).write_text(json.dumps(provenance, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {len(rows)} rows to {OUT / RC2020_CURVES_CSV} and {OUT / RC2020_CURVES_JSON}")
 
 
 if __name__ == "__main__":

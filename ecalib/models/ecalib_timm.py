@@ -2,8 +2,8 @@
 
 ``import ecalib`` makes ``timm.create_model('eca_resnet50')`` work: every variant below is a timm
 entrypoint (``timm.list_models(module='ecalib_timm')``) over one builder per family
-(:func:`_create_resnet`, :func:`_create_mobilenet_v2`), with its ``pretrained_cfg`` in
-:data:`default_cfgs`. A name timm already has (``resnet50``...) is registered as ``ecalib_<name>``, so
+(``_create_resnet``, ``_create_mobilenet_v2``), with its ``pretrained_cfg`` in
+``default_cfgs``. A name timm already has (``resnet50``...) is registered as ``ecalib_<name>``, so
 no timm model is replaced. ``ecalib.list_models``, ``ecalib.create_model`` and ``ecalib.model_info``
 are views onto these entries (:mod:`ecalib.models.registry`).
 

@@ -55,7 +55,7 @@ def _all_in(values: list, allowed, what: str) -> list:
 class BenchPart(Section):
     """Networks compared with each other: every backbone with every mechanism it has, per setting."""
 
-    backbones: Annotated[list[str], Field(min_length=1)]  # keys of ecalib.benchmark.SUITE
+    backbones: Annotated[list[str], Field(min_length=1)]  # keys of ecalib.bench_suite.SUITE
     mechanisms: Annotated[list[Literal["none", "se", "cbam", "eca"]], Field(min_length=1)]
     precisions: Annotated[list[Literal["fp32", "bf16", "fp16"]], Field(min_length=1)] = ["fp32"]
     compile_modes: Annotated[list[Literal["eager", "compile"]], Field(min_length=1)] = ["eager"]
@@ -63,7 +63,7 @@ class BenchPart(Section):
     @field_validator("backbones")
     @classmethod
     def _known(cls, value):
-        from ecalib.benchmark import SUITE
+        from ecalib.bench_suite import SUITE
 
         return _all_in(value, SUITE, "backbones")
 

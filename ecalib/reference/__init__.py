@@ -1,18 +1,22 @@
 """Reference numbers: the paper's tables, the official README and RC2020, as shipped CSV data.
 
 ``paper_tables.csv`` has one row per (source, table, task, backbone, method, metric, value),
-values as printed (``24.37M``, ``3.86G``, ``77.42``).
+values as printed (``24.37M``, ``3.86G``, ``77.42``). ``rc2020_cifar10_curves.csv`` holds RC2020's CIFAR-10
+curves read from its figures by the chart digitiser of ``tools/digitiser`` (``tools/digitise_rc2020.py``
+writes it and its provenance ``rc2020_cifar10_curves.json``).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from functools import lru_cache
 from importlib import resources
 
 from ecalib.errors import UsageError
 
+RC2020_CURVES_CSV, RC2020_CURVES_JSON = "rc2020_cifar10_curves.csv", "rc2020_cifar10_curves.json"
 UNIT_SCALE = {"": 1.0, "K": 2.0**10, "M": 2.0**20, "G": 2.0**30}
 _NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([KMG]?)\s*$")
 
@@ -62,7 +66,19 @@ def rc2020_maskrcnn_logs() -> list:
 
 
 def rc2020_cifar10_curves():
-    """RC2020's CIFAR-10 curves digitised from its figures (see :mod:`ecalib.reference.rc2020_curves`)."""
-    from ecalib.reference.rc2020_curves import rc2020_cifar10_curves as read
+    """RC2020's CIFAR-10 curves digitised from its figures: one row per (mechanism, epoch, metric), with
+    ``attrs['provenance']`` the JSON (source, method, estimated read-out error).
 
-    return read()
+    Mechanisms are the project's names (none, se, cbam, triplet, eca), ``group`` RC2020's run group; epochs
+    0..49; metrics ``top1`` (test top-1 %) and ``loss`` (test loss); ``read_out`` says where a point's mean
+    comes from (``line``, ``band centre``, ``interpolated``, ``not read``). The band's meaning is not stated
+    in the figure (see the provenance's ``band_note``).
+    """
+    import pandas as pd
+
+    folder = resources.files(__package__)
+    with folder.joinpath(RC2020_CURVES_CSV).open(encoding="utf-8") as f:
+        df = pd.read_csv(f)
+    with folder.joinpath(RC2020_CURVES_JSON).open(encoding="utf-8") as f:
+        df.attrs["provenance"] = json.load(f)
+    return df

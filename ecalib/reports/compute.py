@@ -18,17 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecalib.benchmark import (
-    CIFAR10_TRAIN_IMAGES,
-    IMAGENET_TRAIN_IMAGES,
-    IMAGENET_VAL_IMAGES,
-    PAPER_GPU,
-    PAPER_GPUS,
-    PAPER_ROWS,
-    device_type,
-)
+from ecalib.bench_results import device_type
 from ecalib.reference import reference_metrics
+from ecalib.reports.speed import PAPER_GPU, PAPER_GPUS, PAPER_ROWS
 
+# images per epoch of the datasets' training and validation sets
+IMAGENET_TRAIN_IMAGES = 1_281_167
+IMAGENET_VAL_IMAGES = 50_000
+CIFAR10_TRAIN_IMAGES = 50_000
 # backbone -> (registered model whose multiply-accumulates scale the paper's ResNet-50 rate, input size)
 SCALED_BACKBONES = {"resnet18_cifar": ("resnet18_cifar", 32), "resnet18_rc2020": ("resnet18", 32)}
 
@@ -59,7 +56,7 @@ def _macs(model: str, size: int) -> int:
 
 
 def rate(backbone: str, mode: str, bench: pd.DataFrame | None = None) -> Rate:
-    """Per-GPU images/s of the plain ``backbone`` (a key of ``ecalib.benchmark.SUITE``, or ``resnet18_rc2020``:
+    """Per-GPU images/s of the plain ``backbone`` (a key of ``ecalib.bench_suite.SUITE``, or ``resnet18_rc2020``:
     the ImageNet-stem ResNet-18 on 32 px) in ``mode`` (``train`` or ``infer``)."""
     gpu = gpu_bench_rows(bench if bench is not None else pd.DataFrame())
     if len(gpu):
@@ -196,3 +193,8 @@ def build_spending(results_dir: str | Path = "_build/results", executed_dir: str
         if duration is not None:
             notebooks.append({"notebook": path.stem, "seconds": float(duration)})
     return {"runs": pd.DataFrame(rows), "notebooks": pd.DataFrame(notebooks)}
+
+
+def projected_recipe_hours(train_images_per_s: float, gpus: int, epochs: int = 100) -> float:
+    """Wall time of the ImageNet recipe at a measured per-device rate, assuming linear scaling over devices."""
+    return epochs * IMAGENET_TRAIN_IMAGES / (train_images_per_s * gpus) / 3600

@@ -10,7 +10,7 @@ Under the results root (``results/`` in the repository):
   ``final.json``).
 - ``benchmarks/<kind>/<stamp>-<device>/``: any folder whose ``params.json`` ``command`` starts with ``bench``
   (``ecalib bench``, whatever suite or preset wrote it), read by
-  :func:`ecalib.benchmark.folder_rows`: ``results.csv`` rows with backbone, mechanism, mode,
+  :func:`ecalib.bench_results.folder_rows`: ``results.csv`` rows with backbone, mechanism, mode,
   precision, compile, batch_size, images_per_s and, from interleaved runs, ``vs none (paired)`` with its
   interval; the device from ``env.json``.
 
@@ -115,7 +115,7 @@ class ResultFolders:
     @cached_property
     def bench(self) -> pd.DataFrame:
         """Every ``ecalib bench`` row under ``benchmarks/``, with device, folder (relative path) and commit."""
-        from ecalib.benchmark import folder_rows
+        from ecalib.bench_results import folder_rows
 
         frames = []
         for params_path in sorted((self.root / "benchmarks").glob("*/*/params.json")):

@@ -1,7 +1,8 @@
-"""Speed results as the report reads them: each mechanism's throughput and memory against its plain backbone.
+"""Speed results as the report reads them: each mechanism's throughput and memory against its plain backbone,
+and beside the paper's Table 3.
 
 The files of a bench result folder and the columns of its ``results.csv`` are described in
-:mod:`ecalib.benchmark`.
+:mod:`ecalib.bench_results`.
 
 A GPU Table 3 folder has ``params.json`` ``suite == "table3"`` and ``profile == "full"``, and
 ``device_type == "cuda"`` in its rows (``env.json``'s ``cuda`` is set); the CPU smoke check has
@@ -14,14 +15,63 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecalib.benchmark import folder_rows, paper_speed_ratios, read_result_folder
+from ecalib.bench_results import folder_rows, read_result_folder
+from ecalib.reference import reference_metrics
 
+# Table 3's images/s were measured on 4 RTX 2080 Ti (the paper's Table 3 header and Sec. 4.1)
+PAPER_GPUS, PAPER_GPU = 4, "RTX 2080 Ti"
+# Table 3 rows: backbone name and method names of the paper for each mechanism
+PAPER_ROWS = {
+    "resnet50": ("ResNet-50", {"none": "ResNet", "se": "SENet", "cbam": "CBAM", "eca": "ECA-Net"}),
+    "resnet101": ("ResNet-101", {"none": "ResNet", "se": "SENet", "cbam": "CBAM", "eca": "ECA-Net"}),
+    "resnet152": ("ResNet-152", {"none": "ResNet", "se": "SENet", "eca": "ECA-Net"}),
+    "mobilenet_v2": ("MobileNetV2", {"none": "MobileNetV2", "se": "SE (r=8)", "eca": "ECA-Net"}),
+}
 # ECA-ResNet-50 against ResNet-50 on one GPU: training and inference throughput at least these
 # fractions of the plain network's, peak memory at most this multiple of it
 SPEED_GOALS = {"train": 0.95, "infer": 0.98, "memory": 1.03}
 
 SETTING = ["backbone", "precision", "compile", "channels_last", "batch_size", "input_size", "mode"]
 PROVENANCE = ["folder", "device", "device_type", "suite", "profile", "commit"]
+
+
+def paper_speed_ratios() -> pd.DataFrame:
+    """Table 3's train/inference FPS of each mechanism divided by its plain backbone's."""
+    rows = []
+    for backbone, (paper_backbone, methods) in PAPER_ROWS.items():
+        base = reference_metrics("paper", paper_backbone, methods["none"])
+        for mechanism, method in methods.items():
+            values = reference_metrics("paper", paper_backbone, method)
+            for mode, key in (("train", "train_fps"), ("infer", "infer_fps")):
+                rows.append(
+                    {
+                        "backbone": backbone,
+                        "mechanism": mechanism,
+                        "mode": mode,
+                        "paper images/s": float(values[key]),
+                        "paper vs none": float(values[key]) / float(base[key]),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+RATIO_KEYS = ["device", "backbone", "precision", "compile", "batch_size", "input_size", "mode"]
+
+
+def ratio_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Each measurement divided by its plain backbone's under the same settings, beside Table 3's ratio."""
+    table = results.copy()
+    keys = RATIO_KEYS + [k for k in ("channels_last", "folder") if k in table]  # within one measurement session
+    base = table[table["mechanism"] == "none"].set_index(keys)["images_per_s"]
+    table["vs none"] = [
+        row.images_per_s / base.get(tuple(getattr(row, k) for k in keys), float("nan")) for row in table.itertuples()
+    ]
+    memory = table[table["mechanism"] == "none"].set_index(keys)["peak_memory_mb"]
+    table["memory vs none"] = [
+        row.peak_memory_mb / memory.get(tuple(getattr(row, k) for k in keys), float("nan"))
+        for row in table.itertuples()
+    ]
+    return table.merge(paper_speed_ratios(), on=["backbone", "mechanism", "mode"], how="left")
 
 
 def is_table3_gpu(folder: str | Path) -> bool:
@@ -39,7 +89,7 @@ def is_table3_gpu(folder: str | Path) -> bool:
 def mechanism_ratios(source) -> pd.DataFrame:
     """Each network's images/s and peak memory divided by its plain backbone's under the same setting.
 
-    ``source``: a bench result folder, or rows of several (:func:`ecalib.benchmark.load_results`).
+    ``source``: a bench result folder, or rows of several (:func:`ecalib.bench_results.load_results`).
     One row per network, setting and folder, with ``ratio`` and its 95 % interval
     (``ratio_ci_low``/``ratio_ci_high``: paired rounds where the folder has them, else the quotient of
     the medians, without an interval), ``memory_ratio``, the plain network's ``base_images_per_s``

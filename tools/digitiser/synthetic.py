@@ -1,6 +1,6 @@
 """Synthetic charts in the style of RC2020's W&B exports, with known values, to measure the digitiser's error.
 
-:func:`render_wandb_like` draws, with matplotlib, what :mod:`ecalib.reference.digitise` reads: a white picture,
+:func:`render_wandb_like` draws, with matplotlib, what :mod:`digitiser.chart` reads: a white picture,
 light grey horizontal grid lines at known values, tick marks above the x tick labels, per series a band
 (``alpha`` over-composite of the series colour) and then its opaque 1.75 px line (one solid and one dashed line
 may share a colour), a dot on the last point, and a one-row legend of coloured swatches and labels on top.
@@ -78,7 +78,7 @@ def render_wandb_like(
     alpha: float = 0.1,
     title: str = "",
 ) -> np.ndarray:
-    """Render the chart; returns float RGB (H, W, 3) in 0..255 like :func:`ecalib.reference.digitise.read_rgb`."""
+    """Render the chart; returns float RGB (H, W, 3) in 0..255 like :func:`digitiser.chart.read_rgb`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -140,7 +140,7 @@ def render_wandb_like(
     return rgba[..., :3] * rgba[..., 3:] / 255.0 + 255.0 * (1 - rgba[..., 3:] / 255.0)
 
 
-# RC2020's legend colours and drawing order (as ecalib.reference.digitise finds them in acc.png / loss.png)
+# RC2020's legend colours and drawing order (as digitiser.chart finds them in acc.png / loss.png)
 RC2020_COLOURS = {"triplet": "#da4c4c", "cbam": "#c565c7", "se": "#229487", "eca": "#da4c4c", "none": "#5387dd"}
 RC2020_DRAW_ORDER = ("none", "triplet", "se", "cbam", "eca")
 RC2020_YLIM = {"top1": (40.0, 80.0), "loss": (0.5, 1.58)}
@@ -154,8 +154,8 @@ def rc2020_like_errors(metric: str, seed: int = 0):
     """
     import pandas as pd
 
-    from ecalib.reference.digitise import digitise_chart
-    from ecalib.reference.rc2020_curves import chart_spec
+    from .chart import digitise_chart
+    from .rc2020 import chart_spec
 
     spec = chart_spec(metric)
     keys = [s.key for s in spec.series]

@@ -1,20 +1,18 @@
 """RC2020's CIFAR-10 training curves, digitised from its two W&B chart images (``figures/acc.png``, ``loss.png``).
 
-:func:`digitise_rc2020` reads the pictures with :mod:`ecalib.reference.digitise` into the rows shipped as
-``rc2020_cifar10_curves.csv`` (``tools/digitise_rc2020.py`` writes it and its provenance
-``rc2020_cifar10_curves.json``); :func:`rc2020_cifar10_curves` reads the shipped data back.
+:func:`digitise_rc2020` reads the pictures with :mod:`digitiser.chart` into the rows that
+``tools/digitise_rc2020.py`` ships as ``ecalib/reference/rc2020_cifar10_curves.csv`` (with its provenance
+``rc2020_cifar10_curves.json``); :func:`ecalib.reference.rc2020_cifar10_curves` reads the shipped data back.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from ecalib.reference.digitise import ChartSpec, Series, digitise_chart, read_rgb
+from .chart import ChartSpec, Series, digitise_chart, read_rgb
 
 REPOSITORY = "digantamisra98/Reproducibilty-Challenge-ECANET"
 COMMIT = "697a8ed5a3860db5b3b00a08ab79834429d480c0"
@@ -34,7 +32,6 @@ CHARTS = {
 X_TICKS = (0.0, 10.0, 20.0, 30.0, 40.0)
 N_EPOCHS = 50
 COLUMNS = ["mechanism", "epoch", "metric", "mean", "band_low", "band_high", "group", "read_out"]
-CSV_NAME, JSON_NAME = "rc2020_cifar10_curves.csv", "rc2020_cifar10_curves.json"
 BAND_NOTE = (
     "The band is W&B's group band; whether it is the standard deviation, the standard error or min/max over "
     "the 5 runs is not stated in the figure."
@@ -75,9 +72,9 @@ def digitise_rc2020(folder) -> tuple:
 
 
 def source_digest() -> str:
-    """sha256 of the digitiser's source (this module and :mod:`ecalib.reference.digitise`)."""
+    """sha256 of the digitiser's source (this module and :mod:`digitiser.chart`)."""
     digest = hashlib.sha256()
-    for name in ("digitise.py", "rc2020_curves.py"):
+    for name in ("chart.py", "rc2020.py"):
         digest.update(Path(__file__).with_name(name).read_bytes())
     return digest.hexdigest()
 
@@ -92,19 +89,3 @@ def readout_consistency(readings: dict) -> dict:
         out[metric] = {"median": float(np.median(diffs)), "p95": float(np.quantile(diffs, 0.95))}
     return out
 
-
-def rc2020_cifar10_curves():
-    """The shipped digitised curves: one row per (mechanism, epoch, metric), ``attrs['provenance']`` the JSON.
-
-    Mechanisms are the project's names (none, se, cbam, triplet, eca), ``group`` RC2020's run group; epochs
-    0..49; metrics ``top1`` (test top-1 %) and ``loss`` (test loss). The band's meaning is not stated in the
-    figure (see the provenance's ``band_note``).
-    """
-    import pandas as pd
-
-    folder = resources.files(__package__)
-    with folder.joinpath(CSV_NAME).open(encoding="utf-8") as f:
-        df = pd.read_csv(f)
-    with folder.joinpath(JSON_NAME).open(encoding="utf-8") as f:
-        df.attrs["provenance"] = json.load(f)
-    return df
