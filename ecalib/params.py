@@ -78,26 +78,54 @@ def as_bool(name: str, value) -> bool:
     raise UsageError(f"parameter {name} must be True or False, got {value!r}")
 
 
-def check_parameters(
-    namespace: dict, known: Iterable[str], booleans: Iterable[str] = (), folders: Iterable[str] = ()
-) -> None:
-    """Refuse papermill parameters the notebook does not have (papermill only warns), non-boolean
-    values of its boolean parameters, which are set to real bools in ``namespace``, and ``folders``
-    (e.g. ``results_dir``) that cannot be written: the check of the CLI's ``--results-dir``.
+PARAMETERS_CELL_HEADER = "# Parameters (papermill -p NAME VALUE)"  # first line of every notebook's parameters cell
 
-    ``known`` are the names of the notebook's parameters cell, ``namespace`` its ``globals()``.
+
+def parameters_cell(namespace: dict) -> dict[str, str]:
+    """The notebook's parameters, ``{name: type}`` in the order of its parameters cell.
+
+    Read from the last run of that cell in IPython's input history (``In``), found by its first line
+    (:data:`PARAMETERS_CELL_HEADER`; papermill's injected cell starts with ``# Parameters`` alone). Each line
+    of the cell is ``name: type = default`` or ``name = default  # type: Optional[...] help`` (papermill's
+    form for types it has no annotation syntax for).
+    """
+    import ast
+
+    source = next((s for s in reversed(namespace.get("In", [])) if s.startswith(PARAMETERS_CELL_HEADER)), None)
+    if source is None:
+        raise UsageError("run the notebook's parameters cell before checking its parameters")
+    cell = {}
+    for node in ast.parse(source, type_comments=True).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            cell[node.target.id] = ast.unparse(node.annotation)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            cell[node.targets[0].id] = (node.type_comment or "").split(" ")[0]
+        else:
+            raise UsageError(f"the parameters cell may only assign parameters, not {ast.unparse(node)[:60]!r}")
+    return cell
+
+
+def check_parameters(namespace: dict, folders: Iterable[str] = ()) -> list[str]:
+    """Refuse papermill parameters the notebook's parameters cell does not have (papermill only warns),
+    turn the values of its ``bool`` parameters into real bools (or refuse them: papermill passes
+    ``-p flag true`` as a string), and refuse ``folders`` (e.g. ``results_dir``) that cannot be written:
+    the check of the CLI's ``--results-dir``. Returns the parameters' names.
+
+    ``namespace`` is the notebook's ``globals()``; the parameters are read from its parameters cell
+    (:func:`parameters_cell`), so the notebook does not list them again.
     """
     show_user_errors_in_one_line()
-    known = list(known)
-    unknown = [name for name in injected_parameters(namespace) if name not in known]
+    cell = parameters_cell(namespace)
+    unknown = [name for name in injected_parameters(namespace) if name not in cell]
     if unknown:
-        raise UsageError(f"unknown parameter(s) {unknown}; this notebook's parameters are: {', '.join(known)}")
-    for name in booleans:
+        raise UsageError(f"unknown parameter(s) {unknown}; this notebook's parameters are: {', '.join(cell)}")
+    for name in (n for n, kind in cell.items() if kind == "bool"):
         namespace[name] = as_bool(name, namespace[name])
     for name in folders:
         from ecalib.paths import writable_folder
 
         writable_folder(namespace[name], f"parameter {name}")
+    return list(cell)
 
 
 def _one_line(shell, etype, value, tb, tb_offset=None) -> list[str]:

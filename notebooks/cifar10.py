@@ -147,32 +147,7 @@ results_dir: str = "runs"  # generated runs, a folder per run under results_dir/
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-PARAMETERS = [
-    "model",
-    "protocol",
-    "profile",
-    "epochs",
-    "seeds",
-    "batch_size",
-    "lr",
-    "data",
-    "data_dir",
-    "download",
-    "device",
-    "amp",
-    "channels_last",
-    "compile",
-    "wandb_mode",
-    "show_progress",
-    "overrides",
-    "results_dir",
-]
-check_parameters(
-    globals(),
-    PARAMETERS,
-    booleans=["download", "channels_last", "compile", "show_progress"],
-    folders=["results_dir"],
-)
+PARAMETERS = check_parameters(globals(), folders=["results_dir"])  # read from the cell above
 
 # %%
 from ecalib.recipes import plan, shorthands_of

@@ -47,7 +47,7 @@ benchmarks_dir: str = "results/benchmarks/cifar10-speed"  # result folders of be
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['results_dirs', 'benchmarks_dir'], booleans=[])
+check_parameters(globals())
 
 # %% tags=["remove-cell"]
 import pandas as pd

@@ -117,25 +117,7 @@ results_dir: str = "runs"  # generated runs (not tracked; committed results live
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-PARAMETERS = [
-    "sweep_file",
-    "method",
-    "trials",
-    "profile",
-    "data",
-    "data_dir",
-    "download",
-    "device",
-    "wandb_mode",
-    "overrides",
-    "results_dir",
-]
-check_parameters(
-    globals(),
-    PARAMETERS,
-    booleans=["download"],
-    folders=["results_dir"],
-)
+PARAMETERS = check_parameters(globals(), folders=["results_dir"])  # read from the cell above
 
 # %% tags=["hide-output"]
 from ecalib.recipes import shorthands_of

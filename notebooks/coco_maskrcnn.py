@@ -180,27 +180,7 @@ results_dir: str = "runs"  # generated runs (not tracked; committed results live
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-PARAMETERS = [
-    "backend",
-    "profile",
-    "data",
-    "data_dir",
-    "backbone_weights",
-    "checkpoint",
-    "epochs",
-    "batch_size",
-    "device",
-    "wandb_mode",
-    "show_progress",
-    "overrides",
-    "results_dir",
-]
-check_parameters(
-    globals(),
-    PARAMETERS,
-    booleans=["show_progress"],
-    folders=["results_dir"],
-)
+PARAMETERS = check_parameters(globals(), folders=["results_dir"])  # read from the cell above
 
 # %%
 from ecalib.params import check_choice

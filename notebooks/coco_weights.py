@@ -76,7 +76,7 @@ k_size: str = "3377"  # ECA kernels of the generated backbone (the released Mask
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['work_dir', 'k_size'], booleans=[], folders=['work_dir'])
+check_parameters(globals(), folders=['work_dir'])
 
 # %% tags=["remove-cell"]
 from pathlib import Path

@@ -55,7 +55,7 @@ input_size: int = 224  # square input side; reference values exist for 224 only
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['models', 'contrast_models', 'input_size'], booleans=[])
+check_parameters(globals())
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_int, check_models

@@ -59,7 +59,7 @@ input_size: int = 224  # side of the centre crop fed to the networks
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['checkpoint', 'seed', 'image', 'input_size'], booleans=[])
+check_parameters(globals())
 
 # %% tags=["remove-cell"]
 from ecalib.params import check_choice, check_int
@@ -79,7 +79,7 @@ import torch
 import ecalib
 from ecalib.complexity import count_params
 from ecalib.layers import EcaLayer, eca_kernel_size
-from ecalib.models.zoo import RESNET_LAYOUTS
+from ecalib.reports.claims import released_resnet_kernels
 from ecalib.reports.figures import kernel_explorer
 from ecalib.reports.glue import glue
 from ecalib.reports.tables import captioned
@@ -120,22 +120,11 @@ kernel_explorer(eca_kernel_size, channels=range(8, 2049, 8), gammas=range(1, 5),
 # ## Released kernels against the rule
 
 # %% tags=["remove-input"]
-rows = []
-for d in (18, 34, 50, 101, 152):
-    released, adaptive = ecalib.model_info(f"eca_resnet{d}"), ecalib.model_info(f"eca_resnet{d}_adaptive")
-    block, blocks = RESNET_LAYOUTS[d]
-    widths = [w * (4 if block == "bottleneck" else 1) for w in (64, 128, 256, 512)]
-    rows.append({"model": f"ECA-ResNet-{d}", "stage channels C": ", ".join(map(str, widths)),
-                 "released k (checkpoint file)": ", ".join(map(str, released.k_per_stage)),
-                 "Eq. 12 k": ", ".join(map(str, adaptive.k_per_stage)),
-                 "Eq. 12 k, C = block width (RC2020)": ", ".join(str(eca_kernel_size(w)) for w in (64, 128, 256, 512)),
-                 "ECA parameters (released)": sum(k * n for k, n in zip(released.k_per_stage, blocks)),
-                 "stages that differ": sum(a != b for a, b in zip(released.k_per_stage, adaptive.k_per_stage))})
-kernels = pd.DataFrame(rows).set_index("model")
+kernels = released_resnet_kernels()
 r50 = kernels.loc["ECA-ResNet-50"]
-glue("eca_released_k_r50", r50["released k (checkpoint file)"])
-glue("eca_rule_k_r50", r50["Eq. 12 k"])
-glue("eca_rule_k_r50_width", r50["Eq. 12 k, C = block width (RC2020)"])
+glue("eca_released_k_r50", ", ".join(r50["released k (checkpoint file)"]))
+glue("eca_rule_k_r50", ", ".join(r50["Eq. 12 k"]))
+glue("eca_rule_k_r50_width", ", ".join(r50["Eq. 12 k, C = block width (RC2020)"]))
 glue("eca_params_r50", int(r50["ECA parameters (released)"]))
 glue("eca_models_differing", f"{int((kernels['stages that differ'] > 0).sum())} of {len(kernels)}")
 off_width = kernels["released k (checkpoint file)"] != kernels["Eq. 12 k, C = block width (RC2020)"]

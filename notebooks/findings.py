@@ -42,7 +42,7 @@ build_results_dir: str = "_build/results"  # this build's own run folders (what 
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ["depths", "results_dir", "build_results_dir"], booleans=[])
+check_parameters(globals())
 
 # %% tags=["remove-cell"]
 import pandas as pd

@@ -155,30 +155,7 @@ results_dir: str = "runs"  # generated runs (not tracked; committed results live
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-PARAMETERS = [
-    "model",
-    "k_size",
-    "profile",
-    "data",
-    "data_dir",
-    "epochs",
-    "batch_size",
-    "lr",
-    "workers",
-    "amp",
-    "device",
-    "resume",
-    "wandb_mode",
-    "show_progress",
-    "overrides",
-    "results_dir",
-]
-check_parameters(
-    globals(),
-    PARAMETERS,
-    booleans=["show_progress"],
-    folders=["results_dir"],
-)
+PARAMETERS = check_parameters(globals(), folders=["results_dir"])  # read from the cell above
 
 # %%
 from ecalib.recipes import resolve, shorthands_of

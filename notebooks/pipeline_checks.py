@@ -40,7 +40,7 @@ results_dir: str = "runs"  # where the chapters wrote their runs (the book: _bui
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ["results_dir"], booleans=[])
+check_parameters(globals())
 
 # %% tags=["remove-input"]
 import json

@@ -49,7 +49,7 @@ results_dir: str = "results/benchmarks/speed"  # folders written by `ecalib benc
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ['results_dir'], booleans=[])
+check_parameters(globals())
 
 # %% tags=["remove-cell"]
 # %% [markdown]

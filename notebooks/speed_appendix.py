@@ -42,7 +42,7 @@ auto_results_dir: str = "results/benchmarks/eca-auto"  # the interleaved measure
 # %% tags=["remove-cell"]
 from ecalib.params import check_parameters
 
-check_parameters(globals(), ["results_dir", "tail_results_dir", "auto_results_dir"], booleans=[])
+check_parameters(globals())
 
 # %% tags=["remove-cell"]
 import pandas as pd

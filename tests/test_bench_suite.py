@@ -134,6 +134,16 @@ def test_table3_preset_plans_what_table3_compares():
     assert groups[0].describe() == "resnet50 fp32 eager channels-last b256 224px train"  # the first to measure
 
 
+def test_a_preset_file_may_start_from_a_shipped_one(tmp_path):
+    from ecalib.recipes.bench import BENCH_ROOT
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(f"base: {BENCH_ROOT / 'table3.yaml'}\nbudget: 5m\n")
+    preset, shipped = resolve_preset(mine)[0], resolve_preset("table3", sets=["budget=5m"])[0]
+    assert preset.suite == "mine" and preset.budget_seconds == 300  # its own name, the base's settings
+    assert preset.model_dump(exclude={"suite"}) == shipped.model_dump(exclude={"suite"})
+
+
 def test_preset_overrides_use_the_recipe_syntax():
     from ecalib.bench_suite import preset_groups
 

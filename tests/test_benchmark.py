@@ -162,18 +162,59 @@ def test_auto_policy_is_the_fastest_paired_measurement():
     assert ratio == pytest.approx(11 / 10, rel=1e-3) and low > 1 and train["clear"] and train["paired rounds"] == 5
 
 
-def test_shipped_auto_policy_is_what_its_committed_measurements_give():
+def _assert_policy_follows_its_measurements(policy, root=ROOT):
+    """Each device type's choices are what its committed folders give; one without any says "not measured"."""
     from update_eca_auto import derive_auto_policy
 
     from ecalib.bench_results import load_results
+
+    for dtype, choices in policy["choices"].items():
+        evidence = policy["evidence"][dtype]
+        if isinstance(evidence, str):
+            assert evidence.startswith("not measured"), dtype  # a guess is labelled as one
+            continue
+        results = pd.concat([load_results(root / r) for r in evidence["measured in"]], ignore_index=True)
+        measured = {mode: impl for mode, impl in choices.items() if mode in evidence}
+        folders = [f for mode in measured for f in evidence[mode]["folders"]]
+        assert measured and derive_auto_policy(results[results["folder"].isin(folders)])["choices"][dtype] == measured
+
+
+def test_shipped_auto_policy_is_what_its_committed_measurements_give():
     from ecalib.layers.eca import auto_policy
 
     policy = auto_policy()
-    cpu = policy["evidence"]["cpu"]
-    results = pd.concat([load_results(ROOT / root) for root in cpu["measured in"]], ignore_index=True)
-    results = results[results["folder"].isin(cpu["train"]["folders"] + cpu["infer"]["folders"])]
-    assert derive_auto_policy(results)["choices"]["cpu"] == policy["choices"]["cpu"]
-    assert "not measured" in policy["evidence"]["cuda"]  # no GPU figure is guessed
+    assert isinstance(policy["evidence"]["cpu"], dict)  # measured here
+    _assert_policy_follows_its_measurements(policy)
+
+
+def test_update_tool_replaces_not_measured_only_where_folders_cover_the_device(tmp_path, monkeypatch):
+    """Both states of a device type's entry: CPU folders leave CUDA "not measured"; a CUDA folder measures it."""
+    import shutil
+
+    import update_eca_auto as tool
+
+    policy_file = tmp_path / "eca_auto.json"
+    shutil.copy(tool.POLICY, policy_file)
+    monkeypatch.setattr(tool, "POLICY", policy_file)
+    cpu, gpu = tmp_path / "cpu", tmp_path / "gpu"
+    shutil.copytree(ROOT / "results" / "benchmarks" / "eca-auto", cpu)
+    first = sorted(cpu.iterdir())[0]
+    shutil.copytree(first, gpu / first.name)  # the same rounds, as if measured on a GPU
+    env = json.loads((gpu / first.name / "env.json").read_text())
+    (gpu / first.name / "env.json").write_text(json.dumps(env | {"device": "NVIDIA H100 80GB HBM3"}))
+
+    monkeypatch.setattr(sys, "argv", ["update_eca_auto.py", str(cpu)])
+    tool.main()
+    policy = json.loads(policy_file.read_text())
+    assert policy["evidence"]["cuda"].startswith("not measured")
+    _assert_policy_follows_its_measurements(policy, tmp_path)
+
+    monkeypatch.setattr(sys, "argv", ["update_eca_auto.py", str(gpu)])
+    tool.main()
+    policy = json.loads(policy_file.read_text())
+    assert policy["evidence"]["cuda"]["measured in"] == [str(gpu)]
+    assert set(policy["choices"]["cuda"]) == {"train", "infer"}  # modes not measured keep their entry
+    _assert_policy_follows_its_measurements(policy, tmp_path)
 
 
 def test_auto_follows_the_policy_per_mode(monkeypatch):

@@ -81,25 +81,26 @@ def test_an_edit_on_either_side_of_a_pair_is_caught(tmp_path):
     assert pair_differences(tmp_path / "a.py", tmp_path / "a.ipynb") == [f"cell {last} of a.ipynb has outputs"]
 
 
-def test_every_notebook_checks_its_parameters_after_the_parameters_cell():
+def test_every_notebook_checks_the_parameters_papermill_sees_after_the_parameters_cell():
     import ast
 
     import nbformat
+    import papermill
+
+    from ecalib.params import PARAMETERS_CELL_HEADER, parameters_cell
 
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = nbformat.read(path, as_version=4).cells
         at = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
-        body = ast.parse(cells[at].source).body
-        names = [n.target.id if isinstance(n, ast.AnnAssign) else n.targets[0].id for n in body]
-        booleans = [n.target.id for n in body if isinstance(n, ast.AnnAssign) and ast.unparse(n.annotation) == "bool"]
-        check = ast.parse(cells[at + 1].source).body
-        call = check[-1].value
-        assert ast.unparse(call.func) == "check_parameters", path.name
-        listed = call.args[1]
-        if isinstance(listed, ast.Name):  # PARAMETERS = [...] assigned in the same cell
-            listed = next(n.value for n in check if isinstance(n, ast.Assign) and n.targets[0].id == listed.id)
-        assert ast.literal_eval(listed) == names, path.name
-        assert ast.literal_eval(call.keywords[0].value) == booleans, path.name
+        assert cells[at].source.startswith(PARAMETERS_CELL_HEADER), path.name  # how the check finds the cell
+        calls = [n for n in ast.walk(ast.parse(cells[at + 1].source)) if isinstance(n, ast.Call)]
+        assert any(ast.unparse(c.func) == "check_parameters" for c in calls), path.name
+        theirs = papermill.inspect_notebook(path)
+        ours = parameters_cell({"In": ["", cells[at].source, "check_parameters(globals())"]})
+        assert list(ours) == list(theirs), path.name
+        assert [n for n, kind in ours.items() if kind == "bool"] == [
+            n for n, p in theirs.items() if p["inferred_type_name"] == "bool"
+        ], path.name
 
 
 def test_every_profile_names_only_parameters_its_notebook_has():

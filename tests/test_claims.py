@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from helpers import ROOT, run_cli
 
+from ecalib.models import create_model
 from ecalib.reports import claims as claims_module
-from ecalib.reports.claims import APPENDICES, CHAPTERS, CLAIMS, assess, kernel_readings
+from ecalib.reports.claims import APPENDICES, CHAPTERS, CLAIMS, assess, kernel_readings, released_resnet_kernels
 from ecalib.reports.evidence import ResultFolders
 from ecalib.reports.ledger import chapter_closing, chapter_opening, ledger_frame, ledger_html
 from ecalib.reports.verdicts import (
@@ -132,6 +133,18 @@ def test_kernel_readings_against_the_formula():
     assert r50["rule, C = block width (RC2020)"] == "".join(str(rule(c)) for c in (64, 128, 256, 512)) == "3555"
     assert table.loc["ECA-ResNet-50 in Mask R-CNN (COCO)", "released"] == "3377"
     assert not table["follows a reading"].any()
+
+
+def test_released_resnet_kernels_count_the_eca_weights_the_built_networks_have():
+    table = released_resnet_kernels()
+    assert list(table.index) == [f"ECA-ResNet-{d}" for d in (18, 34, 50, 101, 152)]
+    for name, row in table.iterrows():
+        model = create_model("eca_resnet" + name.removeprefix("ECA-ResNet-"))
+        eca = {n: m.conv.weight for n, m in model.named_modules() if n.endswith(".eca")}
+        assert row["ECA parameters (released)"] == sum(w.numel() for w in eca.values()), name
+        first_blocks = "".join(str(eca[f"layer{i}.0.eca"].shape[-1]) for i in range(1, 5))
+        assert row["released k (checkpoint file)"] == first_blocks, name
+    assert table.loc["ECA-ResNet-50", "stages that differ"] == 1  # 3557 against 5557
 
 
 # ---------------------------------------------------------------------------------------- result folders

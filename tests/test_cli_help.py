@@ -38,8 +38,7 @@ def test_version_and_the_experiments_are_listed(capsys):
 
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
-    assert len(list_recipes()) == 8  # every file of configs/<task>/, each listed with its path
-    assert all(f"{name:24s} configs/{name}.yaml" in out for name in list_recipes()), out
+    assert list_recipes() and all(f"{name:24s} configs/{name}.yaml" in out for name in list_recipes()), out
     assert "cifar10: full, smoke" in out and "--set KEY=VALUE" in out
 
 

@@ -916,9 +916,10 @@ def test_a_notebooks_results_dir_is_checked_like_the_clis(tmp_path, monkeypatch)
 
     passwd = tmp_path / "passwd"
     passwd.write_text("root:x:0:0\n")
-    namespace = {"results_dir": str(passwd), "In": []}
+    cell = '# Parameters (papermill -p NAME VALUE)\nresults_dir: str = "runs"\n'
+    namespace = {"results_dir": str(passwd), "In": ["", cell, "check_parameters(globals(), folders=['results_dir'])"]}
     with pytest.raises(UsageError, match=r"parameter results_dir .*passwd is a file, not a folder"):
-        check_parameters(namespace, ["results_dir"], folders=["results_dir"])
+        check_parameters(namespace, folders=["results_dir"])
     monkeypatch.setattr(base, "task_of", lambda run: pytest.fail("train() got past its results_dir check"))
     with pytest.raises(UsageError, match=r"results_dir .*passwd is a file, not a folder"):
         base.train(resolve("cifar10", "smoke"), passwd)

@@ -30,30 +30,48 @@ def test_check_int_and_choice():
         check_choice("device", "tpu", ["cpu", "cuda"])
 
 
+PARAMETERS_CELL = """# Parameters (papermill -p NAME VALUE); validated in the next cell
+epochs = None  # type: Optional[int] epochs; None: the recipe's
+channels_last: bool = False  # a flag
+profile: str = "full"  # a profile
+"""
+
+
 def papermill_namespace(**values):
-    """A kernel's globals after papermill ran the parameters cell and then injected ``values``."""
+    """A kernel's globals in the check cell, after the parameters cell and the cell papermill injects (``In``
+    is IPython's input history, the current cell last)."""
     from papermill.translators import PythonTranslator
 
     defaults = {"epochs": None, "channels_last": False, "profile": "full"}
     injected = PythonTranslator.codify(values)  # the cell papermill writes, "# Parameters" first
-    return {**defaults, **values, "In": ["", "# Parameters (papermill -p NAME VALUE)\nepochs = None\n", injected]}
+    return {**defaults, **values, "In": ["", PARAMETERS_CELL, injected, "check_parameters(globals())"]}
 
 
-def test_unknown_papermill_parameters_are_refused():
-    known = ["epochs", "channels_last", "profile"]
+def test_unknown_papermill_parameters_are_refused_naming_the_parameters_cell():
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['epoch'\]; .* are: epochs, channels_last, profile"):
-        check_parameters(papermill_namespace(epoch=3), known)
-    check_parameters(papermill_namespace(epochs=3, profile="smoke"), known)
-    check_parameters({"epochs": None, "In": ["epoch = 3"]}, known)  # run by hand: nothing injected
+        check_parameters(papermill_namespace(epoch=3))
+    check_parameters(papermill_namespace(epochs=3, profile="smoke"))
+    defaults = {"epochs": None, "channels_last": False, "profile": "full"}
+    by_hand = {**defaults, "In": ["", PARAMETERS_CELL, "check_parameters(globals())"]}
+    assert check_parameters(by_hand) == ["epochs", "channels_last", "profile"]  # run by hand: nothing injected
+    rerun = papermill_namespace(epochs=3)
+    rerun["In"] += ["print(epochs)", "check_parameters(globals())"]  # the check run again later, by hand
+    assert check_parameters(rerun) == ["epochs", "channels_last", "profile"]
+    with pytest.raises(ValueError, match="run the notebook's parameters cell before"):
+        check_parameters({"In": ["", "check_parameters(globals())"]})
+    with pytest.raises(ValueError, match="may only assign parameters, not 'import os'"):
+        check_parameters({"In": ["", PARAMETERS_CELL + "import os\n", "check_parameters(globals())"]})
 
 
 def test_boolean_parameters_must_be_booleans():
-    known, booleans = ["epochs", "channels_last", "profile"], ["channels_last"]
     with pytest.raises(ValueError, match="parameter channels_last must be True or False, got 'maybe'"):
-        check_parameters(papermill_namespace(channels_last="maybe"), known, booleans)
+        check_parameters(papermill_namespace(channels_last="maybe"))
     with pytest.raises(ValueError, match="got 1"):
-        check_parameters(papermill_namespace(channels_last=1), known, booleans)
+        check_parameters(papermill_namespace(channels_last=1))
     for given, expected in (("true", True), ("False", False), (True, True)):
         namespace = papermill_namespace(channels_last=given)
-        check_parameters(namespace, known, booleans)
+        check_parameters(namespace)
         assert namespace["channels_last"] is expected
+    namespace = papermill_namespace(profile="true")
+    check_parameters(namespace)
+    assert namespace["profile"] == "true"  # a str parameter stays a str

@@ -43,15 +43,44 @@ def test_every_model_is_in_timm_without_replacing_any(tmp_path):
     assert set(timm.list_models(module="ecalib_timm")) == {model_info(n).timm_name for n in OURS}
 
 
-@pytest.mark.parametrize("name", ["eca_resnet50", "ecalib_resnet50", "eca_mobilenet_v2", "eca_resnet18_cifar"])
-def test_timm_builds_the_same_model(name):
-    ecalib_name = name.removeprefix("ecalib_")
-    ours = ecalib.create_model(ecalib_name)
-    theirs = timm.create_model(name)
-    assert type(theirs) is type(ours)
-    assert {k: v.shape for k, v in theirs.state_dict().items()} == {k: v.shape for k, v in ours.state_dict().items()}
-    assert theirs.model_info.name == ecalib_name
-    assert ours.pretrained_cfg["architecture"] == name
+def _same_network(built, independent, x):
+    """``built`` takes ``independent``'s weights strictly and then computes the same outputs."""
+    built.load_state_dict(independent.state_dict())
+    built.eval(), independent.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(built(x), independent(x), rtol=0, atol=0)
+
+
+def test_timm_builds_the_plain_resnet50_torchvision_defines():
+    ours = timm.create_model("ecalib_resnet50")
+    assert type(ours) is type(ecalib.create_model("resnet50")) and ours.model_info.name == "resnet50"
+    _same_network(ours, torchvision.models.resnet50(), torch.randn(1, 3, 64, 64))
+
+
+@pytest.mark.parametrize(
+    "name, layout",
+    [
+        # the released ECA-Net50 file is eca_resnet50_k3557.pth.tar: bottleneck blocks 3-4-6-3, k per stage
+        ("eca_resnet50", dict(block="bottleneck", layers=[3, 4, 6, 3], attn="eca", k_size=[3, 5, 5, 7])),
+        ("eca_resnet18_cifar", dict(block="basic", layers=[2, 2, 2, 2], attn="eca", stem="cifar", num_classes=10)),
+    ],
+)
+def test_timm_builds_the_resnet_its_layout_describes(name, layout):
+    from ecalib.models.resnet import ResNet
+
+    ours = timm.create_model(name)
+    assert ours.model_info.name == name and ours.pretrained_cfg["architecture"] == name
+    _same_network(ours, ResNet(**layout), _x(name))
+
+
+def test_timm_builds_torchvisions_mobilenet_v2_plus_one_eca_per_block():
+    ours, tv = timm.create_model("eca_mobilenet_v2"), torchvision.models.mobilenet_v2()
+    mine = {k: v.shape for k, v in ours.state_dict().items()}
+    assert {k: v.shape for k, v in tv.state_dict().items()}.items() <= mine.items()
+    extra = {k: s for k, s in mine.items() if k not in tv.state_dict()}
+    assert len(extra) == 17 and all(k.endswith(".conv.weight") and s[:2] == (1, 1) for k, s in extra.items())
+    # the released k: 1 where the block's output width is below 96, else 3
+    assert {s[2] for s in extra.values()} == {1, 3}
 
 
 def test_resolve_data_config_is_the_official_eval():

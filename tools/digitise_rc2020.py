@@ -1,6 +1,6 @@
 """Digitise RC2020's CIFAR-10 figures into ecalib/reference/rc2020_cifar10_curves.{csv,json}.
 
-    python tools/digitise_rc2020.py [--figures /work/shared/reference/rc2020_figures]
+    python tools/digitise_rc2020.py [--figures ../shared/reference/rc2020_figures]
 
 The pictures are read, not shipped; the JSON records where they came from, the method, the read-out error
 measured on synthetic charts with known values, and the digitiser's source digest and git commit.
@@ -21,6 +21,7 @@ from ecalib.reference import RC2020_CURVES_CSV, RC2020_CURVES_JSON
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "ecalib" / "reference"
+FIGURES = ROOT.parent / "shared" / "reference" / "rc2020_figures"  # ../shared from the project root
 SYNTHETIC_SEEDS = (0, 1, 2)
 
 
@@ -41,7 +42,7 @@ def synthetic_error(metric: str) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--figures", type=Path, default=Path("/work/shared/reference/rc2020_figures"))
+    parser.add_argument("--figures", type=Path, default=FIGURES)
     args = parser.parse_args(argv)
     rows, readings = rc.digitise_rc2020(args.figures)
     rows.to_csv(OUT / RC2020_CURVES_CSV, index=False)

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ecalib.errors import UsageError
 from ecalib.recipes.overrides import apply_sets, describe, parse_set, parse_value
-from ecalib.recipes.resolve import CONFIG_ROOT, deep_merge, read_yaml, shown
+from ecalib.recipes.resolve import CONFIG_ROOT, deep_merge, read_recipe, read_yaml, shown
 from ecalib.recipes.schema import NonNegativeInt, PositiveInt, Section, validate
 
 BENCH_ROOT = CONFIG_ROOT / "bench"
@@ -157,7 +157,7 @@ def resolve_preset(
     pairs = [s if isinstance(s, tuple) else parse_set(s, BenchPreset) for s in sets or ()]
     if values is None:
         path = preset_file(suite)
-        values, origin = read_yaml(path), shown(path)
+        values, origin = read_recipe(path, name_key="suite"), shown(path)
         values.setdefault("suite", path.stem)
     else:
         origin = str(suite)

@@ -51,6 +51,28 @@ def read_yaml(path: Path) -> dict:
     return values
 
 
+def read_recipe(path: Path, name_key: str = "recipe", _seen: tuple[Path, ...] = ()) -> dict:
+    """A recipe file's settings, on top of those of the file its ``base:`` names (relative to it, as
+    mmengine's ``_base_``), merged with :func:`deep_merge`. A base's ``name_key`` (its own name) is not
+    inherited."""
+    values = read_yaml(path)
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    if not isinstance(base, str) or not base.endswith((".yaml", ".yml")):
+        raise UsageError(f"{shown(path)}: base={base!r} must be a recipe file name, relative to this file")
+    base_path = (path.parent / base).resolve()
+    chain = (*_seen, path.resolve())
+    if base_path in chain:
+        cycle = " -> ".join(shown(p) for p in (*chain, base_path))
+        raise UsageError(f"{shown(path)}: base files form a cycle ({cycle}); a recipe cannot be its own base")
+    if not base_path.is_file():
+        raise UsageError(f"{shown(path)}: base {base!r} not found (looked for {shown(base_path)})")
+    inherited = read_recipe(base_path, name_key, chain)
+    inherited.pop(name_key, None)
+    return deep_merge(inherited, values)
+
+
 def recipe_file(recipe: str | Path, model: str | None = None) -> Path:
     """A recipe by file path, shipped name (``cifar10/standard``) or task (its default recipe;
     ImageNet's depends on the model: MobileNetV2 has its own)."""
@@ -202,7 +224,7 @@ def resolve(recipe: str | Path, profile: str = "full", sets=(), **shorthands) ->
     pairs = shorthand_sets(shorthands) + as_pairs(sets)
     model = dict(pairs).get("model.name")
     path = recipe_file(recipe, model)
-    values = read_yaml(path)
+    values = read_recipe(path)
     task = values.get("task")
     if task not in TASKS:
         raise UsageError(f"{shown(path)}: task must be one of {', '.join(TASKS)}, got {task!r}")

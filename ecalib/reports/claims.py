@@ -521,6 +521,32 @@ def kernel_readings() -> pd.DataFrame:
     return table
 
 
+def released_resnet_kernels() -> pd.DataFrame:
+    """:func:`kernel_readings` of the released ImageNet ECA-ResNets as the ECA module's page shows them, with the
+    ECA weights each has (k per block, summed) and the stages whose released k differs from reading A."""
+    from ecalib.models.zoo import RESNET_LAYOUTS
+
+    readings = kernel_readings()
+    table = pd.DataFrame(
+        {
+            "stage channels C": readings["channels rescaled"],
+            "released k (checkpoint file)": readings["released"],
+            "Eq. 12 k": readings["rule, C = channels rescaled"],
+            "Eq. 12 k, C = block width (RC2020)": readings["rule, C = block width (RC2020)"],
+        }
+    ).loc[[n for n in readings.index if n.startswith("ECA-ResNet-") and n.endswith(" (ImageNet)")]]
+    table.index = pd.Index([n.removesuffix(" (ImageNet)") for n in table.index], name="model")
+    blocks = [RESNET_LAYOUTS[int(n.removeprefix("ECA-ResNet-"))][1] for n in table.index]
+    released = table["released k (checkpoint file)"]
+    table["ECA parameters (released)"] = [
+        sum(int(k) * n for k, n in zip(ks, b, strict=True)) for ks, b in zip(released, blocks)
+    ]
+    table["stages that differ"] = [
+        sum(a != b for a, b in zip(r, rule, strict=True)) for r, rule in zip(released, table["Eq. 12 k"])
+    ]
+    return table
+
+
 def _kernel_statement() -> str:
     import inspect
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ecalib.recipes.resolve import read_yaml, recipe_file, shown
+from ecalib.recipes.resolve import read_recipe, recipe_file, shown
 
 # Keys that name the recipe rather than set it
 NOT_SETTINGS = ("task", "recipe")
@@ -36,7 +36,7 @@ def recipe_table(names: list[str], skip: tuple[str, ...] = ("data.synthetic",)) 
     """The settings of ``names`` (shipped recipes or files) side by side: one row per key, as written."""
     columns = {}
     for name in names:
-        values = flatten(read_yaml(recipe_file(name)))
+        values = flatten(read_recipe(recipe_file(name)))
         columns[name] = {k: v for k, v in values.items() if k not in NOT_SETTINGS and k not in skip}
     table = pd.DataFrame(columns)
     return table.map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
