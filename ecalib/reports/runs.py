@@ -164,41 +164,6 @@ def collect_runs(
     return runs_df, history_df
 
 
-def _read_run(folder: Path, root, task: str | None):
-    params = json.loads((folder / "params.json").read_text())
-    if task and params.get("task") != task:
-        return None, None
-    env = json.loads((folder / "env.json").read_text()) if (folder / "env.json").exists() else {}
-    final = json.loads((folder / "final.json").read_text())
-    if not isinstance(final, dict):
-        raise TypeError(f"final.json holds a {type(final).__name__}, not a mapping of metrics")
-    cfg = params.get("config", {})
-    source = params.get("data_source", {})
-    row = {
-        **final,
-        "run": folder.name,
-        "results": str(root),
-        "path": str(folder),
-        "attention": params.get("attention"),
-        "protocol": params.get("protocol"),
-        "recipe": params.get("recipe"),
-        "profile": params.get("profile"),
-        "seed": cfg.get("seed"),
-        "model": cfg.get("model"),
-        "k_size": (params.get("experiment", {}).get("model") or {}).get("k_size"),
-        "data": data_label(source),
-        "n_train": source.get("n"),
-        "device": env.get("device", "unknown"),
-        "commit": env.get("git_commit"),
-        "epochs": cfg.get("epochs"),
-        "batch_size": cfg.get("batch_size"),
-    }
-    history = pd.read_csv(folder / "history.csv")
-    for key in ("run", "results", "attention", "protocol", "profile", "seed", "data", "device"):
-        history[key] = row[key]
-    return row, history
-
-
 def confidence_interval(values, level: float = 0.95) -> tuple[float, float]:
     """Student-t interval of the mean (NaN-wide for a single value)."""
     import numpy as np
