@@ -438,7 +438,7 @@ def _bench_preset(args):
 
 def _cmd_bench(args) -> int:
     from ecalib.bench_suite import run_preset
-    from ecalib.engine.trainer import resolve_device
+    from ecalib.devices import resolve_device
 
     preset, origin = _bench_preset(args)  # checked before the device is touched
     device = resolve_device(args.device)

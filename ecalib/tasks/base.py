@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
+from ecalib.devices import resolve_device
+from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed
 from ecalib.engine.distributed import barrier
 from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
 from ecalib.errors import UsageError

@@ -17,7 +17,8 @@ import torch
 from ecalib.data.imagefolder import describe_source
 from ecalib.detection.coco_data import DetectionBatches, SeededCoco, coco_split
 from ecalib.detection.hooks import DetectionHooks
-from ecalib.engine import TrainConfig, resolve_device
+from ecalib.devices import resolve_device
+from ecalib.engine import TrainConfig
 from ecalib.errors import UsageError
 from ecalib.recipes.resolve import Run
 from ecalib.tasks.base import FolderTask

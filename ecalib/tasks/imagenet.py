@@ -22,7 +22,7 @@ from ecalib.data.imagefolder import (
     train_transform,
     write_synthetic_imagefolder,
 )
-from ecalib.engine import resolve_device
+from ecalib.devices import resolve_device
 from ecalib.errors import UsageError
 from ecalib.models import model_info
 from ecalib.models.registry import IMAGENET_MEAN, IMAGENET_STD
