@@ -11,10 +11,8 @@ from pathlib import Path
 
 from ecalib.cli_help import as_flags, finish
 from ecalib.errors import UsageError, UserError
+from ecalib.paths import DEFAULT_RESULTS_DIR, writable_folder
 from ecalib.paths import plain_name as check_name
-from ecalib.paths import writable_folder
-
-DEFAULT_RESULTS_DIR = "runs"  # as ecalib.engine.results (not imported here: keeps start-up light)
 
 
 class _Parser(argparse.ArgumentParser):

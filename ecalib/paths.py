@@ -18,6 +18,9 @@ from pathlib import Path
 
 from ecalib.errors import UsageError
 
+# Where generated runs go unless told otherwise: ignored by git (results/ holds the runs chosen to be committed).
+DEFAULT_RESULTS_DIR = "runs"
+
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 NAME_RULE = "a plain name: letters, digits and . _ + - (no '/', no '..', at most 200 characters)"
 

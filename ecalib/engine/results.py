@@ -27,9 +27,6 @@ from ecalib.engine.identity import identity_differences
 from ecalib.errors import UsageError, UserError
 from ecalib.limits import json_object
 
-# Where generated runs go unless told otherwise: ignored by git (results/ holds the runs chosen to be committed).
-DEFAULT_RESULTS_DIR = "runs"
-
 
 @dataclass
 class TrainResult:

@@ -12,8 +12,9 @@ from pathlib import Path
 from ecalib.devices import resolve_device
 from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed
 from ecalib.engine.distributed import barrier
-from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
+from ecalib.engine.results import completed_run
 from ecalib.errors import UsageError
+from ecalib.paths import DEFAULT_RESULTS_DIR
 from ecalib.recipes.resolve import Run
 
 
