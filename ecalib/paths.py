@@ -41,7 +41,7 @@ def _nearest_existing(path: Path) -> Path:
 def writable_folder(text: str | os.PathLike, what: str, writable: bool = True) -> Path:
     """A folder that exists or can be created (no part of the path is a file) and, with ``writable``,
     written: the nearest existing folder is writable. Checked before work starts (CLI options, notebook
-    parameters, :func:`ecalib.tasks.base.train`)."""
+    parameters, :func:`ecalib.tasks.training.train`)."""
     if str(text).strip() == "":
         raise UsageError(f"{what} is empty; give a folder")
     path = Path(text)

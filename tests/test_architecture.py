@@ -77,11 +77,6 @@ KNOWN_CIRCLES = {
     }): "issue 22 item 2",
     # issue 22 item 2 (one loader of official files): the detector's backbone loader and its check call each other
     frozenset({"ecalib.detection.convert", "ecalib.detection.maskrcnn"}): "issue 22 item 2",
-    # issue 22 item 4: resolve() calls task.check, which the tasks call again (recipes <-> tasks)
-    frozenset({
-        "ecalib.recipes.resolve", "ecalib.tasks", "ecalib.tasks.base", "ecalib.tasks.cifar10", "ecalib.tasks.coco",
-        "ecalib.tasks.imagenet",
-    }): "issue 22 item 4",
 }  # fmt: skip
 
 

@@ -125,7 +125,6 @@ def train_with_mmdet(run, results_dir: str | Path = DEFAULT_RESULTS_DIR) -> Path
     from ecalib.provenance import environment
     from ecalib.tasks.coco import TASK, data_folder, data_source
 
-    TASK.check(run)
     TASK.prepare(run)
     cfg = build_config(run, results_dir)
     work_dir = Path(cfg.work_dir)

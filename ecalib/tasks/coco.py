@@ -46,13 +46,6 @@ class Coco(FolderTask):
     def check_splits(self, root: Path) -> None:
         coco_split(root, "train"), coco_split(root, "val")
 
-    def check(self, run: Run) -> None:
-        from ecalib.models import model_info
-
-        info = model_info(run.config.model.arch)
-        if info.family != "resnet" or info.stem != "imagenet":
-            raise UsageError(f"{info.name} is not an ImageNet ResNet; the detector's backbone must be one")
-
     def datasets(self, run: Run) -> tuple:
         root = self.data_folder(run)
         policy = run.config.data.bad_images
