@@ -72,13 +72,24 @@ output_folder = _checked_text(lambda text: writable_folder(text, "folder"), "out
 plain_name = _checked_text(lambda text: check_name(text, "name"), "name")
 
 
-def matching(func, args, **given) -> dict:
-    """The parsed options named like ``func``'s parameters (option dests are the parameter names), then
-    ``given``: how a command hands its options to the library without listing them again."""
+# What argparse and main() put in every namespace besides the command's options.
+NOT_OPTIONS = frozenset({"func", "command", "coco_command", "dotted"})
+
+
+def matching(func, args, used_here=(), **given) -> dict:
+    """The command's parsed options as ``func``'s keyword arguments (option dests are the parameter names),
+    then ``given``: how a command hands its options to the library without listing them again.
+
+    Every option but those the command uses itself (``used_here``) must be a parameter of ``func``: renaming
+    a parameter fails here, naming the option, instead of dropping the option silently.
+    """
     import inspect
 
     names = inspect.signature(func).parameters
-    return {k: v for k, v in vars(args).items() if k in names} | given
+    options = {k: v for k, v in vars(args).items() if k not in NOT_OPTIONS and k not in used_here}
+    if lost := sorted(set(options) - set(names)):
+        raise TypeError(f"{func.__module__}.{func.__qualname__} has no parameter for the option(s) {lost}")
+    return options | given
 
 
 DEFAULT_COMPLEXITY_MODELS = [
@@ -193,7 +204,7 @@ def _add_export_parser(sub) -> None:
         default=17,
         help=f"ONNX opset, {OPSETS.start} to {OPSETS.stop - 1} (the TorchScript exporter's range)",
     )
-    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--allow-pickle", action="store_true")
     p.set_defaults(func=_cmd_export)
 
 
@@ -312,7 +323,7 @@ def _cmd_study(args) -> int:
 def _cmd_evaluate(args) -> int:
     from ecalib.tasks import imagenet
 
-    result = imagenet.evaluate_checkpoint(**matching(imagenet.evaluate_checkpoint, args))
+    result = imagenet.evaluate_checkpoint(**matching(imagenet.evaluate_checkpoint, args, used_here=("format", "out")))
     print(json.dumps(result, default=str) if args.format == "json" else imagenet.format_evaluation(result))
     if args.out:
         print(f"result folder: {imagenet.write_evaluation(result, args.out)}", file=sys.stderr)
@@ -507,7 +518,7 @@ def _add_classify_parser(sub) -> None:
     p.add_argument("--model", help="check the checkpoint against this variant (default: infer from weights)")
     p.add_argument("--topk", type=positive_int, default=5)
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--allow-pickle", action="store_true")
     p.set_defaults(func=_cmd_classify)
 
 
@@ -555,7 +566,7 @@ def _add_evaluate_parser(sub) -> None:
     p.add_argument("--batch-size", type=positive_int, default=100)
     p.add_argument("--workers", type=non_negative_int, help="loader processes (default: up to 8)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--allow-pickle", action="store_true")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument(
         "--bad-images",
@@ -656,7 +667,7 @@ def _add_coco_convert_parser(coco_cmds) -> None:
     c.add_argument("checkpoint")
     c.add_argument("--to", required=True, choices=("torchvision", "mmdet"))
     c.add_argument("-o", "--output", required=True)
-    c.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_convert)
 
 
@@ -665,7 +676,7 @@ def _add_coco_upgrade_parser(coco_cmds) -> None:
     c = coco_cmds.add_parser("upgrade-detector", help="the authors' MMDetection-1.x ECA detectors -> 2.x/3.x layout")
     c.add_argument("checkpoint")
     c.add_argument("-o", "--output", required=True)
-    c.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_upgrade)
 
 
@@ -736,7 +747,7 @@ def _add_inspect_parser(sub) -> None:
     """`ecalib inspect`: what an official checkpoint holds."""
     p = sub.add_parser("inspect", help="what an official checkpoint holds (architecture, k per stage)")
     p.add_argument("checkpoint")
-    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--allow-pickle", action="store_true")
     p.set_defaults(func=_cmd_inspect)
 
 
