@@ -1,4 +1,6 @@
-"""Experiments built from the library: each task turns a resolved recipe into training runs and result folders.
+"""Experiments built from the library: each task turns a resolved recipe into training runs and result folders,
+and evaluates what was trained or released (:func:`ecalib.tasks.imagenet.evaluate_checkpoint`,
+:func:`ecalib.tasks.coco.evaluate`).
 
 >>> from ecalib.recipes import resolve
 >>> from ecalib.tasks import train
