@@ -11,6 +11,7 @@ import re
 
 # Options shared by several commands, described once: an option added without help= gets its text here (a
 # command's own help= says what differs there). A test checks that every entry is used.
+CHECKPOINT = "an official .pth.tar (or a file ecalib wrote, or .safetensors)"
 COMMON_HELP = {
     "--device": "where to run: auto (CUDA when available), cpu or cuda",
     "--batch-size": "images per batch",
@@ -19,8 +20,8 @@ COMMON_HELP = {
     "--format": "output format",
     "--input-size": "input resolution in pixels",
     "--topk": "how many classes to show",
-    "--checkpoint": "an official .pth.tar (or a file ecalib wrote, or .safetensors)",
-    "checkpoint": "an official .pth.tar (or a file ecalib wrote, or .safetensors)",
+    "--checkpoint": CHECKPOINT,
+    "checkpoint": CHECKPOINT,
     "images": "image files",
     "--output": "file to write",
     "--out": "folder for the result folders",
