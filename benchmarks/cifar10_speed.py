@@ -19,7 +19,7 @@ import torch
 
 from ecalib.bench_results import write_result_folder
 from ecalib.benchmark import measure_throughput
-from ecalib.engine.trainer import resolve_device
+from ecalib.devices import resolve_device
 from ecalib.models import create_model
 from ecalib.provenance import environment
 from ecalib.recipes import list_recipes, resolve

@@ -20,7 +20,7 @@ from torch import nn
 
 from ecalib.bench_results import write_result_folder
 from ecalib.benchmark import timed_blocks
-from ecalib.engine.trainer import resolve_device
+from ecalib.devices import resolve_device
 from ecalib.errors import UsageError
 from ecalib.layers import EcaLayer
 from ecalib.layers.eca import triton_available

@@ -30,7 +30,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from ecalib.benchmark import prepare_step
-from ecalib.engine.trainer import resolve_device
+from ecalib.devices import resolve_device
 from ecalib.layers.eca import resolve_eca_impl, triton_available
 from ecalib.models import create_model
 from ecalib.models.resnet import _AttentionBlock

@@ -11,10 +11,8 @@ from pathlib import Path
 
 from ecalib.cli_help import as_flags, finish
 from ecalib.errors import UsageError, UserError
+from ecalib.paths import DEFAULT_RESULTS_DIR, writable_folder
 from ecalib.paths import plain_name as check_name
-from ecalib.paths import writable_folder
-
-DEFAULT_RESULTS_DIR = "runs"  # as ecalib.engine.results (not imported here: keeps start-up light)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,13 +72,24 @@ output_folder = _checked_text(lambda text: writable_folder(text, "folder"), "out
 plain_name = _checked_text(lambda text: check_name(text, "name"), "name")
 
 
-def matching(func, args, **given) -> dict:
-    """The parsed options named like ``func``'s parameters (option dests are the parameter names), then
-    ``given``: how a command hands its options to the library without listing them again."""
+# What argparse and main() put in every namespace besides the command's options.
+NOT_OPTIONS = frozenset({"func", "command", "coco_command", "dotted"})
+
+
+def matching(func, args, used_here=(), **given) -> dict:
+    """The command's parsed options as ``func``'s keyword arguments (option dests are the parameter names),
+    then ``given``: how a command hands its options to the library without listing them again.
+
+    Every option but those the command uses itself (``used_here``) must be a parameter of ``func``: renaming
+    a parameter fails here, naming the option, instead of dropping the option silently.
+    """
     import inspect
 
     names = inspect.signature(func).parameters
-    return {k: v for k, v in vars(args).items() if k in names} | given
+    options = {k: v for k, v in vars(args).items() if k not in NOT_OPTIONS and k not in used_here}
+    if lost := sorted(set(options) - set(names)):
+        raise TypeError(f"{func.__module__}.{func.__qualname__} has no parameter for the option(s) {lost}")
+    return options | given
 
 
 DEFAULT_COMPLEXITY_MODELS = [
@@ -195,7 +204,7 @@ def _add_export_parser(sub) -> None:
         default=17,
         help=f"ONNX opset, {OPSETS.start} to {OPSETS.stop - 1} (the TorchScript exporter's range)",
     )
-    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--allow-pickle", action="store_true")
     p.set_defaults(func=_cmd_export)
 
 
@@ -314,7 +323,7 @@ def _cmd_study(args) -> int:
 def _cmd_evaluate(args) -> int:
     from ecalib.tasks import imagenet
 
-    result = imagenet.evaluate_checkpoint(**matching(imagenet.evaluate_checkpoint, args))
+    result = imagenet.evaluate_checkpoint(**matching(imagenet.evaluate_checkpoint, args, used_here=("format", "out")))
     print(json.dumps(result, default=str) if args.format == "json" else imagenet.format_evaluation(result))
     if args.out:
         print(f"result folder: {imagenet.write_evaluation(result, args.out)}", file=sys.stderr)
@@ -438,7 +447,7 @@ def _bench_preset(args):
 
 def _cmd_bench(args) -> int:
     from ecalib.bench_suite import run_preset
-    from ecalib.engine.trainer import resolve_device
+    from ecalib.devices import resolve_device
 
     preset, origin = _bench_preset(args)  # checked before the device is touched
     device = resolve_device(args.device)
@@ -484,34 +493,37 @@ def _train_description() -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from ecalib import __version__
-    from ecalib.data.images import BAD_IMAGE_POLICIES
-
-    parser = _Parser(prog="ecalib", description="ECA-Net models, checkpoints and paper checks.")
-    parser.add_argument("--version", action="version", version=f"ecalib {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_models_parser(sub) -> None:
+    """`ecalib models`: the registered models."""
     p = sub.add_parser("models", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*", help="glob, e.g. 'eca_*'")
     p.add_argument("--all", action="store_true", help="include timm's ECA models")
     p.set_defaults(func=_cmd_models)
 
+
+def _add_complexity_parser(sub) -> None:
+    """`ecalib complexity`: parameters and FLOPs."""
     p = sub.add_parser("complexity", help="params and FLOPs in the paper's units vs the official README")
     p.add_argument("models", nargs="*", help=f"model names (default: {' '.join(DEFAULT_COMPLEXITY_MODELS)})")
     p.add_argument("--input-size", type=positive_int, default=224)
     p.add_argument("--format", choices=("text", "csv", "json"), default="text")
     p.set_defaults(func=_cmd_complexity)
 
+
+def _add_classify_parser(sub) -> None:
+    """`ecalib classify`: top-k predictions of a checkpoint."""
     p = sub.add_parser("classify", help="top-k ImageNet predictions from an official checkpoint")
     p.add_argument("images", nargs="+")
     p.add_argument("--checkpoint", required=True, help="official .pth.tar")
     p.add_argument("--model", help="check the checkpoint against this variant (default: infer from weights)")
     p.add_argument("--topk", type=positive_int, default=5)
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--allow-pickle", action="store_true")
     p.set_defaults(func=_cmd_classify)
 
+
+def _add_train_parser(sub) -> None:
+    """`ecalib train`: a recipe, its profile, shorthands and --set."""
     p = sub.add_parser(
         "train",
         help="train a recipe: cifar10, imagenet, coco, a shipped recipe (cifar10/standard) or a YAML file",
@@ -530,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
 
+
+def _add_study_parser(sub) -> None:
+    """`ecalib study`: every run of one of the paper's ablations."""
     p = sub.add_parser(
         "study", help="train every run of one of the paper's ablations (table2-imagenet, fig4-cifar10...)"
     )
@@ -539,6 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.set_defaults(func=_cmd_study)
 
+
+def _add_evaluate_parser(sub) -> None:
+    """`ecalib evaluate`: an official checkpoint on an ImageNet val folder."""
+    from ecalib.data.images import BAD_IMAGE_POLICIES
+
     p = sub.add_parser("evaluate", help="top-1/top-5 of an official checkpoint on an ImageNet val folder")
     p.add_argument("--checkpoint", required=True, help="e.g. eca_resnet50_k3557.pth.tar")
     p.add_argument("--data", required=True, help="<imagenet>/val (or the folder holding val/)")
@@ -546,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, default=100)
     p.add_argument("--workers", type=non_negative_int, help="loader processes (default: up to 8)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--allow-pickle", action="store_true")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument(
         "--bad-images",
@@ -561,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_evaluate)
 
+
+def _add_bench_parser(sub) -> None:
+    """`ecalib bench`: a preset suite (--suite) or one part made from the other options."""
     p = sub.add_parser(
         "bench",
         help="training/inference images/s and peak memory per attention mechanism (--suite table3: Table 3)",
@@ -626,6 +649,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=output_folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
     p.set_defaults(func=_cmd_bench)
 
+
+def _add_sweep_parser(sub) -> None:
+    """`ecalib sweep`: a W&B sweep file, run offline."""
     p = sub.add_parser("sweep", help="run a W&B sweep file offline (grid, random or Bayesian via Optuna)")
     p.add_argument("sweep", help="e.g. configs/sweep.yaml")
     p.add_argument("--method", choices=("grid", "random", "bayes"), help="default: the file's method")
@@ -634,23 +660,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_options(p)
     p.set_defaults(func=_cmd_sweep)
 
-    p = sub.add_parser("coco", help="COCO Mask R-CNN: weight conversion, training, evaluation, logs")
-    coco_cmds = p.add_subparsers(dest="coco_command", required=True)
+
+def _add_coco_convert_parser(coco_cmds) -> None:
+    """`ecalib coco convert-backbone`."""
     c = coco_cmds.add_parser("convert-backbone", help="official ImageNet checkpoint -> detector backbone weights")
     c.add_argument("checkpoint")
     c.add_argument("--to", required=True, choices=("torchvision", "mmdet"))
     c.add_argument("-o", "--output", required=True)
-    c.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_convert)
+
+
+def _add_coco_upgrade_parser(coco_cmds) -> None:
+    """`ecalib coco upgrade-detector`."""
     c = coco_cmds.add_parser("upgrade-detector", help="the authors' MMDetection-1.x ECA detectors -> 2.x/3.x layout")
     c.add_argument("checkpoint")
     c.add_argument("-o", "--output", required=True)
-    c.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_upgrade)
+
+
+def _add_coco_train_parser(coco_cmds) -> None:
+    """`ecalib coco train` (= `ecalib train coco`)."""
     c = coco_cmds.add_parser("train", help="Mask R-CNN with an ECA-ResNet-50-FPN on torchvision (= ecalib train coco)")
     _add_experiment_options(c)
     _add_run_options(c)
     c.set_defaults(func=_cmd_train, recipe="coco")
+
+
+def _add_coco_evaluate_parser(coco_cmds) -> None:
+    """`ecalib coco evaluate`."""
     c = coco_cmds.add_parser("evaluate", help="bbox/segm AP of a trained detector (pycocotools)")
     c.add_argument("--checkpoint", required=True)
     c.add_argument("--data-dir", required=True)
@@ -659,6 +698,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workers", type=non_negative_int, default=0)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_evaluate)
+
+
+def _add_coco_visualize_parser(coco_cmds) -> None:
+    """`ecalib coco visualize`."""
     c = coco_cmds.add_parser("visualize", help="draw a trained detector's boxes and masks on images")
     c.add_argument("images", nargs="+")
     c.add_argument("--checkpoint", required=True)
@@ -666,20 +709,72 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--score-threshold", type=float, default=0.5)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_visualize)
+
+
+def _add_coco_mmdet_train_parser(coco_cmds) -> None:
+    """`ecalib coco mmdet-train`."""
     c = coco_cmds.add_parser(
         "mmdet-train", help="train configs/coco/maskrcnn_1x_mmdet.yaml with MMDetection's Runner (needs `make mmdet`)"
     )
     _add_experiment_options(c)
     c.set_defaults(func=_cmd_coco_mmdet_train)
+
+
+def _add_coco_parse_log_parser(coco_cmds) -> None:
+    """`ecalib coco parse-log`."""
     c = coco_cmds.add_parser("parse-log", help="per-epoch table of MMDetection text logs (resumed runs stitched)")
     c.add_argument("logs", nargs="+")
     c.set_defaults(func=_cmd_coco_parse_log)
 
+
+def _add_coco_parser(sub) -> None:
+    """`ecalib coco`: the detection commands, one subcommand each."""
+    p = sub.add_parser("coco", help="COCO Mask R-CNN: weight conversion, training, evaluation, logs")
+    coco_cmds = p.add_subparsers(dest="coco_command", required=True)
+    for add in (
+        _add_coco_convert_parser,
+        _add_coco_upgrade_parser,
+        _add_coco_train_parser,
+        _add_coco_evaluate_parser,
+        _add_coco_visualize_parser,
+        _add_coco_mmdet_train_parser,
+        _add_coco_parse_log_parser,
+    ):
+        add(coco_cmds)
+
+
+def _add_inspect_parser(sub) -> None:
+    """`ecalib inspect`: what an official checkpoint holds."""
     p = sub.add_parser("inspect", help="what an official checkpoint holds (architecture, k per stage)")
     p.add_argument("checkpoint")
-    p.add_argument("--allow-pickle", action="store_true", help="full-pickle loading for trusted files only")
+    p.add_argument("--allow-pickle", action="store_true")
     p.set_defaults(func=_cmd_inspect)
-    _add_export_parser(sub)
+
+
+# One function per command, in the order `ecalib --help` lists them.
+COMMAND_PARSERS = (
+    _add_models_parser,
+    _add_complexity_parser,
+    _add_classify_parser,
+    _add_train_parser,
+    _add_study_parser,
+    _add_evaluate_parser,
+    _add_bench_parser,
+    _add_sweep_parser,
+    _add_coco_parser,
+    _add_inspect_parser,
+    _add_export_parser,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ecalib import __version__
+
+    parser = _Parser(prog="ecalib", description="ECA-Net models, checkpoints and paper checks.")
+    parser.add_argument("--version", action="version", version=f"ecalib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in COMMAND_PARSERS:
+        add(sub)
     return finish(parser)
 
 

@@ -9,27 +9,19 @@ from __future__ import annotations
 import argparse
 import re
 
-# Options shared by several commands, described once (a command's own help= wins).
+# Options shared by several commands, described once: an option added without help= gets its text here (a
+# command's own help= says what differs there). A test checks that every entry is used.
+CHECKPOINT = "an official .pth.tar (or a file ecalib wrote, or .safetensors)"
 COMMON_HELP = {
     "--device": "where to run: auto (CUDA when available), cpu or cuda",
-    "--amp": "mixed precision: none (fp32), bf16 or fp16 (fp16 needs CUDA)",
-    "--channels-last": "NHWC memory layout (faster convolutions on recent GPUs)",
-    "--compile": "torch.compile the model",
-    "--wandb-mode": "Weights & Biases logging: offline (local files), online (needs an account) or disabled",
-    "--seed": "random seed (0 .. 2**63-1)",
-    "--epochs": "number of epochs (default: the recipe's)",
-    "--batch-size": "images per step (default: the recipe's)",
-    "--lr": "learning rate (default: the recipe's)",
-    "--checkpoint-every": "write the resumable checkpoint every N epochs",
+    "--batch-size": "images per batch",
     "--workers": "data loader processes",
-    "--run-name": "name of the run folder (default: derived from the settings)",
-    "--data": "data set: the real one, or synthetic (generated, for pipeline checks)",
     "--allow-pickle": "load the file with full pickle, which can execute code: trusted files only",
     "--format": "output format",
     "--input-size": "input resolution in pixels",
     "--topk": "how many classes to show",
-    "--checkpoint": "an official .pth.tar (or a file ecalib wrote, or .safetensors)",
-    "checkpoint": "an official .pth.tar (or a file ecalib wrote, or .safetensors)",
+    "--checkpoint": CHECKPOINT,
+    "checkpoint": CHECKPOINT,
     "images": "image files",
     "--output": "file to write",
     "--out": "folder for the result folders",
@@ -38,8 +30,6 @@ COMMON_HELP = {
     "--data-dir": "data folder",
     "--output-dir": "folder for the drawn images",
     "--score-threshold": "draw detections scoring at least this",
-    "--backbone": "backbone model name (see `ecalib models 'resnet*'`)",
-    "--results-dir": "folder for run folders",
     "logs": "MMDetection text logs (*.log) of one run, in order",
 }
 

@@ -18,6 +18,9 @@ from pathlib import Path
 
 from ecalib.errors import UsageError
 
+# Where generated runs go unless told otherwise: ignored by git (results/ holds the runs chosen to be committed).
+DEFAULT_RESULTS_DIR = "runs"
+
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 NAME_RULE = "a plain name: letters, digits and . _ + - (no '/', no '..', at most 200 characters)"
 
@@ -38,7 +41,7 @@ def _nearest_existing(path: Path) -> Path:
 def writable_folder(text: str | os.PathLike, what: str, writable: bool = True) -> Path:
     """A folder that exists or can be created (no part of the path is a file) and, with ``writable``,
     written: the nearest existing folder is writable. Checked before work starts (CLI options, notebook
-    parameters, :func:`ecalib.tasks.base.train`)."""
+    parameters, :func:`ecalib.tasks.training.train`)."""
     if str(text).strip() == "":
         raise UsageError(f"{what} is empty; give a folder")
     path = Path(text)

@@ -18,9 +18,9 @@ import random
 from pathlib import Path
 
 from ecalib.atomic import atomic_write_text
-from ecalib.engine.results import DEFAULT_RESULTS_DIR
 from ecalib.errors import UsageError
 from ecalib.limits import quoted
+from ecalib.paths import DEFAULT_RESULTS_DIR
 from ecalib.recipes.yamlfile import read_yaml_file
 
 METHODS = ("grid", "random", "bayes")

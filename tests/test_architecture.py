@@ -31,6 +31,7 @@ LAYERS = {
     "ecalib.paths": 0,
     "ecalib.provenance": 0,
     "ecalib.params": 0,
+    "ecalib.devices": 0,
     "ecalib.layers": 0,
     "ecalib.checkpoint": 0,
     "ecalib.reference": 0,
@@ -76,13 +77,6 @@ KNOWN_CIRCLES = {
     }): "issue 22 item 2",
     # issue 22 item 2 (one loader of official files): the detector's backbone loader and its check call each other
     frozenset({"ecalib.detection.convert", "ecalib.detection.maskrcnn"}): "issue 22 item 2",
-    # issue 22 item 4: TrainResult lives in trainer.py but results.py needs it
-    frozenset({"ecalib.engine.results", "ecalib.engine.trainer"}): "issue 22 item 4",
-    # issue 22 item 4: resolve() calls task.check, which the tasks call again (recipes <-> tasks)
-    frozenset({
-        "ecalib.recipes.resolve", "ecalib.tasks", "ecalib.tasks.base", "ecalib.tasks.cifar10", "ecalib.tasks.coco",
-        "ecalib.tasks.imagenet",
-    }): "issue 22 item 4",
 }  # fmt: skip
 
 

@@ -103,6 +103,24 @@ def test_every_notebook_checks_the_parameters_papermill_sees_after_the_parameter
         ], path.name
 
 
+def test_the_notebooks_that_train_default_to_the_librarys_results_dir():
+    # The parameters cell shows its default as a literal (readers see it, papermill reads it); in the notebooks
+    # that write or read generated runs it must be the folder the CLI, the tasks and the sweep use.
+    import ast
+
+    import papermill
+
+    from ecalib.paths import DEFAULT_RESULTS_DIR
+
+    def default(notebook: str, parameter: str):
+        return ast.literal_eval(papermill.inspect_notebook(ROOT / "notebooks" / notebook)[parameter]["default"])
+
+    names = ("cifar10", "cifar10_sweep", "imagenet", "coco_maskrcnn", "pipeline_checks")
+    defaults = {name: default(f"{name}.ipynb", "results_dir") for name in names}
+    assert defaults == dict.fromkeys(names, DEFAULT_RESULTS_DIR)
+    assert f"{DEFAULT_RESULTS_DIR}/cifar10" in default("cifar10_compare.ipynb", "results_dirs").split(",")
+
+
 def test_every_profile_names_only_parameters_its_notebook_has():
     # the notebooks refuse unknown parameters, so a stale profile entry would break `make book`
     import ast

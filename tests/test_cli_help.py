@@ -53,3 +53,63 @@ def test_messages_name_flags_not_python_arguments(capsys):
     assert main(["train", "cifar10", "--profile", "smoke", "--amp", "fp16", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "--amp" in err and "amp='fp16'" not in err
+
+
+def test_every_shared_help_text_is_used():
+    from ecalib.cli_help import COMMON_HELP
+
+    applied = {
+        key
+        for _, command in commands(build_parser())
+        for action in command._actions
+        for key in [next((o for o in action.option_strings if o.startswith("--")), action.dest)]
+        if action.help == COMMON_HELP.get(key)
+    }
+    assert set(COMMON_HELP) - applied == set()
+
+
+@pytest.mark.parametrize(
+    ("argv", "module", "function"),
+    [
+        (["evaluate", "--checkpoint", "c.pth.tar", "--data", "val"], "ecalib.tasks.imagenet", "evaluate_checkpoint"),
+        (["coco", "evaluate", "--checkpoint", "c.pth", "--data-dir", "coco"], "ecalib.tasks.coco", "evaluate"),
+    ],
+)
+def test_every_option_of_a_command_reaches_the_library_function(monkeypatch, argv, module, function):
+    # The commands hand their options on by parameter name: each option arrives, under a name the real
+    # function's signature has (a renamed parameter fails loudly instead of dropping the option).
+    import functools
+    import importlib
+    import inspect
+
+    from ecalib import cli
+
+    real = getattr(importlib.import_module(module), function)
+    received = {}
+
+    class Reached(Exception):
+        pass
+
+    @functools.wraps(real)
+    def stand_in(**kwargs):
+        received.update(kwargs)
+        raise Reached
+
+    monkeypatch.setattr(importlib.import_module(module), function, stand_in)
+    args = build_parser().parse_args(argv)
+    with pytest.raises(Reached):
+        args.func(args)
+    options = set(vars(args)) - cli.NOT_OPTIONS - {"format", "out"}
+    assert set(received) == options
+    assert set(received) <= set(inspect.signature(real).parameters)
+    assert received["checkpoint"] == argv[argv.index("--checkpoint") + 1]
+
+    def renamed(**kwargs):  # the same function with one parameter renamed: the command refuses to call it
+        pass
+
+    signature = inspect.signature(real)
+    parameters = [p.replace(name="weights") if p.name == "checkpoint" else p for p in signature.parameters.values()]
+    renamed.__signature__ = signature.replace(parameters=parameters)
+    monkeypatch.setattr(importlib.import_module(module), function, renamed)
+    with pytest.raises(TypeError, match=r"no parameter for the option\(s\) \['checkpoint'\]"):
+        args.func(args)

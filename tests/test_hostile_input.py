@@ -912,7 +912,7 @@ def test_a_notebooks_results_dir_is_checked_like_the_clis(tmp_path, monkeypatch)
     from ecalib.errors import UsageError
     from ecalib.params import check_parameters
     from ecalib.recipes import resolve
-    from ecalib.tasks import base
+    from ecalib.tasks import training
 
     passwd = tmp_path / "passwd"
     passwd.write_text("root:x:0:0\n")
@@ -920,9 +920,9 @@ def test_a_notebooks_results_dir_is_checked_like_the_clis(tmp_path, monkeypatch)
     namespace = {"results_dir": str(passwd), "In": ["", cell, "check_parameters(globals(), folders=['results_dir'])"]}
     with pytest.raises(UsageError, match=r"parameter results_dir .*passwd is a file, not a folder"):
         check_parameters(namespace, folders=["results_dir"])
-    monkeypatch.setattr(base, "task_of", lambda run: pytest.fail("train() got past its results_dir check"))
+    monkeypatch.setattr(training, "task_of", lambda run: pytest.fail("train() got past its results_dir check"))
     with pytest.raises(UsageError, match=r"results_dir .*passwd is a file, not a folder"):
-        base.train(resolve("cifar10", "smoke"), passwd)
+        training.train(resolve("cifar10", "smoke"), passwd)
 
 
 def test_outputs_keep_the_users_umask(tmp_path):

@@ -2,9 +2,9 @@
 
 from ecalib.engine.config import TrainConfig, config_changes
 from ecalib.engine.distributed import DistInfo, init_distributed
-from ecalib.engine.results import RunDir
+from ecalib.engine.results import RunDir, TrainResult
 from ecalib.engine.schedule import lr_at
-from ecalib.engine.trainer import NonFiniteLossError, Trainer, TrainResult, resolve_device
+from ecalib.engine.trainer import NonFiniteLossError, Trainer
 
 __all__ = [
     "DistInfo",
@@ -16,5 +16,4 @@ __all__ = [
     "config_changes",
     "init_distributed",
     "lr_at",
-    "resolve_device",
 ]

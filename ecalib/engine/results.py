@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from ecalib.atomic import atomic_write_text
@@ -26,8 +27,14 @@ from ecalib.engine.identity import identity_differences
 from ecalib.errors import UsageError, UserError
 from ecalib.limits import json_object
 
-# Where generated runs go unless told otherwise: ignored by git (results/ holds the runs chosen to be committed).
-DEFAULT_RESULTS_DIR = "runs"
+
+@dataclass
+class TrainResult:
+    """What a finished run returns: its folder, ``final.json`` and the per-epoch history."""
+
+    run_dir: Path
+    final: dict
+    history: list[dict]
 
 
 class RunInUseError(UserError):
@@ -151,8 +158,6 @@ def completed_run(path: str | Path, identity: dict, epochs: int, verbose: bool =
 
     A folder holding another run is refused (:meth:`RunDir.check_identity`), never returned.
     """
-    from ecalib.engine.trainer import TrainResult
-
     folder = RunDir(path)
     folder.check_identity(identity)
     if not folder.is_complete(epochs):

@@ -46,11 +46,12 @@ from tqdm import tqdm
 from ecalib.atomic import atomic_file, remove_orphans
 from ecalib.checkpoint import atomic_torch_save, load_weights_strict
 from ecalib.data.seeding import SEED_RANGE
+from ecalib.devices import resolve_device
 from ecalib.engine.classification import ClassificationHooks
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
 from ecalib.engine.distributed import DistInfo, all_reduce_sum, any_rank, barrier, init_distributed
 from ecalib.engine.identity import OPERATIONAL, identity_differences, run_id
-from ecalib.engine.results import RunDir
+from ecalib.engine.results import RunDir, TrainResult
 from ecalib.engine.schedule import lr_at, warmup_factor
 from ecalib.engine.wandb_logger import WandbLogger
 from ecalib.errors import UsageError, UserError
@@ -104,23 +105,6 @@ class EvalContext:
 
 class NonFiniteLossError(UserError, RuntimeError):
     """The training loss became NaN or infinite; the run stopped without writing anything."""
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    final: dict
-    history: list[dict]
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError("device='cuda' was requested but no CUDA GPU is available; use device='cpu' or 'auto'")
-        return torch.device("cuda", local_rank)
-    return torch.device(name)
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ecalib.atomic import atomic_write_text
 from ecalib.detection.coco_data import coco_index, coco_split, read_annotations
+from ecalib.paths import DEFAULT_RESULTS_DIR
 from ecalib.recipes.resolve import CONFIG_ROOT
 
 DEFAULT_CONFIG = CONFIG_ROOT / "mmdet" / "mask-rcnn_eca-r50_fpn_1x_coco.py"
@@ -39,7 +40,7 @@ def _set_scale(pipeline: list, scale: tuple[int, int]) -> None:
             step["scale"] = scale
 
 
-def build_config(run, results_dir: str | Path = "runs"):
+def build_config(run, results_dir: str | Path = DEFAULT_RESULTS_DIR):
     """The MMDetection config for ``run`` (an :class:`ecalib.recipes.Run` of the coco task)."""
     from mmengine.config import Config
 
@@ -117,14 +118,13 @@ def build_config(run, results_dir: str | Path = "runs"):
     return cfg
 
 
-def train_with_mmdet(run, results_dir: str | Path = "runs") -> Path:
+def train_with_mmdet(run, results_dir: str | Path = DEFAULT_RESULTS_DIR) -> Path:
     """Train (and validate every epoch) with MMDetection's Runner; returns the work directory."""
     from mmengine.runner import Runner
 
     from ecalib.provenance import environment
     from ecalib.tasks.coco import TASK, data_folder, data_source
 
-    TASK.check(run)
     TASK.prepare(run)
     cfg = build_config(run, results_dir)
     work_dir = Path(cfg.work_dir)

@@ -16,6 +16,7 @@ from ecalib.engine.identity import identity_settings, run_id, run_name
 from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
 from ecalib.paths import plain_name
+from ecalib.recipes.models import check_model
 from ecalib.recipes.overrides import FLAGS, apply_sets, describe, parse_set, parse_sets, parse_value, shorthand_sets
 from ecalib.recipes.schema import TASKS, Experiment, validate
 from ecalib.recipes.yamlfile import read_yaml_file
@@ -242,9 +243,7 @@ def resolve(recipe: str | Path, profile: str = "full", sets=(), **shorthands) ->
     config = validate(apply_sets(values, pairs), origin, FLAGS)
     config, rule = _complete(config, lr_given="optimizer.lr" in dict(pairs))
     run = Run(validate(config.model_dump(), origin, FLAGS), origin, rule)
-    from ecalib.tasks import TASKS as task_types  # the task's own checks (e.g. a model it has no recipe for)
-
-    task_types[task].check(run)
+    check_model(task, run.config.model.arch)
     return run
 
 

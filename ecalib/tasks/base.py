@@ -1,17 +1,15 @@
-"""The task skeleton: what CIFAR-10, ImageNet and COCO fill in, and the one ``train`` they share.
+"""The task skeleton: what CIFAR-10, ImageNet and COCO fill in.
 
 A task says how its data is checked, prepared and read, how batches are drawn, which hooks the
-engine uses and what to do after training; :func:`train` does the rest the same way for all of
-them (skip a finished run, prepare data once under torchrun, the engine's run folder, W&B).
+engine uses and what to do after training; :func:`ecalib.tasks.training.train` does the rest the
+same way for all of them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ecalib.engine import DistInfo, TrainConfig, Trainer, TrainResult, init_distributed, resolve_device
-from ecalib.engine.distributed import barrier
-from ecalib.engine.results import DEFAULT_RESULTS_DIR, completed_run
+from ecalib.engine import DistInfo, TrainConfig
 from ecalib.errors import UsageError
 from ecalib.recipes.resolve import Run
 
@@ -21,12 +19,6 @@ class Task:
 
     name: str
     wandb_names: dict[str, str] | None = None  # history key -> W&B name (None: the hooks')
-
-    def check(self, run: Run) -> None:
-        """Refuse a run this task cannot train, before anything is written (e.g. a model without a recipe)."""
-        from ecalib.models import model_info
-
-        model_info(run.config.model.arch)  # a registered model (the error lists close names)
 
     def check_data(self, run: Run, ways_out: str = "python") -> None:
         """Make sure real data is there before any run trains (one error naming the folder otherwise)."""
@@ -96,81 +88,3 @@ class FolderTask(Task):
         if run.config.data.source == "synthetic":
             ensure_synthetic(self.data_folder(run), self.synthetic_writer(), run.config.data.synthetic)
         self.check_data(run)
-
-
-def task_of(run: Run) -> Task:
-    from ecalib.tasks import TASKS
-
-    return TASKS[run.task]
-
-
-def run_dir_for(run: Run, results_dir: str | Path = DEFAULT_RESULTS_DIR) -> Path:
-    """``<results_dir>/<task>/<run name>``."""
-    return Path(results_dir) / run.task / run.name
-
-
-def prepare_data(runs: list[Run], ways_out: str = "python") -> None:
-    """Check every run (model, data) before the first one trains; ``ways_out`` spells the fixes for
-    the front end (``cli``, ``papermill`` or ``python``: a key of ``ecalib.data.cifar.WAYS_OUT``)."""
-    for run in runs:
-        task_of(run).check(run)
-        task_of(run).check_data(run, ways_out)
-
-
-def train(
-    run: Run,
-    results_dir: str | Path = DEFAULT_RESULTS_DIR,
-    resume: bool = True,
-    resume_from: str | Path | None = None,
-    progress: bool = True,
-    verbose: bool = True,
-    wandb_group: str | None = None,
-    run_dir: str | Path | None = None,
-) -> TrainResult:
-    """Train ``run`` into ``results_dir/<task>/<run.name>`` (or ``run_dir``); a finished run is returned
-    as it is, an interrupted one continues (``resume=False`` refuses a folder that holds a run).
-
-    ``resume_from`` (an earlier run's folder or checkpoint, e.g. one of the official code) starts this
-    run from there: the way to continue a run with more epochs or another lr, in the new settings' own folder.
-    """
-    from ecalib.paths import writable_folder
-
-    writable_folder(results_dir if run_dir is None else run_dir, "results_dir")  # the CLI's check, before any work
-    task = task_of(run)
-    task.check(run)
-    path = Path(run_dir) if run_dir is not None else run_dir_for(run, results_dir)
-    if done := completed_run(path, run.identity(), run.config.schedule.epochs, verbose):
-        return done
-    dist = init_distributed(resolve_device(run.config.device))
-    if dist.is_main:
-        task.prepare(run)
-    barrier(dist)
-    sets = task.datasets(run)
-    c = run.config
-    info = {
-        "task": c.task,
-        "recipe": c.recipe,
-        "profile": c.profile,
-        "model": c.model.name,
-        "origin": run.origin,
-        "lr_rule": run.lr_rule,
-        "experiment": run.resolved,
-        **task.run_info(run, sets),
-        "data_source": task.data_source(run, sets),
-    }
-    trainer = Trainer(
-        task.train_config(run, sets),
-        lambda cfg, device, dist: task.batches(run, cfg, sets, device, dist),
-        path,
-        info,
-        wandb_project=c.logging.wandb_project or f"ecalib-{c.task}",
-        wandb_group=wandb_group or f"{c.profile}-{c.recipe}",
-        wandb_names=task.wandb_names,
-        progress=progress,
-        verbose=verbose,
-        hooks=task.hooks(run, sets),
-        identity=run.identity(),
-    )
-    result = trainer.fit(resume=resume, resume_from=resume_from)
-    task.finish(run, path, dist)
-    return result

@@ -17,7 +17,8 @@ import torch
 from ecalib.data.imagefolder import describe_source
 from ecalib.detection.coco_data import DetectionBatches, SeededCoco, coco_split
 from ecalib.detection.hooks import DetectionHooks
-from ecalib.engine import TrainConfig, resolve_device
+from ecalib.devices import resolve_device
+from ecalib.engine import TrainConfig
 from ecalib.errors import UsageError
 from ecalib.recipes.resolve import Run
 from ecalib.tasks.base import FolderTask
@@ -44,13 +45,6 @@ class Coco(FolderTask):
 
     def check_splits(self, root: Path) -> None:
         coco_split(root, "train"), coco_split(root, "val")
-
-    def check(self, run: Run) -> None:
-        from ecalib.models import model_info
-
-        info = model_info(run.config.model.arch)
-        if info.family != "resnet" or info.stem != "imagenet":
-            raise UsageError(f"{info.name} is not an ImageNet ResNet; the detector's backbone must be one")
 
     def datasets(self, run: Run) -> tuple:
         root = self.data_folder(run)

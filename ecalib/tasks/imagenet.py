@@ -22,9 +22,8 @@ from ecalib.data.imagefolder import (
     train_transform,
     write_synthetic_imagefolder,
 )
-from ecalib.engine import resolve_device
+from ecalib.devices import resolve_device
 from ecalib.errors import UsageError
-from ecalib.models import model_info
 from ecalib.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from ecalib.recipes.resolve import Run
 from ecalib.tasks.base import FolderTask
@@ -60,14 +59,6 @@ class Imagenet(FolderTask):
 
     def check_splits(self, root: Path) -> None:
         split_dir(root, "train"), split_dir(root, "val")
-
-    def check(self, run: Run) -> None:
-        info = model_info(run.config.model.arch)
-        if info.family not in ("resnet", "mobilenet_v2") or info.stem != "imagenet":
-            raise UsageError(
-                f"{info.name} has no ImageNet recipe; use an ImageNet ResNet or MobileNetV2 variant "
-                f"(e.g. eca_resnet50, eca_mobilenet_v2)"
-            )
 
     def datasets(self, run: Run) -> tuple:
         root, d = self.data_folder(run), run.config.data
