@@ -117,20 +117,25 @@ def maskrcnn_epoch_images() -> int:
 
 @dataclass(frozen=True)
 class Cost:
-    """A projected cost: GPU-hours on one GPU of the rate's kind, the data needed, and the basis."""
+    """A cost: GPU-hours on one GPU of the rate's kind, the data needed, and the basis. A projection unless
+    ``limit`` (a run that stops within its own time budget)."""
 
     gpu_hours: float
     data: str
     basis: str
     lower_bound: bool = False
+    limit: bool = False
 
     def hours(self) -> str:
-        """``~139 GPU-hours``, or ``>= 0.6 GPU-hours`` for a lower bound."""
+        """``~139 GPU-hours``, ``>= 0.6 GPU-hours`` for a lower bound, ``<= 0.13 GPU-hours`` for a limit."""
         value = f"{self.gpu_hours:.2g}" if self.gpu_hours < 10 else f"{self.gpu_hours:,.0f}"
-        return f"{'≥' if self.lower_bound else '~'}{value} GPU-hours"
+        return f"{'≤' if self.limit else '≥' if self.lower_bound else '~'}{value} GPU-hours"
+
+    def kind(self) -> str:
+        return "budget" if self.limit else "projection"
 
     def text(self) -> str:
-        return f"{self.hours()} (projection; {self.basis}); data: {self.data}"
+        return f"{self.hours()} ({self.kind()}; {self.basis}); data: {self.data}"
 
 
 def cost(images: float, of: Rate, data: str) -> Cost:

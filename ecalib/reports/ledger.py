@@ -54,7 +54,7 @@ def _cost_text(step: Step) -> str:
 
 
 def _cost(step: Step) -> str:
-    return escape(step.cost if isinstance(step.cost, str) else step.cost.hours() + " (projection)")
+    return escape(step.cost if isinstance(step.cost, str) else f"{step.cost.hours()} ({step.cost.kind()})")
 
 
 def _table(caption: str, headers: list[tuple[str, str]], rows: list[list[str]]) -> str:
