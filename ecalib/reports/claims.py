@@ -245,7 +245,7 @@ def _imagenet_claim(backbone: str) -> Claim:
         info = model_info(released)
         items = [
             Item(
-                f"torchvision's weights of the same {paper_backbone} reach {tv:g}: the paper's baseline is "
+                f"torchvision's weights of the same {paper_backbone} reach {tv:.2f}: the paper's baseline is "
                 f"{tv - base:.2f} below them, and against them ECA-Net's {eca:.2f} is {eca - tv:+.2f}",
                 tv_source,
                 counts=False,
