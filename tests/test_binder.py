@@ -5,6 +5,7 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 
 from helpers import ROOT
 
@@ -98,3 +99,26 @@ def test_the_binder_copy_keeps_symbolic_links(tmp_path):
     copy_repository(tmp_path / "repo")
     link = tmp_path / "repo" / "configs"
     assert link.is_symlink() and (link / "sweep.yaml").is_file() and (link / "cifar10" / "rc2020.yaml").is_file()
+
+
+def test_linked_torch_is_the_project_build_that_pip_will_find(tmp_path):
+    """--link-project-torch: the farm shows pip the very torch/torchvision distributions the pins name,
+    resolving to the project's own files; other versions are refused, not linked."""
+    from importlib import metadata
+
+    import torch
+    from check_binder import link_project_torch
+
+    versions = {n: metadata.version(n) for n in ("torch", "torchvision")}
+    pins = "".join(f"{n}=={v},!={v}+cpu\n" for n, v in versions.items())
+    farm = tmp_path / "linked"
+    linked, why_not = link_project_torch(pins, farm)
+    assert not why_not and f"torch=={versions['torch']}" in linked
+    seen = {d.metadata["Name"].lower(): d.version for d in metadata.distributions(path=[str(farm)])}
+    assert {n: seen.get(n) for n in versions} == versions
+    assert (farm / "torch").resolve() == Path(torch.__file__).resolve().parent
+    assert all(p.is_symlink() for p in farm.iterdir())
+
+    other = tmp_path / "other"
+    linked, why_not = link_project_torch(f"torch=={versions['torch']}.post9\ntorchvision==0.0.1\n", other)
+    assert linked == [] and "torch" in why_not and not other.exists()

@@ -16,6 +16,12 @@ unreachable, --pypi-torch-if-unreachable installs the same torch/torchvision ver
 Those builds take about 300 MiB more resident memory than the CPU wheels, so their peaks overstate
 Binder's; --memory-advisory-if-substituted then reports the limit without failing on it. Where the
 CPU wheels are installed, the limit is always enforced.
+
+A substituted torch with its CUDA libraries is about 6 GB on disk. --link-project-torch takes it from
+the project's own .venv when that holds exactly the substituted versions (PyPI's build): torch,
+torchvision, triton and the nvidia-*/cuda-* packages are linked from _build/binder-check/linked, put
+on the Binder venv's path by a .pth file, so pip finds them installed; it neither downloads nor, being
+outside the Binder venv, ever modifies them. Recorded in the report as a further substitution.
 """
 
 from __future__ import annotations
@@ -69,6 +75,54 @@ def pypi_torch_requirements(text: str) -> tuple[str, list[str]]:
             line = new
         lines.append(line)
     return "\n".join(lines) + "\n", changes
+
+
+# Distributions that make up PyPI's torch build on Linux: the heavy part of a substituted install.
+LINKED_PREFIXES = ("nvidia-", "cuda-")
+LINKED_NAMES = {"torch", "torchvision", "triton"}
+
+
+def pinned_versions(requirements: str) -> dict[str, str]:
+    """``name -> version`` of the ``name==version`` pins (first clause) of a requirements text."""
+    found = {}
+    for line in requirements.splitlines():
+        match = re.match(r"\s*([A-Za-z0-9_.-]+)==([^\s,;]+)", line)
+        if match:
+            found[match.group(1).lower()] = match.group(2)
+    return found
+
+
+def link_project_torch(requirements: str, farm: Path) -> tuple[list[str], str]:
+    """Link the project's torch build into ``farm`` when it is the build ``requirements`` pins.
+
+    Returns (linked distributions, why not) — an empty list with the reason when versions differ."""
+    from importlib import metadata
+
+    pins = pinned_versions(requirements)
+    for name in ("torch", "torchvision"):
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return [], f"the project's venv has no {name}"
+        if have != pins.get(name):
+            return [], f"the project's venv has {name} {have}, binder pins {pins.get(name)}"
+    dists = [
+        d
+        for d in metadata.distributions()
+        if (d.metadata["Name"] or "").lower() in LINKED_NAMES
+        or (d.metadata["Name"] or "").lower().startswith(LINKED_PREFIXES)
+    ]
+    if farm.exists():
+        shutil.rmtree(farm)
+    farm.mkdir(parents=True)
+    entries = set()
+    for dist in dists:
+        site = Path(dist.locate_file(""))
+        entries |= {(site, str(f).split("/")[0]) for f in dist.files or [] if not str(f).startswith("..")}
+    for site, entry in sorted(entries):
+        if not (farm / entry).exists():
+            os.symlink(site / entry, farm / entry)
+    return sorted(f"{d.metadata['Name']}=={d.version}" for d in dists), ""
 
 
 def copy_repository(dest: Path) -> int:
@@ -215,6 +269,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="with a substituted torch, report peaks above the limit without failing (they include the CUDA build)",
     )
+    parser.add_argument(
+        "--link-project-torch",
+        action="store_true",
+        help="with a substituted torch, link the project venv's identical build instead of installing a second copy",
+    )
     parser.add_argument("--reuse-venv", action="store_true", help="keep an existing _build/binder-venv (faster reruns)")
     parser.add_argument("--only", nargs="*", help="notebooks of the smoke profile to run (default: all)")
     args = parser.parse_args(argv)
@@ -262,6 +321,20 @@ def main(argv=None) -> int:
         if VENV.exists():
             shutil.rmtree(VENV)
         timings["venv_s"] = step("venv", [sys.executable, "-m", "venv", str(VENV)], ROOT, WORK / "logs" / "venv.log")
+        if substitutions and args.link_project_torch:
+            linked, why_not = link_project_torch(requirements, WORK / "linked")
+            if linked:
+                site = subprocess.run(
+                    [str(VENV / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
+                (Path(site) / "project_torch.pth").write_text(f"{WORK / 'linked'}\n")
+                substitutions.append(f"linked from the project's venv instead of downloaded: {', '.join(linked)}")
+                banner([f"SUBSTITUTION: {substitutions[-1]}"])
+            else:
+                print(f"--link-project-torch: not linking ({why_not}); installing from PyPI")
         timings["requirements_s"] = step(
             "pip install -r binder/requirements.txt",
             [str(VENV / "bin" / "python"), "-m", "pip", "install", "-r", str(req_file)],
@@ -277,7 +350,7 @@ def main(argv=None) -> int:
         "import json, resource, sys, torch, torchvision, ecalib; "
         "from jupyter_client.kernelspec import KernelSpecManager as K; "
         "print(json.dumps({'python': sys.version.split()[0], 'torch': torch.__version__, "
-        "'torch_cuda_build': torch.version.cuda, 'torchvision': torchvision.__version__, "
+        "'torch_cuda_build': torch.version.cuda, 'torch_file': torch.__file__, 'torchvision': torchvision.__version__, "
         "'ecalib': ecalib.__file__, 'kernel_argv0': K().get_kernel_spec('python3').argv[0], "
         "'import_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))"
     )
