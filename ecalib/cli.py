@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ecalib.cli_help import as_flags, finish
+from ecalib.devices import DEVICES
 from ecalib.errors import UsageError, UserError
 from ecalib.paths import DEFAULT_RESULTS_DIR, writable_folder
 from ecalib.paths import plain_name as check_name
@@ -131,9 +132,9 @@ def _cmd_complexity(args) -> int:
 
 
 def _cmd_classify(args) -> int:
-    from ecalib.checkpoint import load_official_checkpoint
     from ecalib.inference import predict
     from ecalib.models import create_model
+    from ecalib.models.factory import load_official_checkpoint
 
     if args.model:
         model = create_model(args.model, pretrained=args.checkpoint, allow_pickle=args.allow_pickle)
@@ -151,7 +152,9 @@ def _cmd_classify(args) -> int:
 
 
 def _cmd_inspect(args) -> int:
-    from ecalib.checkpoint import checkpoint_problems, plain_values, read_official_checkpoint
+    from ecalib.checkpoint import plain_values
+    from ecalib.models.factory import checkpoint_problems
+    from ecalib.models.official import read_official_checkpoint
 
     ckpt = read_official_checkpoint(args.checkpoint, allow_pickle=args.allow_pickle)
     problems = checkpoint_problems(ckpt)
@@ -565,7 +568,7 @@ def _add_evaluate_parser(sub) -> None:
     p.add_argument("--model", help="check the checkpoint against this variant (default: infer from weights)")
     p.add_argument("--batch-size", type=positive_int, default=100)
     p.add_argument("--workers", type=non_negative_int, help="loader processes (default: up to 8)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--allow-pickle", action="store_true")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument(
@@ -645,7 +648,7 @@ def _add_bench_parser(sub) -> None:
     adhoc("--warmup", type=non_negative_int, help=f"untimed steps after a model's first call (default: {d['warmup']})")
     adhoc("--repeats", type=positive_int, help=f"interleaved rounds, each timing every model (default: {d['repeats']})")
     adhoc("--channels-last", action="store_true", help="NHWC memory layout (default: off)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--out", type=output_folder, default=f"{DEFAULT_RESULTS_DIR}/benchmarks/speed")
     p.set_defaults(func=_cmd_bench)
 
@@ -663,9 +666,11 @@ def _add_sweep_parser(sub) -> None:
 
 def _add_coco_convert_parser(coco_cmds) -> None:
     """`ecalib coco convert-backbone`."""
+    from ecalib.detection.convert import TARGETS
+
     c = coco_cmds.add_parser("convert-backbone", help="official ImageNet checkpoint -> detector backbone weights")
     c.add_argument("checkpoint")
-    c.add_argument("--to", required=True, choices=("torchvision", "mmdet"))
+    c.add_argument("--to", required=True, choices=TARGETS)
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_convert)
@@ -694,7 +699,7 @@ def _add_coco_evaluate_parser(coco_cmds) -> None:
     c.add_argument("--checkpoint", required=True)
     c.add_argument("--data-dir", required=True)
     c.add_argument("--split", default="val")
-    c.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    c.add_argument("--device", default="auto", choices=DEVICES)
     c.add_argument("--workers", type=non_negative_int, default=0)
     c.add_argument("--allow-pickle", action="store_true")
     c.set_defaults(func=_cmd_coco_evaluate)

@@ -6,6 +6,8 @@ import torch
 
 from ecalib.errors import UsageError
 
+DEVICES = ("auto", "cpu", "cuda")  # what a run or command may ask for
+
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto`` picks CUDA when a GPU is there, else the CPU; ``cuda`` without a GPU is a UsageError."""

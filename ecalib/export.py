@@ -95,8 +95,8 @@ def export_timm(model: nn.Module, folder: str | os.PathLike) -> Path:
 
 def load_for_export(source: str, allow_pickle: bool = False) -> nn.Module:
     """An official/ecalib checkpoint file (its model is read from the weights) or a registered model name."""
-    from ecalib.checkpoint import load_official_checkpoint
     from ecalib.models import create_model, list_models
+    from ecalib.models.factory import load_official_checkpoint
 
     if Path(source).exists():
         return load_official_checkpoint(source, allow_pickle=allow_pickle)

@@ -22,6 +22,10 @@ MAX_CHECKPOINT_DEPTH = 32
 MAX_RESULT_JSON_BYTES = 16 << 20
 # Characters of a user's value quoted back in an error message.
 MAX_QUOTED = 80
+# A run's settings: its seed (torch's generator takes 64 bits), epochs and learning rate.
+MAX_SEED = 2**63 - 1
+MAX_EPOCHS = 100_000
+MAX_LR = 10.0
 
 
 def quoted(value: object, limit: int = MAX_QUOTED) -> str:

@@ -74,7 +74,7 @@ else:
 # the notebook can be re-executed freely, and an interrupted run resumes exactly.
 
 # %% tags=["remove-input"]
-from ecalib.reports.recipes import recipe_sources, recipes_shown
+from ecalib.recipes.tables import recipe_sources, recipes_shown
 
 CIFAR_RECIPES = ["cifar10/rc2020", "cifar10/standard", "cifar10/rc2020_sweep"]
 display(recipes_shown(CIFAR_RECIPES, "The CIFAR-10 recipes, one column per recipe file"))

@@ -121,7 +121,7 @@ Markdown(
 # trains, one for torchvision and one for MMDetection's Runner.
 
 # %% tags=["remove-input"]
-from ecalib.reports.recipes import recipe_sources, recipes_shown
+from ecalib.recipes.tables import recipe_sources, recipes_shown
 
 COCO_RECIPES = ["coco/maskrcnn_1x", "coco/maskrcnn_1x_mmdet"]
 display(recipes_shown(COCO_RECIPES, "The Mask R-CNN recipes, one column per recipe file"))

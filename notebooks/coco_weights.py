@@ -84,7 +84,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ecalib.checkpoint import CheckpointError, read_official_checkpoint
+from ecalib import CheckpointError, read_official_checkpoint
 from ecalib.detection.convert import convert_backbone, upgrade_detector
 from ecalib.detection.synthetic_checkpoints import write_mmdet1_detector, write_official_imagenet_checkpoint
 

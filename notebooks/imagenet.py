@@ -45,7 +45,7 @@ from ecalib.reports.ledger import chapter_opening
 chapter_opening("imagenet")
 
 # %% tags=["remove-input"]
-from ecalib.reports.recipes import recipe_sources, recipes_shown
+from ecalib.recipes.tables import recipe_sources, recipes_shown
 from ecalib.reports.tables import captioned
 
 IMAGENET_RECIPES = ["imagenet/resnet", "imagenet/mobilenet_v2"]

@@ -34,6 +34,7 @@ LAYERS = {
     "ecalib.devices": 0,
     "ecalib.layers": 0,
     "ecalib.checkpoint": 0,
+    "ecalib.version": 0,
     "ecalib.reference": 0,
     "ecalib": 1,  # the package's own namespace: create_model, the layers, official checkpoints
     "ecalib.models": 1,
@@ -59,24 +60,12 @@ LAYERS = {
 }
 LAYER_NAMES = ["ground", "models/data", "engine/detection/reports", "recipes", "tasks", "entry points"]
 
-# Top-of-file imports that point up today, (importer, imported) -> what removes it.
-KNOWN_UPWARD = {
-    # issue 22 item 2: generic state-dict I/O stays on the ground floor, the official format moves beside the models
-    ("ecalib.checkpoint", "ecalib.models.zoo"): "issue 22 item 2",
-    # issue 22 item 4: the recipe table of the report reads recipe files (reports -> recipes)
-    ("ecalib.reports.recipes", "ecalib.recipes.resolve"): "issue 22 item 4",
-}
+# Top-of-file imports that point up today, (importer, imported) -> what removes it (none since issue 22).
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 # Import circles (all imports, deferred ones too) as sets of modules -> what removes it. The lazy Triton import
 # (ECA's fused kernels, loaded when first asked for) is the one circle the design keeps.
 KNOWN_CIRCLES = {
     frozenset({"ecalib.layers.eca", "ecalib.layers.eca_triton"}): "kept: the lazy Triton import",
-    # issue 22 item 2: official-format checkpoints need the zoo and create_model (checkpoint.py is two modules)
-    frozenset({
-        "ecalib", "ecalib.checkpoint", "ecalib.models", "ecalib.models.ecalib_timm", "ecalib.models.factory",
-        "ecalib.models.torchvision_init",
-    }): "issue 22 item 2",
-    # issue 22 item 2 (one loader of official files): the detector's backbone loader and its check call each other
-    frozenset({"ecalib.detection.convert", "ecalib.detection.maskrcnn"}): "issue 22 item 2",
 }  # fmt: skip
 
 

@@ -7,13 +7,9 @@ import torch
 from helpers import run_cli
 
 import ecalib
-from ecalib.checkpoint import (
-    CheckpointError,
-    atomic_torch_save,
-    load_official_checkpoint,
-    read_official_checkpoint,
-    save_official_checkpoint,
-)
+from ecalib.checkpoint import CheckpointError, atomic_torch_save
+from ecalib.models.factory import load_official_checkpoint
+from ecalib.models.official import read_official_checkpoint, save_official_checkpoint
 
 
 def randomize_bn(model):
@@ -392,7 +388,7 @@ def test_a_checksum_beside_the_official_keys_catches_changed_tensors(tmp_path):
 
 def test_a_resumable_checkpoint_may_hold_only_the_epochs_its_run_trained(tmp_path):
     """A run started from an official file at epoch 1 records epochs 2 and 3 only; their numbers must follow on."""
-    from ecalib.checkpoint import read_training_state
+    from ecalib.engine.training_state import read_training_state
 
     model = ecalib.create_model("eca_resnet20_cifar")
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -413,3 +409,14 @@ def test_a_resumable_checkpoint_may_hold_only_the_epochs_its_run_trained(tmp_pat
     torch.save(state, tmp_path / "run.pth.tar")
     with pytest.raises(CheckpointError, match=r"its history record 1 says epoch 1, not 2"):
         read_training_state(tmp_path / "run.pth.tar", model, optimizer)
+
+
+@pytest.mark.parametrize("name", [n for n in ecalib.list_models() if ecalib.model_info(n).attention in ("eca", "ceca")])
+def test_the_kernel_reader_finds_every_eca_layer_the_model_was_built_with(name):
+    """models.official.eca_kernels (the one reader of ECA kernels from weights) against the built modules."""
+    from ecalib.models.official import eca_kernels
+
+    with torch.device("meta"):
+        model = ecalib.create_model(name)
+    built = [m.conv.kernel_size[0] for m in model.modules() if isinstance(m, ecalib.EcaLayer)]
+    assert built and [k for _, k in eca_kernels(model.state_dict())] == built

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import ecalib
-from ecalib.checkpoint import CheckpointError, save_official_checkpoint
+from ecalib import CheckpointError, save_official_checkpoint
 from ecalib.detection.coco_eval import coco_metrics, paper_layout, to_coco_results
 from ecalib.detection.convert import convert_backbone, load_backbone_weights, upgrade_detector
 from ecalib.detection.maskrcnn import build_eca_maskrcnn

@@ -232,7 +232,7 @@ def test_recipes_hold_the_sources_settings():
 
 
 def test_checkpoints_are_in_the_official_layout(reference):
-    from ecalib.checkpoint import load_official_checkpoint
+    from ecalib import load_official_checkpoint
 
     folder = reference.run_dir / "checkpoints"
     state = torch.load(folder / "checkpoint.pth.tar", weights_only=True)
@@ -374,7 +374,7 @@ def test_hooks_get_what_they_need_as_arguments_not_the_trainer(tmp_path, data_di
 
 
 def test_best_epoch_between_checkpoints_is_kept(tmp_path, data_dir, monkeypatch):
-    from ecalib.checkpoint import load_official_checkpoint
+    from ecalib import load_official_checkpoint
 
     weights, history_seen = {}, {}
     scripted_top1(monkeypatch, [50.0, 80.0, 60.0], weights, history_seen)

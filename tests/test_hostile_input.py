@@ -25,7 +25,7 @@ import pytest
 import torch
 from helpers import run_capped
 
-from ecalib.checkpoint import save_official_checkpoint
+from ecalib import save_official_checkpoint
 from ecalib.cli import main
 from ecalib.models import create_model
 

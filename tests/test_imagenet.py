@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 import ecalib
-from ecalib.checkpoint import CheckpointError, load_official_checkpoint, save_official_checkpoint
+from ecalib import CheckpointError, load_official_checkpoint, save_official_checkpoint
 from ecalib.data import write_synthetic_imagefolder
 from ecalib.recipes import resolve
 from ecalib.tasks import imagenet, train

@@ -5,7 +5,7 @@ from PIL import Image
 from torchvision import transforms as T
 
 import ecalib
-from ecalib.checkpoint import save_official_checkpoint
+from ecalib import save_official_checkpoint
 from ecalib.inference import eval_transform, imagenet_class_names, predict
 
 

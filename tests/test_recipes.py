@@ -11,7 +11,7 @@ from ecalib.errors import UsageError
 from ecalib.recipes import CONFIG_ROOT, list_profiles, list_recipes, resolve, shorthands_of
 from ecalib.recipes.overrides import parse_value
 from ecalib.recipes.resolve import read_yaml, recipe_file
-from ecalib.reports.recipes import recipe_source
+from ecalib.recipes.tables import recipe_source
 from ecalib.sweep import trial_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,7 +251,7 @@ def test_bad_bases_are_one_line_errors(tmp_path, files, message):
 
 
 def test_recipe_tables_are_the_files(tmp_path, monkeypatch):
-    from ecalib.reports import recipes
+    from ecalib.recipes import tables as recipes
 
     table = recipes.recipe_table(["imagenet/resnet", "imagenet/mobilenet_v2"])
     assert table.loc["optimizer.base_lr", "imagenet/resnet"] == "0.1"

@@ -8,7 +8,6 @@ here every backbone key, every ``eca.conv.weight`` included, must match or the c
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +18,13 @@ from ecalib.checkpoint import (
     atomic_torch_save,
     extract_state_dict,
     load_state_file,
-    read_official_checkpoint,
     state_dict_problems,
 )
+from ecalib.detection.backbones import check_detection_backbone
 from ecalib.errors import UsageError
+from ecalib.models.official import eca_kernels, eca_kernels_by_stage, read_official_checkpoint
 
 TARGETS = ("torchvision", "mmdet")
-_ECA = re.compile(r"layer(\d+)\.(\d+)\.eca\.conv\.weight$")
 
 
 @dataclass
@@ -50,14 +49,9 @@ class ConversionReport:
 
 
 def _k_per_stage(keys_and_shapes: dict[str, torch.Size]) -> tuple[int, ...] | None:
-    by_stage: dict[int, set[int]] = {}
-    for key, shape in keys_and_shapes.items():
-        m = _ECA.search(key)
-        if m:
-            by_stage.setdefault(int(m.group(1)), set()).add(int(shape[-1]))
-    if not by_stage:
-        return None
-    return tuple(sorted(ks)[0] if len(ks) == 1 else -1 for _, ks in sorted(by_stage.items()))
+    """One ECA kernel size per stage, -1 for a stage whose kernels differ; None without ECA layers."""
+    by_stage = eca_kernels_by_stage(keys_and_shapes)
+    return tuple(ks[0] if len(ks) == 1 else -1 for ks in by_stage.values()) or None
 
 
 def convert_backbone(
@@ -70,7 +64,6 @@ def convert_backbone(
     ``{'state_dict': ..., 'meta': ...}``: keys ``backbone.body.*`` for torchvision's detectors,
     plain ResNet keys for MMDetection (``init_cfg=dict(type='Pretrained', checkpoint=...)``).
     """
-    from ecalib.detection.maskrcnn import check_detection_backbone
     from ecalib.models import create_model
 
     if target not in TARGETS:
@@ -87,7 +80,7 @@ def convert_backbone(
     if problems:
         why = "; ".join(problems)
         raise CheckpointError(f"{source} does not fit the {target} backbone of {ckpt.model_name}: {why}")
-    eca = sum(1 for k in weights if k.endswith("eca.conv.weight"))
+    eca = len(eca_kernels(weights))
     prefix = "backbone.body." if target == "torchvision" else ""
     report = ConversionReport(str(source), target, ckpt.model_name, ckpt.k_per_stage, len(weights), eca, dropped)
     if output is not None:

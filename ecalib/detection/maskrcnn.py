@@ -12,22 +12,13 @@ import os
 
 from torch import nn
 
+from ecalib.detection.backbones import check_detection_backbone
 from ecalib.errors import UsageError
 from ecalib.models.zoo import RELEASED_DETECTOR_K
 
 # the ECA-ResNet-50 backbone of the released Mask R-CNN (file name ..._k3377)
 DETECTOR_K = "".join(map(str, RELEASED_DETECTOR_K["Mask R-CNN"]))
 LAYERS_TO_TRAIN = ("layer4", "layer3", "layer2", "layer1", "conv1")
-
-
-def check_detection_backbone(backbone: str):
-    """The registry entry of ``backbone`` if it can be a detection trunk (an ImageNet ResNet)."""
-    from ecalib.models import model_info
-
-    info = model_info(backbone)
-    if info.family != "resnet" or info.stem != "imagenet":
-        raise UsageError(f"{backbone} is not an ImageNet ResNet; detection backbones are e.g. eca_resnet50, resnet50")
-    return info
 
 
 def build_backbone_body(backbone: str = "eca_resnet50", k_size=None) -> nn.Module:

@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 import ecalib
-from ecalib.checkpoint import atomic_torch_save, save_official_checkpoint
+from ecalib.checkpoint import atomic_torch_save
+from ecalib.models.official import save_official_checkpoint
 
 
 def write_official_imagenet_checkpoint(

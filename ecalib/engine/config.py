@@ -7,16 +7,14 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field
 
+from ecalib.devices import DEVICES
 from ecalib.errors import UsageError
+from ecalib.limits import MAX_EPOCHS, MAX_LR, MAX_SEED
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("multistep", "cosine", "constant", "exponential")
 AMP_MODES = ("none", "bf16", "fp16")
-DEVICES = ("auto", "cpu", "cuda")
 WANDB_MODES = ("offline", "online", "disabled")
-MAX_EPOCHS = 100_000
-MAX_LR = 10.0
-MAX_SEED = 2**63 - 1
 BOOL_FIELDS = ("nesterov", "flip", "channels_last", "compile")
 
 

@@ -203,9 +203,10 @@ class Trainer:
         """Continue from ``path``: the run folder's own checkpoint (``own``: only operational settings
         may differ) or another run's (``resume_from``: the hyper-parameters in RESUMABLE_CHANGES may).
 
-        Every field of the file is checked (:func:`ecalib.checkpoint.read_training_state`) before
+        Every field of the file is checked (:func:`ecalib.engine.training_state.read_training_state`) before
         anything is loaded, trained or written: a bad file never costs an epoch or the run's checkpoint."""
-        from ecalib.checkpoint import CheckpointError, read_training_state
+        from ecalib.checkpoint import CheckpointError
+        from ecalib.engine.training_state import read_training_state
 
         try:
             state = read_training_state(path, self.model, self.optimizer)

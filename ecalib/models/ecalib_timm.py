@@ -33,9 +33,11 @@ import torch
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from torch import nn
 
+from ecalib.checkpoint import CheckpointError, extract_state_dict, state_dict_problems, with_batch_counters
 from ecalib.errors import UsageError
 from ecalib.limits import MAX_CLASSES, quoted
 from ecalib.models.mobilenetv2 import MobileNetV2
+from ecalib.models.official import eca_k_per_stage, eca_kernels
 from ecalib.models.registry import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, describe, short_name
 from ecalib.models.resnet import ResNet
 from ecalib.models.zoo import CIFAR_RESNET_LAYOUTS, RELEASED_FILES, RELEASED_K, RESNET_LAYOUTS
@@ -155,25 +157,20 @@ default_cfgs = generate_default_cfgs(
 )
 
 
-def _kernels(state_dict: dict[str, torch.Tensor]) -> list[int]:
-    return [int(v.shape[-1]) for k, v in state_dict.items() if k.endswith(".conv.weight") and v.dim() == 3]
-
-
 def official_filter_fn(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
     """timm ``pretrained_filter_fn`` for official/ecalib files: ``module.`` stripped, ECA kernels and keys checked.
 
     The classifier may differ (timm drops it when ``num_classes`` differs); everything else must fit
     strictly. Missing BN ``num_batches_tracked`` counters (old files) start at 0.
     """
-    from ecalib.checkpoint import CheckpointError, _kernel_sizes_per_stage, extract_state_dict, state_dict_problems
-
     state_dict = extract_state_dict(state_dict)
     expected = model.state_dict()
-    if _kernels(expected) != _kernels(state_dict) and len(_kernels(expected)) == len(_kernels(state_dict)):
+    ours, found = [k for _, k in eca_kernels(expected)], [k for _, k in eca_kernels(state_dict)]
+    if ours != found and len(ours) == len(found):
         if hasattr(model, "stages"):  # ResNet: one k per stage
-            theirs, hint = _kernel_sizes_per_stage(state_dict), "k_size={!r}"
+            theirs, hint = eca_k_per_stage(state_dict), "k_size={!r}"
         else:
-            theirs, hint = tuple(dict.fromkeys(_kernels(state_dict))), "k_size (one odd int or 'official') fitting {!r}"
+            theirs, hint = tuple(dict.fromkeys(found)), "k_size (one odd int or 'official') fitting {!r}"
         raise CheckpointError(
             f"the checkpoint's ECA kernel sizes {list(theirs)} differ from the model's {list(model.k_per_stage)}; "
             "build the model with " + hint.format("".join(map(str, theirs)))
@@ -189,11 +186,7 @@ def official_filter_fn(state_dict: dict[str, torch.Tensor], model: nn.Module) ->
     if problems:
         name = model.pretrained_cfg.get("architecture")
         raise CheckpointError(f"checkpoint does not fit {name}: " + "; ".join(problems))
-    state_dict = dict(state_dict)
-    for key, value in expected.items():
-        if key.endswith("num_batches_tracked") and key not in state_dict:
-            state_dict[key] = torch.zeros_like(value)
-    return state_dict
+    return with_batch_counters(state_dict, expected)
 
 
 def _feature_extractor(model: nn.Module, out_indices=None, **kwargs) -> nn.Module:

@@ -1,14 +1,18 @@
-"""``create_model``: build a registered model, optionally from an official checkpoint or as a feature extractor."""
+"""``create_model``: build a registered model, optionally from an official checkpoint or as a feature extractor;
+``load_official_checkpoint``: the model an official file holds."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
+from ecalib.checkpoint import CheckpointError, load_weights_strict, state_dict_problems
 from ecalib.errors import UsageError
 from ecalib.layers import set_eca_impl
+from ecalib.models.official import OfficialCheckpoint, read_official_checkpoint
 from ecalib.models.registry import model_info, same_weights_layout
 
 
@@ -103,12 +107,15 @@ def create_model(
 
 
 def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module:
+    return _model_from(read_official_checkpoint(path, allow_pickle=allow_pickle), name, num_classes, kwargs)
+
+
+def _model_from(ckpt: OfficialCheckpoint, name: str, num_classes: int | None, kwargs: dict) -> nn.Module:
+    """Model ``name`` (built with ``kwargs``) holding the weights of ``ckpt``, loaded strictly: the one place an
+    official file becomes a model. ``num_classes`` other than the file's replaces the classifier afterwards."""
     import timm
 
-    from ecalib.checkpoint import CheckpointError, load_weights_strict, read_official_checkpoint
-
-    info = model_info(name)
-    ckpt = read_official_checkpoint(path, allow_pickle=allow_pickle)
+    path, info = ckpt.path, model_info(name)
     if not same_weights_layout(model_info(ckpt.model_name), info):
         raise CheckpointError(f"{path} holds a {ckpt.model_name} (by its weights), not a {name}")
     model = timm.create_model(info.timm_name, num_classes=ckpt.num_classes, **kwargs)
@@ -125,3 +132,19 @@ def _from_checkpoint(name, path, num_classes, allow_pickle, kwargs) -> nn.Module
     if num_classes is not None and num_classes != ckpt.num_classes:
         model.reset_classifier(num_classes)
     return model
+
+
+def load_official_checkpoint(path: str | os.PathLike, allow_pickle: bool = False) -> nn.Module:
+    """Build the model an official checkpoint holds (k per stage read from its ECA weights) and load it strictly.
+
+    The returned model is in eval mode; ``model.checkpoint_meta`` keeps the file's epoch/arch/best_prec1.
+    """
+    ckpt = read_official_checkpoint(path, allow_pickle=allow_pickle)
+    return _model_from(ckpt, ckpt.model_name, None, ckpt.build_kwargs).eval()
+
+
+def checkpoint_problems(ckpt: OfficialCheckpoint) -> list[str]:
+    """What would keep ``ckpt`` from loading into the model it names (checked on the meta device: no memory)."""
+    with torch.device("meta"):
+        model = create_model(ckpt.model_name, num_classes=ckpt.num_classes, **ckpt.build_kwargs)
+    return state_dict_problems(model.state_dict(), ckpt.state_dict)

@@ -15,13 +15,14 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ecalib.data.images import BAD_IMAGE_POLICIES
+from ecalib.devices import DEVICES
+from ecalib.engine.config import AMP_MODES, OPTIMIZERS, SCHEDULES, WANDB_MODES
 from ecalib.errors import UsageError
-from ecalib.limits import MAX_CLASSES, quoted
+from ecalib.limits import MAX_CLASSES, MAX_EPOCHS, MAX_LR, MAX_SEED, quoted
 from ecalib.paths import NAME, NAME_RULE
 
 TASKS = ("cifar10", "imagenet", "coco")
 REAL_DATA = {"cifar10": "cifar10", "imagenet": "imagenet", "coco": "coco"}  # task -> its real data set
-MAX_SEED = 2**63 - 1
 # Largest value of each argument of the synthetic data generators (data.synthetic): enough for any
 # pipeline check, and at most about 100,000 generated images per split (never gigabytes in memory).
 SYNTHETIC_MAX = {
@@ -150,9 +151,10 @@ class DataSection(Section):
 
 
 class OptimizerSection(Section):
-    name: Literal["sgd", "adam"] = "sgd"
-    lr: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None  # None: base_lr x batch / base_batch
-    base_lr: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None
+    name: Literal[OPTIMIZERS] = "sgd"
+    # lr None: base_lr x batch / base_batch (linear scaling)
+    lr: Annotated[float, Field(gt=0, le=MAX_LR, allow_inf_nan=False)] | None = None
+    base_lr: Annotated[float, Field(gt=0, le=MAX_LR, allow_inf_nan=False)] | None = None
     base_batch: PositiveInt | None = None
     momentum: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.9
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
@@ -171,8 +173,8 @@ class OptimizerSection(Section):
 
 
 class ScheduleSection(Section):
-    name: Literal["multistep", "cosine", "constant", "exponential"] = "multistep"
-    epochs: Annotated[int, Field(ge=1, le=100_000)]
+    name: Literal[SCHEDULES] = "multistep"
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
     milestones: list[NonNegativeInt] = []
     gamma: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.1
     warmup_iters: NonNegativeInt = 0  # linear lr warm-up over the first iterations (detection)
@@ -180,14 +182,14 @@ class ScheduleSection(Section):
 
 
 class PrecisionSection(Section):
-    amp: Literal["none", "bf16", "fp16"] = "none"
+    amp: Literal[AMP_MODES] = "none"
     channels_last: bool = False
     compile: bool = False  # torch.compile the model
 
 
 class LoggingSection(Section):
     checkpoint_every: PositiveInt = 1
-    wandb_mode: Literal["offline", "online", "disabled"] = "offline"
+    wandb_mode: Literal[WANDB_MODES] = "offline"
     wandb_project: str | None = None  # None: ecalib-<task>
 
 
@@ -214,13 +216,13 @@ class DetectorSection(Section):
 class Experiment(Section):
     """One run, fully described: what a recipe file holds after its profile and overrides."""
 
-    task: Literal["cifar10", "imagenet", "coco"]
+    task: Literal[TASKS]
     engine: Literal["ecalib", "mmdet"] = "ecalib"  # mmdet: MMDetection's Runner (COCO only)
     recipe: PlainName  # the recipe's name (its file stem), part of the run's folder name
     profile: PlainName = "full"  # the overlay applied (full: none)
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None  # None: the first of `seeds`
     seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = [0]  # a study's seeds (one run each)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal[DEVICES] = "auto"
     model: ModelSection
     data: DataSection
     optimizer: OptimizerSection

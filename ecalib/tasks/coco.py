@@ -9,6 +9,7 @@ diverged in epoch 6. ``configs/coco/maskrcnn_1x_mmdet.yaml`` trains the same wit
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from pathlib import Path
 
@@ -56,8 +57,7 @@ class Coco(FolderTask):
 
     def train_config(self, run: Run, sets: tuple) -> TrainConfig:
         """The class count is the data's (the synthetic scenes have a few classes, COCO 91 ids)."""
-        cfg = run.train_config()
-        return TrainConfig.from_dict({**cfg.to_dict(), "num_classes": sets[0].num_classes})
+        return dataclasses.replace(run.train_config(), num_classes=sets[0].num_classes)
 
     def batches(self, run, cfg, sets, device, dist):
         common = dict(

@@ -142,8 +142,9 @@ def evaluate_checkpoint(
     """
     from tqdm.auto import tqdm
 
-    from ecalib.checkpoint import CheckpointError, load_official_checkpoint, plain_values
+    from ecalib.checkpoint import CheckpointError, plain_values
     from ecalib.models import create_model
+    from ecalib.models.factory import load_official_checkpoint
 
     val_dir = find_val_dir(data)
     if model:
