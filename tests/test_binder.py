@@ -11,17 +11,11 @@ from helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 
-from check_binder import pypi_torch_requirements  # noqa: E402
+from check_binder import pinned_versions, pypi_torch_requirements  # noqa: E402
 
 
 def pins(path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^,\s]+)(,.*)?", line)
-        if match:
-            out[match.group(1).lower()] = match.group(2)
-    return out
+    return pinned_versions(path.read_text())
 
 
 def test_binder_takes_cpu_wheels_and_the_project_pins():

@@ -84,11 +84,20 @@ LINKED_NAMES = {"torch", "torchvision", "triton"}
 
 def pinned_versions(requirements: str) -> dict[str, str]:
     """``name -> version`` of the ``name==version`` pins (first clause) of a requirements text."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     found = {}
     for line in requirements.splitlines():
-        match = re.match(r"\s*([A-Za-z0-9_.-]+)==([^\s,;]+)", line)
-        if match:
-            found[match.group(1).lower()] = match.group(2)
+        line = line.split("#")[0].strip()
+        if not line or line.startswith("-"):  # options such as --extra-index-url
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        exact = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+        if exact:
+            found[requirement.name.lower()] = exact[0]
     return found
 
 
