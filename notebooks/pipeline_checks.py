@@ -49,6 +49,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecalib.reports.figures import run_curves
+from ecalib.reports.runs import run_settings
 from ecalib.reports.tables import captioned
 
 PIPELINES = {
@@ -63,12 +64,11 @@ def check(folder: Path) -> dict:
     params = json.loads((folder / "params.json").read_text())
     history = pd.read_csv(folder / "history.csv") if (folder / "history.csv").exists() else pd.DataFrame()
     final = json.loads((folder / "final.json").read_text()) if (folder / "final.json").exists() else {}
-    epochs = (params.get("config") or {}).get("epochs")
+    settings = run_settings(params)
+    epochs = settings.get("epochs")
     drawn = False
     if len(history) and "test_top1" in history:
-        frame = history.assign(
-            run=folder.name, attention=params.get("attention"), seed=(params.get("config") or {}).get("seed")
-        )
+        frame = history.assign(run=folder.name, attention=params.get("attention"), seed=settings.get("seed"))
         drawn = len(run_curves(frame).data()) > 0
     source = params.get("data_source", {})
     return {
@@ -95,7 +95,7 @@ for task, label in PIPELINES.items():
         params = json.loads((f / "params.json").read_text())
         if (f / "history.csv").exists():
             history = pd.read_csv(f / "history.csv")
-            seed = (params.get("config") or {}).get("seed")
+            seed = run_settings(params).get("seed")
             histories.append(history.assign(run=f.name, attention=params.get("attention") or "eca", seed=seed))
     if histories and all("test_top1" in h for h in histories):
         curves[label] = pd.concat(histories, ignore_index=True)

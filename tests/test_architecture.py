@@ -27,6 +27,7 @@ PACKAGE = ROOT / "ecalib"
 LAYERS = {
     "ecalib.errors": 0,
     "ecalib.limits": 0,
+    "ecalib.validation": 0,
     "ecalib.atomic": 0,
     "ecalib.paths": 0,
     "ecalib.provenance": 0,

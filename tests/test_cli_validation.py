@@ -1,6 +1,7 @@
 """What the user gives is checked before anything runs: one line on stderr, exit code 2, nothing written."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -8,6 +9,7 @@ import torch
 from helpers import run_capped
 
 from ecalib.cli import main
+from ecalib.recipes import resolve
 
 pytestmark = pytest.mark.slow
 
@@ -108,21 +110,49 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, data_dir, capsys):
     assert not results.exists() or not any(results.rglob("*")), sorted(results.rglob("*"))
 
 
-def test_config_fields_must_have_their_types():
+# A bad value given to the engine directly, and the same value given to a recipe's setting the engine reads it
+# from: refused by both, with the same reason (one rule, written once, applied by one validator).
+BAD_VALUES = [
+    ("compile", "yes", "precision.compile", "must be a valid boolean"),
+    ("flip", 1, "data.flip", "must be a valid boolean"),
+    ("epochs", True, "schedule.epochs", "must be a valid integer"),
+    ("epochs", 100_001, "schedule.epochs", "must be less than or equal to 100000"),
+    ("momentum", float("nan"), "optimizer.momentum", "must be a finite number"),
+    ("weight_decay", -1e-4, "optimizer.weight_decay", "must be greater than or equal to 0"),
+    ("milestones", ["a"], "schedule.milestones", "must be a valid integer"),
+    ("seed", 1.5, "seed", "must be a valid integer"),
+    ("seed", 2**63, "seed", "must be less than or equal to 9223372036854775807"),
+    ("lr", 11.0, "optimizer.lr", "must be less than or equal to 10"),
+    ("std", [0.2, 0.0, 0.2], "data.std", "must be greater than 0"),
+    ("warmup_ratio", 1.5, "schedule.warmup_ratio", "must be less than or equal to 1"),
+    ("num_classes", 30_001, "model.num_classes", "must be less than or equal to 30000"),
+    ("optimizer", "lamb", "optimizer.name", "must be 'sgd' or 'adam'"),
+    ("amp", "fp8", "precision.amp", "must be 'none', 'bf16' or 'fp16'"),
+]
+
+
+@pytest.mark.parametrize("field,value,setting,reason", BAD_VALUES, ids=[f"{c[0]}={c[1]!r}" for c in BAD_VALUES])
+def test_the_engine_and_the_recipes_refuse_a_bad_value_for_the_same_reason(field, value, setting, reason):
     from ecalib.engine import TrainConfig
     from ecalib.errors import UsageError
 
     base = dict(model="resnet18", num_classes=10, epochs=1, batch_size=8, lr=0.1)
-    for bad, match in [
-        ({"compile": "yes"}, "compile must be true or false"),
-        ({"flip": 1}, "flip must be true or false"),
-        ({"epochs": True}, "epochs .* positive integer"),
-        ({"momentum": float("nan")}, "momentum must be a finite number"),
-        ({"milestones": ["a"]}, "milestones must be a list of finite numbers"),
-        ({"seed": 1.5}, "seed .* integer from 0"),
-    ]:
-        with pytest.raises(UsageError, match=match):
-            TrainConfig(**{**base, **bad})
+    with pytest.raises(UsageError, match=re.escape(reason)) as direct:
+        TrainConfig(**{**base, field: value})
+    assert str(direct.value).startswith(f"TrainConfig: {field}")
+    with pytest.raises(UsageError, match=re.escape(reason)) as recipe:
+        resolve("cifar10/rc2020", sets=[(setting, value)])
+    assert f"{setting}" in str(recipe.value)
+
+
+def test_an_lr_scaled_past_its_bound_is_refused_where_it_sits():
+    from ecalib.errors import UsageError
+
+    # ImageNet's recipe scales base_lr 0.1 at batch 256: a batch of 32768 would train at lr 12.8
+    too_high = r"optimizer\.lr \(--lr\)=12\.8 is not allowed: must be less than or equal to 10"
+    with pytest.raises(UsageError, match=too_high):
+        resolve("imagenet", data_dir="/data/imagenet", batch_size=32768)
+    assert resolve("imagenet", data_dir="/data/imagenet", batch_size=16384).config.optimizer.lr == 6.4
 
 
 # -- resuming a damaged checkpoint ------------------------------------------------------------------
@@ -182,7 +212,7 @@ def test_resuming_a_damaged_checkpoint_is_refused(how, expected, one_epoch, tmp_
     assert rc == 2 and len(err.strip().splitlines()) == 1 and re.search(expected, err), err
     assert not (run / "final.json").exists() and not out.strip()
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing trained or rewritten
-    assert json.loads((run / "params.json").read_text())["config"]["epochs"] == 1
+    assert json.loads((run / "params.json").read_text())["experiment"]["schedule"]["epochs"] == 1
 
 
 def test_generated_runs_default_to_the_ignored_runs_folder():

@@ -347,7 +347,7 @@ def test_short_cpu_training_evaluation_and_visualization(tmp_path, coco_dir, smo
             assert f"{iou_type}_{metric}" in result.final
     assert (result.run_dir / "progress.gif").exists() and len(list((result.run_dir / "frames").glob("*.png"))) == 2
     params = json.loads((result.run_dir / "params.json").read_text())
-    assert params["data_source"]["kind"] == "synthetic" and params["config"]["num_classes"] == 4
+    assert params["data_source"]["kind"] == "synthetic" and params["num_classes"] == 4
     metrics = coco.evaluate(result.run_dir / "checkpoints" / "checkpoint.pth.tar", coco_dir)
     assert metrics["images"] == 4 and "segm_AP" in metrics
     out = subprocess.run(
@@ -415,4 +415,4 @@ def test_workers_option_trains(tmp_path, smoke_data_base, capsys):
     assert main(args) == 0
     run_dir = Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"])
     params = json.loads((run_dir / "params.json").read_text())
-    assert params["workers"] == 1 and "workers" not in params["config"]
+    assert params["experiment"]["data"]["workers"] == 1 and "workers" not in params  # recorded once

@@ -45,7 +45,7 @@ def test_short_training_learns(reference):
     assert all(math.isfinite(r["test_loss"]) and r["images_per_s"] > 0 for r in history)
     params = json.loads((reference.run_dir / "params.json").read_text())
     assert params["data_source"]["kind"] == "synthetic" and params["protocol"] == "rc2020"
-    assert params["config"]["model"] == "eca_resnet18_adaptive" and params["config"]["milestones"] == [100, 150]
+    assert params["network"] == "eca_resnet18_adaptive" and params["experiment"]["schedule"]["milestones"] == [100, 150]
     env = json.loads((reference.run_dir / "env.json").read_text())
     assert env["data_source"] == "synthetic" and "torch" in env["versions"] and "device" in env
 
@@ -272,9 +272,9 @@ def test_runs_differing_in_optimizer_or_batch_get_their_own_folder(tmp_path, dat
     assert cli_train(data_dir, tmp_path, "--att=ECA", f"--optimizer={optimizer}", f"--batch_size={batch}") == 0
     second, out = last_summary(capsys)
     assert "skipping" not in out and second["run_dir"] != first["run_dir"]
-    stored = [json.loads((Path(r["run_dir"]) / "params.json").read_text())["config"] for r in (first, second)]
-    assert (stored[0]["optimizer"], stored[0]["batch_size"]) == ("sgd", 64)
-    assert (stored[1]["optimizer"], stored[1]["batch_size"]) == (optimizer, batch)
+    stored = [json.loads((Path(r["run_dir"]) / "params.json").read_text())["experiment"] for r in (first, second)]
+    assert (stored[0]["optimizer"]["name"], stored[0]["data"]["batch_size"]) == ("sgd", 64)
+    assert (stored[1]["optimizer"]["name"], stored[1]["data"]["batch_size"]) == (optimizer, batch)
     # the folder name stays readable and ends in the run id recorded in params.json
     name = Path(second["run_dir"]).name
     assert name.startswith("cifar10-smoke-rc2020-eca-seed0-")
@@ -309,6 +309,29 @@ def test_offline_sweep_trial_and_cli_run_share_the_folder(tmp_path, data_dir, ca
     assert cli_train(data_dir, results, *args) == 0
     summary, out = last_summary(capsys)
     assert Path(summary["run_dir"]) == trial_dir and "complete; skipping" in out
+
+
+def test_params_json_holds_the_experiment_once_and_folders_written_before_still_count(tmp_path, data_dir, reference):
+    import shutil
+
+    from ecalib.engine.results import recorded_identity
+    from ecalib.errors import UsageError
+
+    run = smoke_run(data_dir, epochs=3)
+    params = json.loads((reference.run_dir / "params.json").read_text())
+    assert params["experiment"] == run.resolved and params["run_id"] == run.run_id
+    assert "config" not in params and "identity" not in params  # both are derived from the experiment
+    assert recorded_identity(params) == run.identity()
+    # a folder of the earlier layout (the engine's config and the identity stored beside the experiment)
+    old = tmp_path / "old"
+    shutil.copytree(reference.run_dir, old, ignore=shutil.ignore_patterns("checkpoints"))
+    earlier = {"config": run.train_config().to_dict(), **params, "identity": run.identity()}
+    (old / "params.json").write_text(json.dumps(earlier))
+    assert train(run, run_dir=old, progress=False, verbose=False).final == reference.final  # the same run: kept
+    earlier["identity"]["optimizer"]["name"] = "adam"
+    (old / "params.json").write_text(json.dumps(earlier))
+    with pytest.raises(UsageError, match=r"holds another run.*optimizer\.name: 'adam' -> 'sgd'"):
+        train(run, run_dir=old, progress=False, verbose=False)
 
 
 def test_a_folder_holding_another_run_is_refused_listing_the_keys(tmp_path, data_dir):

@@ -311,7 +311,7 @@ def test_workers_option_trains(tmp_path, data_dir, capsys):
     assert main([*args, "--workers", "1"]) == 0
     run_dir = Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"])
     params = json.loads((run_dir / "params.json").read_text())
-    assert params["workers"] == 1 and "workers" not in params["config"]
+    assert params["experiment"]["data"]["workers"] == 1 and "workers" not in params  # recorded once
     # workers is operational: the same settings with other loader processes are the same run
     assert run_dir.name == smoke_run(data_dir, epochs=1, workers=0).name
     assert resolve("imagenet", data_dir="/data/imagenet", workers=2).config.data.workers == 2

@@ -10,7 +10,7 @@ from ecalib.engine.identity import run_id
 from ecalib.errors import UsageError
 from ecalib.recipes import CONFIG_ROOT, list_profiles, list_recipes, resolve, shorthands_of
 from ecalib.recipes.overrides import parse_value
-from ecalib.recipes.resolve import read_yaml, recipe_file
+from ecalib.recipes.resolve import read_recipe, read_yaml, recipe_file
 from ecalib.recipes.tables import recipe_source
 from ecalib.sweep import trial_settings
 
@@ -279,3 +279,56 @@ def test_the_bad_image_policy_enters_the_identity_only_where_it_changes_results(
     assert run.run_id == run_id(before_the_setting)
     skip = resolve("imagenet", "smoke", ["data.bad_images=skip"])
     assert skip.identity()["data"]["bad_images"] == "skip" and skip.run_id != run.run_id
+
+
+def _engine_fields_by_hand(c) -> dict:
+    """The oracle: the engine's record of an experiment, field by field as the engine reads it (the list
+    ``Run.train_config`` once copied by hand)."""
+    return dict(
+        model=c.model.networks.get(c.model.name, c.model.name),
+        num_classes=c.model.num_classes,
+        model_kwargs=dict(c.model.network_kwargs.get(c.model.name, {}))
+        | ({"k_size": c.model.k_size} if c.model.k_size is not None else {}),
+        epochs=c.schedule.epochs,
+        schedule=c.schedule.name,
+        milestones=list(c.schedule.milestones),
+        gamma=c.schedule.gamma,
+        warmup_iters=c.schedule.warmup_iters,
+        warmup_ratio=c.schedule.warmup_ratio,
+        batch_size=c.data.batch_size,
+        mean=list(c.data.mean),
+        std=list(c.data.std),
+        crop_padding=c.data.crop_padding,
+        flip=c.data.flip,
+        optimizer=c.optimizer.name,
+        lr=c.optimizer.lr,
+        momentum=c.optimizer.momentum,
+        weight_decay=c.optimizer.weight_decay,
+        nesterov=c.optimizer.nesterov,
+        seed=c.seed,
+        device=c.device,
+        amp=c.precision.amp,
+        channels_last=c.precision.channels_last,
+        compile=c.precision.compile,
+        checkpoint_every=c.logging.checkpoint_every,
+        wandb_mode=c.logging.wandb_mode,
+    )
+
+
+def test_the_engine_record_is_the_experiment_read_field_by_field():
+    from ecalib.engine import TrainConfig
+
+    runs = [
+        resolve(name, profile, data_dir="/data", model=model)
+        for name in list_recipes()
+        for profile in list_profiles(name.split("/")[0])
+        for model in (read_recipe(recipe_file(name))["model"].get("networks") or [None])
+    ]
+    runs.append(resolve("imagenet", data_dir="/data", model="eca_resnet50", sets=["model.k_size=3377"], amp="bf16"))
+    assert len(runs) > 40
+    for run in runs:
+        record = run.train_config()
+        assert record.to_dict() == _engine_fields_by_hand(run.config), run.name
+        assert TrainConfig(**record.to_dict()) == record  # what was taken unchecked passes the engine's own rules
+        record.milestones.append(1)  # a copy: changing it leaves the experiment as it was
+        assert run.train_config().to_dict() == _engine_fields_by_hand(run.config)

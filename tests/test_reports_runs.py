@@ -60,3 +60,15 @@ def test_provenance_and_metrics_come_apart_and_rejected_folders_say_why(tmp_path
     assert record.metrics == {"test_top1": 76.0, "test_loss": 1.9, "params": 11_000_000, "mean_images_per_s": 100.0}
     (rejected,) = found.rejected
     assert rejected.folder.endswith("claims") and "final.json sets ['device', 'seed']" in rejected.reason
+
+
+def test_run_settings_read_the_experiment_and_folders_written_before_it():
+    from ecalib.recipes import resolve
+    from ecalib.reports.runs import run_settings
+
+    run = resolve("cifar10/rc2020", model="eca", seed=3)
+    new = {"experiment": run.resolved, "network": run.train_config().model, "task": "cifar10"}
+    old = {"config": run.train_config().to_dict(), "experiment": run.resolved, "identity": run.identity()}
+    expected = {"model": "eca_resnet18_adaptive", "seed": 3, "epochs": 50, "batch_size": 128}  # configs/cifar10/rc2020
+    assert run_settings(new) == run_settings(old) == expected
+    assert run_settings({"config": "not a record"}) == run_settings({}) == {}

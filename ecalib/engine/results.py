@@ -1,6 +1,7 @@
 """A self-describing result folder per run: params, environment, per-epoch history, final metrics.
 
-<run>/params.json     configuration + data source + protocol/profile, the run's identity and its id
+<run>/params.json     the run's description once (the experiment; the engine's config when used alone),
+                      data source, runtime facts (processes, workers...) and the run id
 <run>/env.json        versions, device, git commit (ecalib.provenance)
 <run>/history.csv     one row per finished epoch
 <run>/final.json      final metrics; written last, so its presence marks a complete run
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecalib.atomic import atomic_write_text
-from ecalib.engine.identity import identity_differences
+from ecalib.engine.identity import identity_differences, identity_settings, run_id
 from ecalib.errors import UsageError, UserError
 from ecalib.limits import json_object
 
@@ -104,10 +105,7 @@ class RunDir:
             os.close(fd)  # releases the flock
 
     def check_identity(self, identity: dict) -> None:
-        """Refuse a folder whose ``params.json`` records another run (settings that change the result differ).
-
-        Folders written before identities were recorded are compared through their stored ``config``.
-        """
+        """Refuse a folder whose ``params.json`` records another run (settings that change the result differ)."""
         params = self.path / "params.json"
         if not params.exists():
             return
@@ -115,10 +113,7 @@ class RunDir:
             stored = json_object(params)
         except ValueError as why:
             raise UsageError(f"{params} is not a run record ({why}); use another folder for this run") from None
-        if "identity" in stored:
-            differences = identity_differences(stored["identity"], identity)
-        else:
-            differences = identity_differences({"config": stored.get("config", {})}, {"config": identity["config"]})
+        differences = identity_differences(recorded_identity(stored), identity)
         if differences:
             listed = "; ".join(f"{key}: {old!r} -> {new!r}" for key, (old, new) in differences.items())
             raise UsageError(
@@ -151,6 +146,26 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / name, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, default=str) + "\n")
+
+
+def recorded_identity(params: dict) -> dict:
+    """The identity a ``params.json`` records: stored as such (folders written before the record held the
+    experiment once, or a caller's own identity), else its experiment's, else its engine config's."""
+    if "identity" in params:
+        return params["identity"]
+    if isinstance(params.get("experiment"), dict):
+        return identity_settings(params["experiment"])
+    return {"config": params.get("config", {})}
+
+
+def run_record(config: dict, run_info: dict, identity: dict, world_size: int) -> dict:
+    """``params.json`` of a run: its description once (``run_info['experiment']``; the engine's ``config``
+    where the engine is used alone), the runtime facts, and the run id. ``identity`` is written only when
+    it cannot be recomputed from that description."""
+    record = {**({} if "experiment" in run_info else {"config": config}), "world_size": world_size, **run_info}
+    if identity_settings(recorded_identity(record)) != identity_settings(identity):
+        record["identity"] = identity
+    return record | {"run_id": run_id(identity)}
 
 
 def completed_run(path: str | Path, identity: dict, epochs: int, verbose: bool = True):

@@ -50,8 +50,8 @@ from ecalib.devices import resolve_device
 from ecalib.engine.classification import ClassificationHooks
 from ecalib.engine.config import RESUMABLE_CHANGES, TrainConfig, config_changes
 from ecalib.engine.distributed import DistInfo, all_reduce_sum, any_rank, barrier, init_distributed
-from ecalib.engine.identity import OPERATIONAL, identity_differences, run_id
-from ecalib.engine.results import RunDir, TrainResult
+from ecalib.engine.identity import OPERATIONAL, identity_differences
+from ecalib.engine.results import RunDir, TrainResult, run_record
 from ecalib.engine.schedule import lr_at, warmup_factor
 from ecalib.engine.wandb_logger import WandbLogger
 from ecalib.errors import UsageError, UserError
@@ -135,8 +135,9 @@ class Trainer:
     """Train ``cfg.model`` on ``make_batches(cfg, device, dist) -> (train, test)`` into ``run_dir``.
 
     ``cfg.batch_size`` is the global batch; each of the ``world_size`` ranks takes an equal share.
-    ``run_info`` (data source, protocol, ...) is stored with the config in ``params.json``, and so is
-    ``identity`` (default: the config), the settings that name the run (see :mod:`ecalib.engine.identity`).
+    ``run_info`` (the experiment, data source, protocol, ...) is ``params.json``, with the config where it holds
+    no experiment; ``identity`` (default: the config) is the settings that name the run (see
+    :mod:`ecalib.engine.identity` and :func:`ecalib.engine.results.run_record`).
     """
 
     def __init__(
@@ -450,13 +451,7 @@ class Trainer:
             self._restore(RunDir(source).checkpoint if source.is_dir() else source, own=False)
         self.saved_epoch = self.start_epoch
         if self.dist.is_main:
-            info = {
-                "config": cfg.to_dict(),
-                "world_size": self.dist.world_size,
-                **self.run_info,
-                "identity": self.identity,
-                "run_id": run_id(self.identity),
-            }
+            info = run_record(cfg.to_dict(), self.run_info, self.identity, self.dist.world_size)
             self.run.write_json("params.json", info)
             self.run.write_json("env.json", environment(self.device, self.run_info.get("data_source", {}).get("kind")))
             self.run.write_history(self.history)  # what the checkpoint holds (a crash may have left it behind)

@@ -19,10 +19,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ecalib.engine.config import NonNegativeInt, PositiveInt
 from ecalib.errors import UsageError
 from ecalib.recipes.overrides import apply_sets, describe, parse_set, parse_value
 from ecalib.recipes.resolve import CONFIG_ROOT, deep_merge, read_recipe, read_yaml, shown
-from ecalib.recipes.schema import NonNegativeInt, PositiveInt, Section, validate
+from ecalib.recipes.schema import Section
+from ecalib.validation import validate
 
 BENCH_ROOT = CONFIG_ROOT / "bench"
 PROFILE_ROOT = CONFIG_ROOT / "profiles" / "bench"
@@ -170,4 +172,4 @@ def resolve_preset(
         origin += f" + profile {profile}"
     if pairs:
         origin += f" + {describe(pairs)}"
-    return validate(apply_sets(values, pairs), origin, {"budget": "--budget", **(flags or {})}, BenchPreset), origin
+    return validate(BenchPreset, apply_sets(values, pairs), origin, {"budget": "--budget", **(flags or {})}), origin

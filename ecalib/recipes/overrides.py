@@ -14,8 +14,9 @@ from pydantic import BaseModel
 
 from ecalib.errors import UsageError
 from ecalib.limits import MAX_QUOTED, quoted
-from ecalib.recipes.schema import Experiment, allowed_keys, section_of
+from ecalib.recipes.schema import Experiment
 from ecalib.recipes.yamlfile import load_yaml
+from ecalib.validation import allowed_keys, section_of
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,24 @@ config, the same run id and the same folder.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ValidationError
+
+from ecalib.engine.config import TrainConfig
 from ecalib.engine.identity import identity_settings, run_id, run_name
 from ecalib.engine.schedule import linear_scaled_lr
 from ecalib.errors import UsageError
 from ecalib.paths import plain_name
 from ecalib.recipes.models import check_model
 from ecalib.recipes.overrides import FLAGS, apply_sets, describe, parse_set, parse_sets, parse_value, shorthand_sets
-from ecalib.recipes.schema import TASKS, Experiment, validate
+from ecalib.recipes.schema import TASKS, Experiment
 from ecalib.recipes.yamlfile import read_yaml_file
+from ecalib.validation import problems, validate
 
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
 DEFAULT_RECIPE = {"cifar10": "rc2020", "imagenet": "resnet", "coco": "maskrcnn_1x"}
@@ -143,43 +148,48 @@ class Run:
         profile = None if c.profile == "full" else c.profile
         return run_name(self.resolved, c.task, profile, c.recipe, model, f"seed{c.seed}")
 
-    def train_config(self):
-        """The engine's flat record of this run (:class:`ecalib.engine.TrainConfig`)."""
-        from ecalib.engine import TrainConfig
+    def train_config(self) -> TrainConfig:
+        """The engine's flat record of this run, derived from the validated experiment by :func:`engine_record`."""
+        return engine_record(self.config)
 
-        c = self.config
-        return TrainConfig(
-            model=c.model.arch,
-            num_classes=c.model.num_classes,
-            model_kwargs=c.model.kwargs,
-            epochs=c.schedule.epochs,
-            schedule=c.schedule.name,
-            milestones=list(c.schedule.milestones),
-            gamma=c.schedule.gamma,
-            warmup_iters=c.schedule.warmup_iters,
-            warmup_ratio=c.schedule.warmup_ratio,
-            batch_size=c.data.batch_size,
-            mean=list(c.data.mean),
-            std=list(c.data.std),
-            crop_padding=c.data.crop_padding,
-            flip=c.data.flip,
-            optimizer=c.optimizer.name,
-            lr=c.optimizer.lr,
-            momentum=c.optimizer.momentum,
-            weight_decay=c.optimizer.weight_decay,
-            nesterov=c.optimizer.nesterov,
-            seed=c.seed,
-            device=c.device,
-            amp=c.precision.amp,
-            channels_last=c.precision.channels_last,
-            compile=c.precision.compile,
-            checkpoint_every=c.logging.checkpoint_every,
-            wandb_mode=c.logging.wandb_mode,
-        )
+
+# TrainConfig fields that the experiment names otherwise: field -> (section, attribute). Every other field
+# is the experiment's setting of the same name, at the top level or in exactly one section.
+RENAMED_IN_ENGINE = {
+    "model": ("model", "arch"),
+    "model_kwargs": ("model", "kwargs"),
+    "optimizer": ("optimizer", "name"),
+    "schedule": ("schedule", "name"),
+}
+
+
+def _sections(config: BaseModel) -> dict[str, BaseModel]:
+    return {name: value for name in type(config).model_fields if isinstance(value := getattr(config, name), BaseModel)}
+
+
+def _engine_value(config: Experiment, name: str):
+    if name in RENAMED_IN_ENGINE:
+        section, attribute = RENAMED_IN_ENGINE[name]
+        return getattr(getattr(config, section), attribute)
+    sections = _sections(config)
+    holders = [s for s in sections.values() if name in type(s).model_fields]
+    if name in type(config).model_fields and name not in sections:
+        holders.append(config)
+    if len(holders) != 1:  # a programming error: the schema and the engine record disagree
+        raise RuntimeError(f"TrainConfig.{name} is set by {len(holders)} places of the experiment, not one")
+    return getattr(holders[0], name)
+
+
+def engine_record(config: Experiment) -> TrainConfig:
+    """The engine's record of a validated experiment: every TrainConfig field read from it, not checked
+    again (the values passed the same constrained types in the schema)."""
+    values = {name: copy.deepcopy(_engine_value(config, name)) for name in TrainConfig.model_fields}
+    return TrainConfig.model_construct(**values)
 
 
 def _complete(config: Experiment, lr_given: bool) -> tuple[Experiment, str]:
-    """Fill what the recipe leaves to the run: seed, class count, data folder, workers and the lr."""
+    """Fill what the recipe leaves to the run: seed, class count, data folder, workers and the lr (each
+    assignment is validated by the schema: an lr scaled past its bound is refused)."""
     c = config.model_copy(deep=True)
     c.seed = c.seeds[0] if c.seed is None else c.seed
     synthetic = c.data.source == "synthetic"
@@ -190,8 +200,8 @@ def _complete(config: Experiment, lr_given: bool) -> tuple[Experiment, str]:
     if not synthetic:
         c.data.synthetic = {}
     if c.model.networks:  # only the chosen mechanism's network: the others do not change this run
-        c.model.networks = {c.model.name: c.model.networks[c.model.name]}
         c.model.network_kwargs = {k: v for k, v in c.model.network_kwargs.items() if k == c.model.name}
+        c.model.networks = {c.model.name: c.model.networks[c.model.name]}
     if c.data.dir is None:
         if c.task == "cifar10" or synthetic:
             c.data.dir = "data/cifar10" if not synthetic else "data"
@@ -240,9 +250,13 @@ def resolve(recipe: str | Path, profile: str = "full", sets=(), **shorthands) ->
         origin += f" + profile {profile}"
     if pairs:
         origin += f" + {describe(pairs)}"
-    config = validate(apply_sets(values, pairs), origin, FLAGS)
-    config, rule = _complete(config, lr_given="optimizer.lr" in dict(pairs))
-    run = Run(validate(config.model_dump(), origin, FLAGS), origin, rule)
+    config = validate(Experiment, apply_sets(values, pairs), origin, FLAGS)
+    try:
+        config, rule = _complete(config, lr_given="optimizer.lr" in dict(pairs))
+    except ValidationError as err:  # a completed value out of bounds, reported where it sits
+        at = next((name for name, s in _sections(config).items() if type(s).__name__ == err.title), None)
+        raise problems(err, origin, Experiment, FLAGS, at=(at,) if at else ()) from None
+    run = Run(config, origin, rule)
     check_model(task, run.config.model.arch)
     return run
 

@@ -2,23 +2,40 @@
 
 A recipe file (``configs/<task>/<recipe>.yaml``) fills it in, a profile overlays part of it, and
 ``--set key=value`` overrides change single values; ``Experiment`` checks every value (types,
-ranges, choices, unknown keys) and :func:`validate` turns all problems into one
-``UsageError`` that lists what is allowed. The fields, their types and defaults are the classes
-below (their comments say what each one means); the recipe files in ``configs/`` fill them in.
+ranges, choices, unknown keys) and :func:`ecalib.validation.validate` turns all problems into one
+``UsageError`` that lists what is allowed. The fields, their types and defaults are the classes below
+(their comments say what each one means); the bounds are the engine's types (:mod:`ecalib.engine.config`),
+so each is written once; the recipe files in ``configs/`` fill them in.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator, model_validator
 
 from ecalib.data.images import BAD_IMAGE_POLICIES
 from ecalib.devices import DEVICES
-from ecalib.engine.config import AMP_MODES, OPTIMIZERS, SCHEDULES, WANDB_MODES
+from ecalib.engine.config import (
+    AMP_MODES,
+    OPTIMIZERS,
+    SCHEDULES,
+    WANDB_MODES,
+    Classes,
+    Epochs,
+    LearningRate,
+    NonNegative,
+    NonNegativeInt,
+    Positive,
+    PositiveInt,
+    PositiveTriple,
+    Seed,
+    Triple,
+    WarmupRatio,
+)
 from ecalib.errors import UsageError
-from ecalib.limits import MAX_CLASSES, MAX_EPOCHS, MAX_LR, MAX_SEED, quoted
+from ecalib.limits import MAX_SEED, quoted
 from ecalib.paths import NAME, NAME_RULE
 
 TASKS = ("cifar10", "imagenet", "coco")
@@ -48,16 +65,12 @@ def _plain_name(value: str) -> str:
 
 
 PlainName = Annotated[str, AfterValidator(_plain_name)]  # part of a folder name: cannot leave its folder
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Triple = Annotated[list[Finite], Field(min_length=3, max_length=3)]
 
 
 class Section(BaseModel):
     """Every section refuses keys it does not know and values of the wrong type (no silent coercion)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, validate_assignment=True)
 
 
 class ModelSection(Section):
@@ -65,7 +78,7 @@ class ModelSection(Section):
     networks: dict[str, str] = {}  # attention mechanism -> the registered network it trains (cifar10)
     network_kwargs: dict[str, dict[str, Any]] = {}  # extra create_model arguments per mechanism
     k_size: str | None = None  # ECA kernel per stage, e.g. "3557"; None: the variant's
-    num_classes: Annotated[int, Field(ge=1, le=MAX_CLASSES)] | None = None  # None: the data's (CIFAR-10 10, ...)
+    num_classes: Classes | None = None  # None: the data's (CIFAR-10 10, ...)
 
     @field_validator("name", mode="before")
     @classmethod
@@ -125,19 +138,12 @@ class DataSection(Section):
     synthetic: dict[str, PositiveInt] = {}  # generator spec of the synthetic set (used when source is synthetic)
     bad_images: Literal[BAD_IMAGE_POLICIES] = "refuse"  # unreadable image files: stop, or leave out and count them
     mean: Triple = [0.485, 0.456, 0.406]
-    std: Triple = [0.229, 0.224, 0.225]
+    std: PositiveTriple = [0.229, 0.224, 0.225]
     crop_padding: NonNegativeInt = 4  # CIFAR-10: random crop after zero padding
     flip: bool = True  # random horizontal flip
     train_crop: PositiveInt | None = None  # ImageNet: RandomResizedCrop size
     val_resize: PositiveInt | None = None  # ImageNet: evaluation resize, then centre crop val_crop
     val_crop: PositiveInt | None = None
-
-    @field_validator("std")
-    @classmethod
-    def _positive(cls, value):
-        if min(value) <= 0:
-            raise ValueError("std values must be > 0")
-        return value
 
     @field_validator("synthetic")
     @classmethod
@@ -153,11 +159,11 @@ class DataSection(Section):
 class OptimizerSection(Section):
     name: Literal[OPTIMIZERS] = "sgd"
     # lr None: base_lr x batch / base_batch (linear scaling)
-    lr: Annotated[float, Field(gt=0, le=MAX_LR, allow_inf_nan=False)] | None = None
-    base_lr: Annotated[float, Field(gt=0, le=MAX_LR, allow_inf_nan=False)] | None = None
+    lr: LearningRate | None = None
+    base_lr: LearningRate | None = None
     base_batch: PositiveInt | None = None
-    momentum: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.9
-    weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    momentum: NonNegative = 0.9
+    weight_decay: NonNegative = 0.0
     nesterov: bool = False
 
     @field_validator("name", mode="before")
@@ -174,11 +180,11 @@ class OptimizerSection(Section):
 
 class ScheduleSection(Section):
     name: Literal[SCHEDULES] = "multistep"
-    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
+    epochs: Epochs
     milestones: list[NonNegativeInt] = []
-    gamma: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.1
+    gamma: Positive = 0.1
     warmup_iters: NonNegativeInt = 0  # linear lr warm-up over the first iterations (detection)
-    warmup_ratio: Annotated[float, Field(gt=0, le=1)] = 0.001  # lr factor at iteration 0 of the warm-up
+    warmup_ratio: WarmupRatio = 0.001  # lr factor at iteration 0 of the warm-up
 
 
 class PrecisionSection(Section):
@@ -220,8 +226,8 @@ class Experiment(Section):
     engine: Literal["ecalib", "mmdet"] = "ecalib"  # mmdet: MMDetection's Runner (COCO only)
     recipe: PlainName  # the recipe's name (its file stem), part of the run's folder name
     profile: PlainName = "full"  # the overlay applied (full: none)
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None  # None: the first of `seeds`
-    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = [0]  # a study's seeds (one run each)
+    seed: Seed | None = None  # None: the first of `seeds`
+    seeds: list[Seed] = [0]  # a study's seeds (one run each)
     device: Literal[DEVICES] = "auto"
     model: ModelSection
     data: DataSection
@@ -249,66 +255,3 @@ class Experiment(Section):
         if not self.seeds:
             raise ValueError("seeds must list at least one seed")
         return self
-
-
-def section_of(annotation) -> tuple[type[BaseModel] | None, bool]:
-    """The section a field holds (None: a plain value), and whether it holds a mapping of such
-    sections by name (e.g. a bench preset's ``parts``), whose entry names are free."""
-    if get_origin(annotation) is dict:
-        section, _ = section_of(get_args(annotation)[1])
-        return section, section is not None
-    inner = [a for a in (get_args(annotation) or (annotation,)) if isinstance(a, type)]
-    sections = [a for a in inner if issubclass(a, BaseModel)]
-    return (sections[0] if sections else None), False
-
-
-def allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:
-    """The field names at ``path`` (a location in the schema) for error messages."""
-    entry_name = False
-    for part in path:
-        if entry_name:  # the name of an entry of a mapping of sections: any name
-            entry_name = False
-            continue
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        if field is None:
-            break
-        section, entry_name = section_of(field.annotation)
-        if section is None:
-            break
-        model = section
-    return list(model.model_fields)
-
-
-def _message(error: dict, flags: dict[str, str], schema: type[BaseModel] = Experiment) -> str:
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p[:1].isupper() or p in ("function-after",)))
-    key = ".".join(str(p) for p in loc)
-    unindexed = ".".join(str(p) for p in loc if not isinstance(p, int))  # flags name lists, not their items
-    flag = f" ({flags[unindexed]})" if unindexed in flags else ""
-    if error["type"] == "extra_forbidden":
-        where = ".".join(str(p) for p in loc[:-1]) or "the top level"
-        return f"unknown key {key}; allowed at {where}: {', '.join(allowed_keys(schema, loc[:-1]))}"
-    if error["type"] == "missing":
-        return f"{key}{flag} is missing"
-    text = error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")[:300]
-    if not key:
-        return text
-    if isinstance(error.get("input"), dict):  # a section's own check: its message says what is wrong
-        return f"{key}{flag}: {text}"
-    if error["type"] == "model_type":  # a value where a section of settings belongs
-        keys = ", ".join(allowed_keys(schema, loc))
-        return f"{key} is a section of settings ({keys}), not a value; {quoted(error.get('input'))} was given"
-    return f"{key}{flag}={quoted(error.get('input'))} is not allowed: {text}"
-
-
-MAX_PROBLEMS = 5  # listed in one error message; the rest are counted
-
-
-def validate(values: dict, origin: str, flags: dict[str, str] | None = None, schema: type[BaseModel] = Experiment):
-    """``values`` as a ``schema`` (an ``Experiment``), or one UsageError naming ``origin`` and the problems
-    (the first few; values quoted short, so a huge input never makes a huge message)."""
-    try:
-        return schema.model_validate(values)
-    except ValidationError as err:
-        problems = list(dict.fromkeys(_message(e, flags or {}, schema) for e in err.errors(include_input=True)))
-        more = f"; and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
-        raise UsageError(f"{origin}: {'; '.join(problems[:MAX_PROBLEMS])}{more}") from None

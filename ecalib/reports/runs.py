@@ -70,6 +70,21 @@ def _finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def run_settings(params: dict) -> dict:
+    """The network, seed, epochs and batch size a run's ``params.json`` records: from its experiment, or from
+    the engine's config (runs of the engine used alone, and folders written before params.json held the
+    experiment once); empty when it holds neither."""
+    experiment, config = params.get("experiment"), params.get("config")
+    if isinstance(experiment, dict) and "network" in params:
+        return {
+            "model": params["network"],
+            "seed": experiment.get("seed"),
+            "epochs": (experiment.get("schedule") or {}).get("epochs"),
+            "batch_size": (experiment.get("data") or {}).get("batch_size"),
+        }
+    return {k: config.get(k) for k in ("model", "seed", "epochs", "batch_size")} if isinstance(config, dict) else {}
+
+
 def read_run(folder: str | Path, results: str | Path, metric: str = "test_top1", task: str | None = None):
     """The :class:`RunRecord` of one result folder, None if it belongs to another ``task``, or
     :class:`RejectedRun` saying why it cannot count as a complete run: unreadable files, ``metric``
@@ -81,9 +96,9 @@ def read_run(folder: str | Path, results: str | Path, metric: str = "test_top1",
         return None
     env = _json_object(folder / "env.json") if (folder / "env.json").exists() else {}
     final = _json_object(folder / "final.json")
-    cfg, source = params.get("config"), params.get("data_source")
-    if not isinstance(cfg, dict) or not isinstance(source, dict):
-        raise RejectedRun("params.json has no config or data_source record")
+    cfg, source = run_settings(params), params.get("data_source")
+    if not cfg or not isinstance(source, dict):
+        raise RejectedRun("params.json has no experiment (or config) or no data_source record")
     claimed = sorted(set(final) & set(PROVENANCE))
     if claimed:
         raise RejectedRun(f"final.json sets {claimed}; where a run comes from is read from params.json/env.json only")

@@ -9,7 +9,6 @@ diverged in epoch 6. ``configs/coco/maskrcnn_1x_mmdet.yaml`` trains the same wit
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 from pathlib import Path
 
@@ -57,7 +56,7 @@ class Coco(FolderTask):
 
     def train_config(self, run: Run, sets: tuple) -> TrainConfig:
         """The class count is the data's (the synthetic scenes have a few classes, COCO 91 ids)."""
-        return dataclasses.replace(run.train_config(), num_classes=sets[0].num_classes)
+        return TrainConfig(**run.train_config().to_dict() | {"num_classes": sets[0].num_classes})  # checked
 
     def batches(self, run, cfg, sets, device, dist):
         common = dict(
@@ -80,7 +79,11 @@ class Coco(FolderTask):
         }
 
     def run_info(self, run, sets) -> dict:
-        return {"backbone": run.config.model.name, "detector": detector_kwargs(run), "workers": run.config.data.workers}
+        return {
+            "backbone": run.config.model.name,
+            "detector": detector_kwargs(run),
+            "num_classes": sets[0].num_classes,  # the data's, which the detector is built with
+        }
 
     def finish(self, run, path, dist) -> None:
         frames = sorted((path / "frames").glob("epoch_*.png"))

@@ -100,7 +100,7 @@ class Imagenet(FolderTask):
 
     def run_info(self, run, sets) -> dict:
         d = run.config.data
-        return {"image_sizes": {k: getattr(d, k) for k in IMAGE_SIZES}, "workers": d.workers}
+        return {"image_sizes": {k: getattr(d, k) for k in IMAGE_SIZES}}
 
 
 TASK = Imagenet()

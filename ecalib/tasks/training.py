@@ -70,6 +70,7 @@ def train(
         "recipe": c.recipe,
         "profile": c.profile,
         "model": c.model.name,
+        "network": c.model.arch,  # the registered model it builds (model.name may be a mechanism or backbone)
         "origin": run.origin,
         "lr_rule": run.lr_rule,
         "experiment": run.resolved,
