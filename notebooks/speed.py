@@ -84,7 +84,14 @@ import torch
 from ecalib.bench_results import load_results
 from ecalib.reports.figures import speed_ratios
 from ecalib.reports.glue import glue
-from ecalib.reports.speed import paper_speed_ratios, ratio_table
+from ecalib.reports.speed import (
+    SPEED_GOALS,
+    goal_check,
+    mechanism_ratios,
+    paper_ratio_table,
+    paper_speed_ratios,
+    table3_comparison,
+)
 from ecalib.reports.tables import captioned
 
 # Runs on Colab's GPU; elsewhere only with ECALIB_RUN_TABLE3=1 (so that building the book never runs it).
@@ -121,48 +128,37 @@ glue("paper_r50_train_fps", f"{r50.loc[('none', 'train'), 'paper images/s']:.0f}
 glue("paper_eca50_train_ratio", f"{r50.loc[('eca', 'train'), 'paper vs none']:.1%}")
 glue("paper_eca50_infer_ratio", f"{r50.loc[('eca', 'infer'), 'paper vs none']:.1%}")
 results = load_results(results_dir)
-table = ratio_table(results) if not results.empty else pd.DataFrame()
-ratios = [paper[paper["mechanism"] != "none"].assign(ratio=paper["paper vs none"], source="paper, 4x RTX 2080Ti")]
-if not table.empty:
-    native = table[(table["input_size"] == table["backbone"].map(lambda b: 32 if b.endswith("cifar") else 224))
-                   & (table["mechanism"] != "none") & table["backbone"].isin(set(paper["backbone"]))
-                   & table["eca_impl"].isin(["auto", "-"])]  # ECA as it runs by default
-    for keys, group in native.groupby(["device", "precision", "compile", "batch_size", "folder"]):
-        label = "measured: {} {} {} batch {} ({})".format(*keys[:4], keys[4].split("-")[0])
-        ratios.append(group.assign(ratio=group["vs none"], source=label))
-display(speed_ratios(pd.concat(ratios, ignore_index=True)[["backbone", "mechanism", "mode", "ratio", "source"]],
-                     caption="Throughput relative to the plain network: the paper's Table 3 and this repository's "
-                     "measurements (result folders under " + results_dir + ")"))
-display(captioned(paper[paper["mechanism"] != "none"]
-                  .pivot_table(index=["backbone", "mechanism"], columns="mode", values="paper vs none"),
-                  "Training and inference images/s relative to the plain backbone",
+display(speed_ratios(table3_comparison(results), caption="Throughput relative to the plain network: the paper's "
+                     "Table 3 and this repository's measurements (result folders under " + results_dir + ")"))
+display(captioned(paper_ratio_table(), "Training and inference images/s relative to the plain backbone",
                   "paper Table 3 (FPS on 4x RTX 2080Ti), divided by the plain backbone's"))
 
 # %% [markdown]
 # ## The GPU measurement
 #
 # ECA's theoretical cost is one extra read of each activation (for the pooling). The targets for
-# ECA-ResNet-50 on one H100: training at least 0.95x plain ResNet-50's throughput (the paper:
-# 0.77x), inference at least 0.98x (the paper: 0.97x), at most 3 % more peak memory. The check reads
-# the committed GPU result folders and says so when there are none.
+# ECA-ResNet-50 on one H100: training at least {glue:text}`speed_goal_train` of plain ResNet-50's
+# throughput (the paper: {glue:text}`paper_eca50_train_ratio`), inference at least
+# {glue:text}`speed_goal_infer` (the paper: {glue:text}`paper_eca50_infer_ratio`), at most
+# {glue:text}`speed_goal_memory` more peak memory. The check reads the committed GPU result folders and
+# says so when there are none.
 
 # %% tags=["remove-input"]
-from ecalib.reports.speed import SPEED_GOALS
-
-gpu = table[(table["backbone"] == "resnet50") & (table["mechanism"] == "eca")
-            & ~table["device"].str.startswith("CPU")] if not table.empty else pd.DataFrame()
-if gpu.empty:
-    devices = sorted(set(table["device"])) if not table.empty else []
+glue("speed_goal_train", f"{SPEED_GOALS['train']:.0%}")
+glue("speed_goal_infer", f"{SPEED_GOALS['infer']:.0%}")
+glue("speed_goal_memory", f"{SPEED_GOALS['memory'] - 1:.0%}")
+checked = goal_check(mechanism_ratios(results)) if not results.empty else pd.DataFrame()
+if checked.empty:
+    devices = sorted(set(results["device"])) if not results.empty else []
     print("Not measured: no GPU result folder for ResNet-50 is committed yet (this book is built without a GPU). "
           f"Committed measurements: {', '.join(devices) or 'none'}; they are on the appendix page, with the fused "
           "ECA kernels and the projections.")
 else:
-    gpu = gpu.assign(goal=gpu["mode"].map(SPEED_GOALS), memory_goal=SPEED_GOALS["memory"])
-    gpu["meets goal"] = (gpu["vs none"] >= gpu["goal"]) & (gpu["memory vs none"] <= gpu["memory_goal"])
-    display(captioned(gpu[["device", "precision", "compile", "batch_size", "eca_impl_used", "mode", "vs none", "goal",
-                           "memory vs none", "meets goal"]].set_index(["device", "precision", "compile", "mode"]),
+    shown = ["device", "precision", "compile", "mode", "input_size", "batch_size", "eca_impl_used", "ratio", "goal",
+             "memory_ratio", "memory_goal", "meets_goal"]
+    display(captioned(checked[shown].set_index(["device", "precision", "compile", "mode", "input_size"]),
                       "ECA-ResNet-50 against the goals on GPU", f"ecalib bench result folders in {results_dir} "
-                      f"(commits {', '.join(sorted(set(gpu['commit'])))})"))
+                      f"(commits {', '.join(sorted(set(checked['commit'])))})"))
 
 # %% [markdown]
 # The measurements on CPUs, the fused ECA implementations (Triton kernels, the block's tail alone),

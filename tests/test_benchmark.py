@@ -245,3 +245,40 @@ def test_interleaved_rounds_visit_every_case_in_shuffled_order():
     assert all(len(rates) == 6 for rates, _ in measured.values())
     rounds = [seen[i : i + 3] for i in range(0, 18, 3)]
     assert all(sorted(r) == ["a", "b", "c"] for r in rounds) and len({tuple(r) for r in rounds}) > 1
+
+
+def test_the_speed_figure_sets_table3_beside_each_committed_session_measured_at_its_input_size():
+    from ecalib.bench_results import load_results
+    from ecalib.reference import reference_metrics
+    from ecalib.reports.speed import table3_comparison
+
+    folder = ROOT / "results" / "benchmarks" / "speed"
+    results = load_results(folder)
+    shown = table3_comparison(results)
+    paper = shown[shown["source"].str.startswith("paper")].set_index(["backbone", "mechanism", "mode"])["ratio"]
+    eca50, r50 = reference_metrics("paper", "ResNet-50", "ECA-Net"), reference_metrics("paper", "ResNet-50", "ResNet")
+    assert paper[("resnet50", "eca", "train")] == pytest.approx(float(eca50["train_fps"]) / float(r50["train_fps"]))
+    assert ("resnet50", "none", "train") not in paper.index and len(paper) == 20  # 10 attention rows x 2 modes
+    measured = shown[shown["source"].str.startswith("measured")]
+    assert len(measured) > 0
+    # Oracle: each folder's results.csv read directly: the network's images/s over its plain backbone's,
+    # same folder, mode, precision, batch and compile mode, at 224 x 224 with ECA as it runs by default
+    for row in measured.itertuples():
+        stamp = row.source.rsplit("(", 1)[1].rstrip(")")
+        (csv,) = folder.glob(f"{stamp}-*/results.csv")
+        rows = pd.read_csv(csv)
+        if "eca_impl" not in rows:  # a folder from before the fused kernels: ECA ran its reference code
+            rows["eca_impl"] = rows["mechanism"].map(lambda m: "reference" if m == "eca" else "-")
+        rows = rows[(rows["backbone"] == row.backbone) & (rows["mode"] == row.mode) & (rows["input_size"] == 224)]
+        head, tail = row.source.split(" batch ")
+        precision, compile_mode = head.split()[-2:]
+        rows = rows[(rows["batch_size"] == int(tail.split()[0])) & (rows["precision"] == precision)]
+        rows = rows[rows["compile"] == compile_mode]
+        ours = rows[(rows["mechanism"] == row.mechanism) & rows["eca_impl"].isin(["auto", "-"])]["images_per_s"]
+        plain = rows[rows["mechanism"] == "none"]["images_per_s"]
+        assert len(ours) == len(plain) == 1, (row, ours, plain)
+        assert row.ratio == pytest.approx(ours.iloc[0] / plain.iloc[0])
+    # every session at the paper's input size appears, and only those
+    sessions = {s.rsplit("(", 1)[1].rstrip(")") for s in measured["source"]}
+    at_224 = {f.split("-")[0] for f in results[results["input_size"] == 224]["folder"]}
+    assert sessions <= at_224

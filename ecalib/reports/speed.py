@@ -31,6 +31,8 @@ PAPER_ROWS = {
 # fractions of the plain network's, peak memory at most this multiple of it
 SPEED_GOALS = {"train": 0.95, "infer": 0.98, "memory": 1.03}
 
+PAPER_INPUT_SIZE = 224  # Table 3's networks took 224 x 224 images
+
 SETTING = ["backbone", "precision", "compile", "channels_last", "batch_size", "input_size", "mode"]
 PROVENANCE = ["folder", "device", "device_type", "suite", "profile", "commit"]
 
@@ -53,6 +55,14 @@ def paper_speed_ratios() -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def paper_ratio_table() -> pd.DataFrame:
+    """Table 3's ratios to the plain backbone, one row per backbone and mechanism, a column per mode."""
+    paper = paper_speed_ratios()
+    return paper[paper["mechanism"] != "none"].pivot_table(
+        index=["backbone", "mechanism"], columns="mode", values="paper vs none"
+    )
 
 
 RATIO_KEYS = ["device", "backbone", "precision", "compile", "batch_size", "input_size", "mode"]
@@ -128,3 +138,26 @@ def goal_check(ratios: pd.DataFrame) -> pd.DataFrame:
     ]
     eca = eca.assign(goal=eca["mode"].map(SPEED_GOALS), memory_goal=SPEED_GOALS["memory"])
     return eca.assign(meets_goal=(eca["ratio"] >= eca["goal"]) & (eca["memory_ratio"] <= eca["memory_goal"]))
+
+
+def table3_comparison(results: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's ratios beside the measured ones, for the speed chapter's figure: ``backbone, mechanism, mode,
+    ratio, source``. Measured rows are the paper's networks at its input size with ECA as it runs by default
+    (``eca_impl`` auto), one source per measurement session (device, precision, compile mode, batch, folder)."""
+    paper = paper_speed_ratios()
+    paper = paper[paper["mechanism"] != "none"]
+    parts = [paper.assign(ratio=paper["paper vs none"], source=f"paper, {PAPER_GPUS}x {PAPER_GPU}")]
+    measured = mechanism_ratios(results) if not results.empty else pd.DataFrame()
+    if not measured.empty:
+        measured = measured[
+            (measured["input_size"] == PAPER_INPUT_SIZE)
+            & (measured["mechanism"] != "none")
+            & measured["backbone"].isin(set(paper["backbone"]))
+            & measured["eca_impl"].isin(["auto", "-"])
+        ]
+        for (device, precision, compile_mode, batch, folder), session in measured.groupby(
+            ["device", "precision", "compile", "batch_size", "folder"]
+        ):
+            label = f"measured: {device} {precision} {compile_mode} batch {batch} ({folder.split('-')[0]})"
+            parts.append(session.assign(source=label))
+    return pd.concat(parts, ignore_index=True)[["backbone", "mechanism", "mode", "ratio", "source"]]
