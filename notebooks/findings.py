@@ -54,9 +54,10 @@ from ecalib.layers import eca_kernel_size
 from ecalib.params import as_list
 from ecalib.recipes import resolve
 from ecalib.reference import rc2020_maskrcnn_logs, reference_metrics
-from ecalib.reports.claims import assess, coco_ap, kernel_readings, torchvision_top1
+from ecalib.reports.claims import assess, kernel_readings, torchvision_top1
 from ecalib.reports.compute import IMAGENET_VAL_IMAGES
 from ecalib.reports.evidence import ResultFolders
+from ecalib.reports.findings import baseline_against_bands, paper_box_ap_gains, paper_top1_gains
 from ecalib.reports.glue import glue
 from ecalib.reports.ledger import closing_html, frame_html, ledger_html
 from ecalib.reports.mmdet_logs import parse_mmdet_log, rc2020_evidence
@@ -83,25 +84,14 @@ glue(
     "ledger_counts",
     ", ".join(f"{counts[v]} {v.value}" for v in Verdict if v in counts) + f" (of {len(assessments)} claims)",
 )
-base, eca = (float(reference_metrics("paper", "ResNet-50", m)["top1"]) for m in ("ResNet", "ECA-Net"))
+gains = paper_top1_gains()
+base, eca = gains.pop("ResNet-50")
 glue("claim_r50_base", f"{base:.2f}")
 glue("claim_r50_eca", f"{eca:.2f}")
 glue("claim_r50_gain", f"{eca - base:+.2f}")
-others = []
-for backbone, (plain, ours) in {
-    "ResNet-101": ("ResNet", "ECA-Net"),
-    "ResNet-152": ("ResNet", "ECA-Net"),
-    "MobileNetV2": ("MobileNetV2", "ECA-Net"),
-}.items():
-    b, e = (float(reference_metrics("paper", backbone, m)["top1"]) for m in (plain, ours))
-    others.append(f"{e - b:+.2f} for {backbone}")
-glue("claim_other_gains", ", ".join(others))
+glue("claim_other_gains", ", ".join(f"{e - b:+.2f} for {backbone}" for backbone, (b, e) in gains.items()))
 glue("claim_torchvision_r50", f"{torchvision_top1('resnet50')[0]:g}")
-coco = []
-for d in ("Faster R-CNN", "RetinaNet", "Mask R-CNN"):
-    plain, ours = (coco_ap("paper", "Table 5", "coco_bbox", "ResNet-50", f"{d} {m}") for m in ("baseline", "ECA"))
-    coco.append(f"{ours - plain:+.1f} for {d}")
-glue("claim_coco_gains", ", ".join(coco))
+glue("claim_coco_gains", ", ".join(f"{gain:+.1f} for {d}" for d, gain in paper_box_ap_gains().items()))
 HTML(ledger)
 
 # %% [markdown]
@@ -222,22 +212,18 @@ from ecalib.reference import rc2020_cifar10_curves
 from ecalib.reports.rc2020 import rounded, summarise_rc2020_curves
 
 rc = rounded(summarise_rc2020_curves(rc2020_cifar10_curves())).sort_values("final_top1", ascending=False)
-base_rc = rc.loc["none"]
-inside = [
-    m
-    for m in rc.index
-    if m != "none" and rc.loc[m, "final_top1_low"] <= base_rc["final_top1"] <= rc.loc[m, "final_top1_high"]
-]
-glue("findings_rc2020_spread", f"{rc['final_top1'].max() - rc['final_top1'].min():.2f}")
+bands = baseline_against_bands(rc)
+glue("findings_rc2020_spread", f"{bands['spread']:.2f}")
 finals = ", ".join(
     f"{m} {r.final_top1:.2f} % [{r.final_top1_low:.2f}, {r.final_top1_high:.2f}]" for m, r in rc.iterrows()
 )
-catch = ", ".join(f"{m} by epoch {int(e)}" for m, e in rc["baseline_catch_up_epoch"].dropna().astype(int).items())
-never = [m for m in rc.index if m != "none" and pd.isna(rc.loc[m, "baseline_catch_up_epoch"])]
+catch = ", ".join(f"{m} by epoch {e}" for m, e in bands["catch_up"].items())
+never = bands["never"]
 Markdown(
     f"Digitised from RC2020's charts (mean of 5 runs, band as drawn), the final test top-1 after 50 epochs: {finals}. "
-    f"The five means span {rc['final_top1'].max() - rc['final_top1'].min():.2f} points, and the plain network's mean "
-    f"({base_rc['final_top1']:.2f} %) lies inside the band of {len(inside)} of the {len(rc) - 1} mechanisms. From some "
+    f"The five means span {bands['spread']:.2f} points, and the plain network's mean "
+    f"({rc.loc['none', 'final_top1']:.2f} %) lies inside the band of {len(bands['inside'])} of the {len(rc) - 1} "
+    "mechanisms. From some "
     "epoch on, the plain network's mean stays at or above the lower edge of a mechanism's band to the end (the "
     f"'catch-up epoch'): {catch or 'for none of them'}"
     + (f"; it stays below the band of {', '.join(never)}." if never else ".")
@@ -344,57 +330,29 @@ Markdown(
 # Table 3 rates, or the reproduction's own Mask R-CNN log). A `≥` marks a lower bound.
 
 # %% tags=["remove-input"]
-from ecalib.bench_results import device_type
-from ecalib.reports.compute import build_spending
+from ecalib.reports.findings import build_spent, experiment_plan, gpu_evidence
 
-steps = {}
-for a in assessments:
-    for step in a.steps:
-        if isinstance(step.cost, str):
-            continue
-        entry = steps.setdefault(step.command, {"experiment": step.what, "cost": step.cost, "claims": []})
-        entry["claims"].append(a.claim.title)
-plan = pd.DataFrame(
-    [
-        {
-            "experiment": e["experiment"],
-            "command": command,
-            "claims": "; ".join(dict.fromkeys(e["claims"])),
-            "GPU-hours": e["cost"].hours().removesuffix(" GPU-hours"),
-            "basis": e["cost"].basis,
-            "data": e["cost"].data,
-        }
-        for command, e in steps.items()
-    ]
-)
+plan = experiment_plan(assessments)
 display(
     HTML(
         frame_html(
-            plan.set_index("experiment"),
+            plan.drop(columns="gpu_hours").set_index("experiment"),
             "What each test costs on one GPU, projected: images to process over a per-GPU rate (basis column)",
             "the paper's Table 3 rates, RC2020's Mask R-CNN log, committed GPU bench folders (results/benchmarks)",
             ["16%", "25%", "15%", "10%", "20%", "14%"],
         )
     )
 )
-total = sum(e["cost"].gpu_hours for e in steps.values())
-imagenet_share = sum(e["cost"].gpu_hours for e in steps.values() if e["cost"].data == "ImageNet-1k") / total
-spent = build_spending(build_results_dir)
-runs_spent, notebooks_spent = spent["runs"], spent["notebooks"]
-bench = folders.bench
-gpu_folders = 0 if bench.empty else bench.loc[bench["device"].map(device_type) == "cuda", "folder"].nunique()
-evidence = [folders.runs(task) for task in ("cifar10", "imagenet", "coco")] + [folders.evaluations]
-gpu_runs = sum(int((f["device"].map(device_type) == "cuda").sum()) for f in evidence if len(f))
-train_minutes = runs_spent["seconds"].sum() / 60 if len(runs_spent) else 0.0
-devices = ", ".join(sorted(set(runs_spent["device"].dropna()))) if len(runs_spent) else "no device"
-notebook_minutes = notebooks_spent["seconds"].sum() / 60 if len(notebooks_spent) else 0.0
+total = plan["gpu_hours"].sum()
+imagenet_share = plan.loc[plan["data"] == "ImageNet-1k", "gpu_hours"].sum() / total
+spent, gpu = build_spent(build_results_dir), gpu_evidence(folders)
 Markdown(
     f"Testing every claim this way would take about {total:,.0f} GPU-hours of these projections, "
     f"{imagenet_share:.0%} of them ImageNet training. "
-    f"**This build spent** {train_minutes:.1f} minutes training {len(runs_spent)} smoke runs on synthetic data "
-    f"({devices}) and {notebook_minutes:.1f} minutes executing the {len(notebooks_spent)} notebooks already in "
-    f"book/executed. Of the evidence under {results_dir}/, {gpu_folders} bench folder(s) and {gpu_runs} run or "
-    "evaluation folder(s) come from a GPU (measured elsewhere, and committed)."
+    f"**This build spent** {spent['train_minutes']:.1f} minutes training {spent['runs']} smoke runs on synthetic data "
+    f"({spent['devices']}) and {spent['notebook_minutes']:.1f} minutes executing the {spent['notebooks']} notebooks "
+    f"already in book/executed. Of the evidence under {results_dir}/, {gpu['bench_folders']} bench folder(s) and "
+    f"{gpu['runs']} run or evaluation folder(s) come from a GPU (measured elsewhere, and committed)."
 )
 
 # %% [markdown]
