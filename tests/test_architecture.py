@@ -190,3 +190,15 @@ def test_importing_the_library_loads_no_build_tooling(name):
     assert name in names
     assert not {m for m in names if m.startswith(BUILD_TOOLING) or "digitis" in m}, sorted(names)
     assert not (PACKAGE / "reference" / "digitise.py").exists()
+
+
+def test_building_a_model_reads_no_reference_data():
+    # The models describe themselves from their code and the released files; the paper's tables are read
+    # by whoever asks for them (model_info(...).reference_metrics(), the reports), never at import or build.
+    code = (
+        "import sys, ecalib, torch; from ecalib.models import create_model\n"
+        "with torch.device('meta'): create_model('eca_resnet50'), create_model('eca_mobilenet_v2')\n"
+        "print('\\n'.join(m for m in sys.modules if m.startswith('ecalib')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert "ecalib.models" in loaded.stdout.split() and "ecalib.reference" not in loaded.stdout.split()

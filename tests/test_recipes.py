@@ -332,3 +332,18 @@ def test_the_engine_record_is_the_experiment_read_field_by_field():
         assert TrainConfig(**record.to_dict()) == record  # what was taken unchecked passes the engine's own rules
         record.milestones.append(1)  # a copy: changing it leaves the experiment as it was
         assert run.train_config().to_dict() == _engine_fields_by_hand(run.config)
+
+
+def test_the_imagenet_recipe_follows_the_network_built_not_its_name():
+    import torch
+
+    from ecalib.models import create_model, list_models
+    from ecalib.recipes.resolve import recipe_file
+
+    for name in list_models():
+        with torch.device("meta"):
+            network = create_model(name)
+        is_mobilenet = "MobileNetV2" in type(network).__name__  # oracle: the class of the network built
+        expected = "mobilenet_v2" if is_mobilenet else "resnet"
+        assert recipe_file("imagenet", name).stem == expected, name
+    assert recipe_file("imagenet", "not_a_model").stem == "resnet"  # resolve() then refuses the name

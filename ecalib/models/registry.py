@@ -68,12 +68,17 @@ class ModelInfo:
     k_per_stage: tuple[int, ...] | None = None
     num_classes: int = 1000
     num_params: int | None = None
-    reference: tuple[tuple[str, str, str], ...] = ()
     checkpoint_file: str | None = None
     input_size: tuple[int, int, int] = (3, 224, 224)
     eval_transform: EvalTransform = EvalTransform()
     notes: str = ""
     timm_name: str | None = None
+
+    @property
+    def reference(self) -> tuple[tuple[str, str, str], ...]:
+        """The (source, backbone, method) rows of the paper/README tables that describe this model, read from
+        :mod:`ecalib.reference` when first asked for (building a model reads no reference data)."""
+        return zoo.reference_rows(self.name) if self.source == "ecalib" else ()
 
     def reference_metrics(self) -> dict[str, dict[str, str]]:
         """Published metrics by source, e.g. ``{'official README': {'top1': '77.42', ...}}``."""
@@ -122,7 +127,6 @@ def describe(name: str, model: nn.Module) -> ModelInfo:
         k_per_stage=model.k_per_stage,
         num_classes=cfg["num_classes"],
         num_params=zoo.OFFICIAL_PARAMS.get(name),
-        reference=zoo.reference_rows(name),
         checkpoint_file=zoo.RELEASED_FILES.get(name),
         input_size=tuple(cfg["input_size"]),
         eval_transform=EvalTransform.from_pretrained_cfg(cfg),

@@ -29,6 +29,7 @@ from ecalib.validation import problems, validate
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
 DEFAULT_RECIPE = {"cifar10": "rc2020", "imagenet": "resnet", "coco": "maskrcnn_1x"}
 NUM_CLASSES = {"cifar10": 10, "imagenet": 1000, "coco": 91}
+IMAGENET_RECIPE_BY_FAMILY = {"mobilenet_v2": "mobilenet_v2"}  # model family -> its ImageNet recipe (else resnet)
 
 
 def list_recipes() -> list[str]:
@@ -79,6 +80,14 @@ def read_recipe(path: Path, name_key: str = "recipe", _seen: tuple[Path, ...] = 
     return deep_merge(inherited, values)
 
 
+def _family(model: str) -> str | None:
+    """The registered model's family (``resnet``, ``mobilenet_v2``...); None for a name that is not registered
+    (:func:`resolve` then refuses it, naming the close ones)."""
+    from ecalib.models import list_models, model_info
+
+    return model_info(model).family if model in list_models(source=None) else None
+
+
 def recipe_file(recipe: str | Path, model: str | None = None) -> Path:
     """A recipe by file path, shipped name (``cifar10/standard``) or task (its default recipe;
     ImageNet's depends on the model: MobileNetV2 has its own)."""
@@ -87,8 +96,8 @@ def recipe_file(recipe: str | Path, model: str | None = None) -> Path:
         return Path(text)
     if text in TASKS:
         name = DEFAULT_RECIPE[text]
-        if text == "imagenet" and model and "mobilenet" in str(model).lower():
-            name = "mobilenet_v2"
+        if text == "imagenet" and model:
+            name = IMAGENET_RECIPE_BY_FAMILY.get(_family(str(model).lower()), name)
         text = f"{text}/{name}"
     task, _, name = text.partition("/")
     if task in TASKS and name:  # a shipped name stays inside configs/<task>/

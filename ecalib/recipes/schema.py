@@ -74,7 +74,9 @@ class Section(BaseModel):
 
 
 class ModelSection(Section):
-    name: str  # cifar10: an attention mechanism (a key of `networks`); otherwise a registered model
+    # a key of this recipe's `networks` where it has them (CIFAR-10: the attention mechanism), else a registered
+    # model (ImageNet: the network; COCO: the backbone); `arch` resolves it, and params.json records it as `network`
+    name: str
     networks: dict[str, str] = {}  # attention mechanism -> the registered network it trains (cifar10)
     network_kwargs: dict[str, dict[str, Any]] = {}  # extra create_model arguments per mechanism
     k_size: str | None = None  # ECA kernel per stage, e.g. "3557"; None: the variant's
