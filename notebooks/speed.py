@@ -78,7 +78,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from ecalib.bench_results import load_results
@@ -127,8 +126,8 @@ glue("paper_eca50_train_fps", f"{r50.loc[('eca', 'train'), 'paper images/s']:.0f
 glue("paper_r50_train_fps", f"{r50.loc[('none', 'train'), 'paper images/s']:.0f}")
 glue("paper_eca50_train_ratio", f"{r50.loc[('eca', 'train'), 'paper vs none']:.1%}")
 glue("paper_eca50_infer_ratio", f"{r50.loc[('eca', 'infer'), 'paper vs none']:.1%}")
-results = load_results(results_dir)
-display(speed_ratios(table3_comparison(results), caption="Throughput relative to the plain network: the paper's "
+ratios = mechanism_ratios(load_results(results_dir))
+display(speed_ratios(table3_comparison(ratios), caption="Throughput relative to the plain network: the paper's "
                      "Table 3 and this repository's measurements (result folders under " + results_dir + ")"))
 display(captioned(paper_ratio_table(), "Training and inference images/s relative to the plain backbone",
                   "paper Table 3 (FPS on 4x RTX 2080Ti), divided by the plain backbone's"))
@@ -147,9 +146,9 @@ display(captioned(paper_ratio_table(), "Training and inference images/s relative
 glue("speed_goal_train", f"{SPEED_GOALS['train']:.0%}")
 glue("speed_goal_infer", f"{SPEED_GOALS['infer']:.0%}")
 glue("speed_goal_memory", f"{SPEED_GOALS['memory'] - 1:.0%}")
-checked = goal_check(mechanism_ratios(results)) if not results.empty else pd.DataFrame()
+checked = goal_check(ratios)
 if checked.empty:
-    devices = sorted(set(results["device"])) if not results.empty else []
+    devices = sorted(set(ratios["device"])) if not ratios.empty else []
     print("Not measured: no GPU result folder for ResNet-50 is committed yet (this book is built without a GPU). "
           f"Committed measurements: {', '.join(devices) or 'none'}; they are on the appendix page, with the fused "
           "ECA kernels and the projections.")

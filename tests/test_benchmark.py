@@ -250,11 +250,12 @@ def test_interleaved_rounds_visit_every_case_in_shuffled_order():
 def test_the_speed_figure_sets_table3_beside_each_committed_session_measured_at_its_input_size():
     from ecalib.bench_results import load_results
     from ecalib.reference import reference_metrics
-    from ecalib.reports.speed import table3_comparison
+    from ecalib.reports.speed import mechanism_ratios, table3_comparison
 
     folder = ROOT / "results" / "benchmarks" / "speed"
     results = load_results(folder)
-    shown = table3_comparison(results)
+    shown = table3_comparison(mechanism_ratios(results))
+    assert table3_comparison(mechanism_ratios(results.iloc[:0])).equals(shown[shown["source"].str.startswith("paper")])
     paper = shown[shown["source"].str.startswith("paper")].set_index(["backbone", "mechanism", "mode"])["ratio"]
     eca50, r50 = reference_metrics("paper", "ResNet-50", "ECA-Net"), reference_metrics("paper", "ResNet-50", "ResNet")
     assert paper[("resnet50", "eca", "train")] == pytest.approx(float(eca50["train_fps"]) / float(r50["train_fps"]))

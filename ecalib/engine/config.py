@@ -116,10 +116,6 @@ class TrainConfig(BaseModel):
     def to_dict(self) -> dict:
         return self.model_dump()
 
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        return cls(**values)
-
 
 def config_changes(old: dict, new: dict) -> dict[str, tuple]:
     """Fields whose values differ between two config dicts: ``{name: (old, new)}``."""

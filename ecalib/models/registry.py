@@ -78,7 +78,7 @@ class ModelInfo:
     def reference(self) -> tuple[tuple[str, str, str], ...]:
         """The (source, backbone, method) rows of the paper/README tables that describe this model, read from
         :mod:`ecalib.reference` when first asked for (building a model reads no reference data)."""
-        return zoo.reference_rows(self.name) if self.source == "ecalib" else ()
+        return zoo.reference_rows(self.name)
 
     def reference_metrics(self) -> dict[str, dict[str, str]]:
         """Published metrics by source, e.g. ``{'official README': {'top1': '77.42', ...}}``."""

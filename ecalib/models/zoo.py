@@ -86,7 +86,10 @@ TIMM_ECA_NOTES = (
 
 @cache
 def reference_rows(name: str) -> tuple[tuple[str, str, str], ...]:
-    """The table rows of ``name`` that :mod:`ecalib.reference` ships (rows it lacks are left out)."""
+    """The table rows of ``name`` that :mod:`ecalib.reference` ships (rows it lacks are left out); the table is
+    read only for a model that names rows."""
+    if name not in REFERENCE_ROWS:
+        return ()
     from ecalib.reference import paper_table_rows
 
     present = {(r["source"], r["backbone"], r["method"]) for r in paper_table_rows()}

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ecalib.engine.config import TrainConfig
 from ecalib.engine.identity import identity_settings, run_id, run_name
@@ -24,7 +24,7 @@ from ecalib.recipes.models import check_model
 from ecalib.recipes.overrides import FLAGS, apply_sets, describe, parse_set, parse_sets, parse_value, shorthand_sets
 from ecalib.recipes.schema import TASKS, Experiment
 from ecalib.recipes.yamlfile import read_yaml_file
-from ecalib.validation import problems, validate
+from ecalib.validation import problems, section_of, validate
 
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
 DEFAULT_RECIPE = {"cifar10": "rc2020", "imagenet": "resnet", "coco": "maskrcnn_1x"}
@@ -83,9 +83,12 @@ def read_recipe(path: Path, name_key: str = "recipe", _seen: tuple[Path, ...] = 
 def _family(model: str) -> str | None:
     """The registered model's family (``resnet``, ``mobilenet_v2``...); None for a name that is not registered
     (:func:`resolve` then refuses it, naming the close ones)."""
-    from ecalib.models import list_models, model_info
+    from ecalib.models import model_info
 
-    return model_info(model).family if model in list_models(source=None) else None
+    try:
+        return model_info(model).family
+    except UsageError:
+        return None
 
 
 def recipe_file(recipe: str | Path, model: str | None = None) -> Path:
@@ -172,28 +175,29 @@ RENAMED_IN_ENGINE = {
 }
 
 
-def _sections(config: BaseModel) -> dict[str, BaseModel]:
-    return {name: value for name in type(config).model_fields if isinstance(value := getattr(config, name), BaseModel)}
-
-
-def _engine_value(config: Experiment, name: str):
-    if name in RENAMED_IN_ENGINE:
-        section, attribute = RENAMED_IN_ENGINE[name]
-        return getattr(getattr(config, section), attribute)
-    sections = _sections(config)
-    holders = [s for s in sections.values() if name in type(s).model_fields]
-    if name in type(config).model_fields and name not in sections:
-        holders.append(config)
-    if len(holders) != 1:  # a programming error: the schema and the engine record disagree
-        raise RuntimeError(f"TrainConfig.{name} is set by {len(holders)} places of the experiment, not one")
-    return getattr(holders[0], name)
+@functools.cache
+def engine_fields() -> dict[str, tuple[str | None, str]]:
+    """Where the experiment holds each TrainConfig field: ``(section, attribute)``, section None for the top
+    level. Read from the two schemas once; a field found in no place or in several is a programming error."""
+    sections = {name: section_of(field.annotation)[0] for name, field in Experiment.model_fields.items()}
+    where: dict[str, tuple[str | None, str]] = dict(RENAMED_IN_ENGINE)
+    for name in TrainConfig.model_fields.keys() - where.keys():
+        places = [(s, name) for s, cls in sections.items() if cls is not None and name in cls.model_fields]
+        places += [(None, name)] if name in sections and sections[name] is None else []
+        if len(places) != 1:
+            raise RuntimeError(f"TrainConfig.{name} is set by {len(places)} places of the experiment, not one")
+        where[name] = places[0]
+    return where
 
 
 def engine_record(config: Experiment) -> TrainConfig:
     """The engine's record of a validated experiment: every TrainConfig field read from it, not checked
     again (the values passed the same constrained types in the schema)."""
-    values = {name: copy.deepcopy(_engine_value(config, name)) for name in TrainConfig.model_fields}
-    return TrainConfig.model_construct(**values)
+    values = {
+        name: getattr(config if section is None else getattr(config, section), attribute)
+        for name, (section, attribute) in engine_fields().items()
+    }
+    return TrainConfig.model_construct(**copy.deepcopy(values))
 
 
 def _complete(config: Experiment, lr_given: bool) -> tuple[Experiment, str]:
@@ -209,6 +213,7 @@ def _complete(config: Experiment, lr_given: bool) -> tuple[Experiment, str]:
     if not synthetic:
         c.data.synthetic = {}
     if c.model.networks:  # only the chosen mechanism's network: the others do not change this run
+        # (kwargs first: each assignment is validated, and every kwargs entry must name one of the networks)
         c.model.network_kwargs = {k: v for k, v in c.model.network_kwargs.items() if k == c.model.name}
         c.model.networks = {c.model.name: c.model.networks[c.model.name]}
     if c.data.dir is None:
@@ -263,7 +268,8 @@ def resolve(recipe: str | Path, profile: str = "full", sets=(), **shorthands) ->
     try:
         config, rule = _complete(config, lr_given="optimizer.lr" in dict(pairs))
     except ValidationError as err:  # a completed value out of bounds, reported where it sits
-        at = next((name for name, s in _sections(config).items() if type(s).__name__ == err.title), None)
+        owners = {section_of(field.annotation)[0]: name for name, field in Experiment.model_fields.items()}
+        at = next((name for cls, name in owners.items() if cls is not None and cls.__name__ == err.title), None)
         raise problems(err, origin, Experiment, FLAGS, at=(at,) if at else ()) from None
     run = Run(config, origin, rule)
     check_model(task, run.config.model.arch)

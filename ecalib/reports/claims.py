@@ -105,7 +105,8 @@ def paper_value(backbone: str, method: str, metric: str, source: str = "paper") 
     return float(reference_metrics(source, backbone, method)[metric])
 
 
-def _table3(backbone: str, mechanism: str, metric: str) -> float:
+def table3_value(backbone: str, mechanism: str, metric: str) -> float:
+    """One number of Table 3; ``backbone``: a key of ``PAPER_ROWS``, ``mechanism``: none, se, cbam or eca."""
     paper_backbone, methods = PAPER_ROWS[backbone]
     return paper_value(paper_backbone, methods[mechanism], metric)
 
@@ -236,11 +237,11 @@ def _imagenet_claim(backbone: str) -> Claim:
     released = IMAGENET_RELEASES[backbone]
 
     def statement() -> str:
-        base, eca = _table3(backbone, "none", "top1"), _table3(backbone, "eca", "top1")
+        base, eca = table3_value(backbone, "none", "top1"), table3_value(backbone, "eca", "top1")
         return f"ECA raises {paper_backbone}'s ImageNet top-1 from {base:.2f} to {eca:.2f} ({eca - base:+.2f})"
 
     def judge(folders: ResultFolders):
-        base, eca = _table3(backbone, "none", "top1"), _table3(backbone, "eca", "top1")
+        base, eca = table3_value(backbone, "none", "top1"), table3_value(backbone, "eca", "top1")
         tv, tv_source = torchvision_top1(backbone)
         info = model_info(released)
         items = [
@@ -702,7 +703,7 @@ def _judge_fig4(folders: ResultFolders):
 def _vs_statement() -> str:
     def row(mechanism: str) -> str:
         params = _printed("resnet50", mechanism).split(" / ")[0]
-        return f"{_table3('resnet50', mechanism, 'top1'):.2f} with {params}"
+        return f"{table3_value('resnet50', mechanism, 'top1'):.2f} with {params}"
 
     return (
         f"ECA-Net beats SE and CBAM at a lower cost (Table 3, ResNet-50: ECA {row('eca')}, SE {row('se')}, "
@@ -777,10 +778,15 @@ def coco_ap(source: str, table: str, task: str, backbone: str, method: str) -> f
     return float(reference_table(source, table, task).loc[(backbone, method), "AP"])
 
 
+def box_ap_pair(detector: str, depth: str = "ResNet-50") -> tuple[float, float]:
+    """Table 5's box AP of ``detector`` on a ``depth`` backbone: (baseline, ECA)."""
+    return tuple(coco_ap("paper", "Table 5", "coco_bbox", depth, f"{detector} {m}") for m in ("baseline", "ECA"))
+
+
 def _coco_gains(detector: str) -> str:
     shown = []
     for depth in ("ResNet-50", "ResNet-101"):
-        base, eca = (coco_ap("paper", "Table 5", "coco_bbox", depth, f"{detector} {m}") for m in ("baseline", "ECA"))
+        base, eca = box_ap_pair(detector, depth)
         shown.append(f"{depth} {base:.1f} to {eca:.1f} ({eca - base:+.1f})")
     return ", ".join(shown)
 

@@ -10,36 +10,24 @@ from pathlib import Path
 import pandas as pd
 
 from ecalib.bench_results import device_type
-from ecalib.reference import reference_metrics
-from ecalib.reports.claims import Assessment, coco_ap
+from ecalib.reports.claims import DETECTORS, Assessment, box_ap_pair, table3_value
 from ecalib.reports.compute import build_spending
 from ecalib.reports.evidence import ResultFolders
-
-# backbone of the paper's Table 1 -> (plain method, ECA method)
-PAPER_BACKBONES = {
-    "ResNet-50": ("ResNet", "ECA-Net"),
-    "ResNet-101": ("ResNet", "ECA-Net"),
-    "ResNet-152": ("ResNet", "ECA-Net"),
-    "MobileNetV2": ("MobileNetV2", "ECA-Net"),
-}
-PAPER_DETECTORS = ("Faster R-CNN", "RetinaNet", "Mask R-CNN")  # Table 5, ResNet-50 backbones
+from ecalib.reports.speed import PAPER_ROWS
 
 
 def paper_top1_gains() -> dict[str, tuple[float, float]]:
-    """Per backbone, the paper's top-1 of the plain network and of its ECA-Net."""
-    return {
-        backbone: tuple(float(reference_metrics("paper", backbone, method)["top1"]) for method in methods)
-        for backbone, methods in PAPER_BACKBONES.items()
-    }
+    """Per backbone of Table 3 (the paper's name), its top-1 without attention and with ECA."""
+    return {name: tuple(table3_value(b, m, "top1") for m in ("none", "eca")) for b, (name, _) in PAPER_ROWS.items()}
 
 
 def paper_box_ap_gains() -> dict[str, float]:
     """Per detector of Table 5, ECA's box AP minus the baseline's (ResNet-50 backbones)."""
-    return {
-        detector: coco_ap("paper", "Table 5", "coco_bbox", "ResNet-50", f"{detector} ECA")
-        - coco_ap("paper", "Table 5", "coco_bbox", "ResNet-50", f"{detector} baseline")
-        for detector in PAPER_DETECTORS
-    }
+    gains = {}
+    for detector in DETECTORS:
+        base, eca = box_ap_pair(detector)
+        gains[detector] = eca - base
+    return gains
 
 
 def baseline_against_bands(summary: pd.DataFrame, baseline: str = "none") -> dict:

@@ -132,7 +132,10 @@ def mechanism_ratios(source) -> pd.DataFrame:
 
 def goal_check(ratios: pd.DataFrame) -> pd.DataFrame:
     """ECA-ResNet-50's GPU rows of :func:`mechanism_ratios` against ``SPEED_GOALS``: ``meets_goal``
-    when the throughput ratio reaches the mode's goal and the memory ratio stays within its goal."""
+    when the throughput ratio reaches the mode's goal and the memory ratio stays within its goal (no rows
+    without measurements)."""
+    if ratios.empty:
+        return pd.DataFrame()
     eca = ratios[
         (ratios["backbone"] == "resnet50") & (ratios["mechanism"] == "eca") & (ratios["device_type"] == "cuda")
     ]
@@ -140,20 +143,20 @@ def goal_check(ratios: pd.DataFrame) -> pd.DataFrame:
     return eca.assign(meets_goal=(eca["ratio"] >= eca["goal"]) & (eca["memory_ratio"] <= eca["memory_goal"]))
 
 
-def table3_comparison(results: pd.DataFrame) -> pd.DataFrame:
-    """Table 3's ratios beside the measured ones, for the speed chapter's figure: ``backbone, mechanism, mode,
-    ratio, source``. Measured rows are the paper's networks at its input size with ECA as it runs by default
-    (``eca_impl`` auto), one source per measurement session (device, precision, compile mode, batch, folder)."""
+def table3_comparison(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's ratios beside the measured ones (``ratios``: :func:`mechanism_ratios`), for the speed chapter's
+    figure: ``backbone, mechanism, mode, ratio, source``. Measured rows are the paper's networks at its input
+    size with ECA as it runs by default (``eca_impl`` auto), one source per measurement session (device,
+    precision, compile mode, batch, folder)."""
     paper = paper_speed_ratios()
     paper = paper[paper["mechanism"] != "none"]
     parts = [paper.assign(ratio=paper["paper vs none"], source=f"paper, {PAPER_GPUS}x {PAPER_GPU}")]
-    measured = mechanism_ratios(results) if not results.empty else pd.DataFrame()
-    if not measured.empty:
-        measured = measured[
-            (measured["input_size"] == PAPER_INPUT_SIZE)
-            & (measured["mechanism"] != "none")
-            & measured["backbone"].isin(set(paper["backbone"]))
-            & measured["eca_impl"].isin(["auto", "-"])
+    if not ratios.empty:
+        measured = ratios[
+            (ratios["input_size"] == PAPER_INPUT_SIZE)
+            & (ratios["mechanism"] != "none")
+            & ratios["backbone"].isin(set(paper["backbone"]))
+            & ratios["eca_impl"].isin(["auto", "-"])
         ]
         for (device, precision, compile_mode, batch, folder), session in measured.groupby(
             ["device", "precision", "compile", "batch_size", "folder"]

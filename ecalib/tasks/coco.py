@@ -80,7 +80,6 @@ class Coco(FolderTask):
 
     def run_info(self, run, sets) -> dict:
         return {
-            "backbone": run.config.model.name,
             "detector": detector_kwargs(run),
             "num_classes": sets[0].num_classes,  # the data's, which the detector is built with
         }
