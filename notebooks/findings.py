@@ -347,8 +347,9 @@ total = plan["gpu_hours"].sum()
 imagenet_share = plan.loc[plan["data"] == "ImageNet-1k", "gpu_hours"].sum() / total
 spent, gpu = build_spent(build_results_dir), gpu_evidence(folders)
 Markdown(
-    f"Testing every claim this way would take about {total:,.0f} GPU-hours of these projections, "
-    f"{imagenet_share:.0%} of them ImageNet training. "
+    f"Running every command of this table would take about {total:,.0f} GPU-hours of these projections (the "
+    f"one-GPU proxies included beside the experiments they stand in for), {imagenet_share:.0%} of them ImageNet "
+    "training. "
     f"**This build spent** {spent['train_minutes']:.1f} minutes training {spent['runs']} smoke runs on synthetic data "
     f"({spent['devices']}) and {spent['notebook_minutes']:.1f} minutes executing the {spent['notebooks']} notebooks "
     f"already in book/executed. Of the evidence under {results_dir}/, {gpu['bench_folders']} bench folder(s) and "
